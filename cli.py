@@ -1,0 +1,110 @@
+"""The mesaprobe command line. Thin: each command parses its options and calls one function; heavy imports
+happen inside the commands so that `mesaprobe --help` stays fast."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+
+from mesaprobe.errors import UserError
+
+app = typer.Typer(
+    help="Probe transformers for search-in-map circuits versus cross-time goal optimization, "
+    "with linear and causal probes beside their controls. Start with `mesaprobe tasks` or `mesaprobe demo --quick`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+PARAM_HELP = "Task parameter KEY=VALUE (repeatable), e.g. -p K=7. See `mesaprobe tasks`."
+
+
+def _params(items: Optional[List[str]]) -> dict[str, int]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not value.lstrip("-").isdigit():
+            raise UserError(f"bad --param {item!r}: expected KEY=INTEGER, e.g. K=7")
+        out[key.strip()] = int(value)
+    return out
+
+
+def _run(fn: Callable[[], object]) -> object:
+    """Run a command body: a UserError becomes one line on stderr and exit code 2."""
+    try:
+        return fn()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing was written to --out", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks, their family (search / goal) and their parameters with defaults and ranges."""
+    from mesaprobe.tasks import REGISTRY
+
+    for name, cls in sorted(REGISTRY.items()):
+        typer.echo(f"{name:12s} {cls.family:7s} {cls.summary}")
+        for key, p in cls.PARAMS.items():
+            typer.echo(f"{'':21s}{key}={p.default}  [{p.low}..{p.high}]  {p.help}")
+
+
+@app.command()
+def train(
+    task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (HF format)."),
+    method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning); rl: PPO."),
+    seed: int = typer.Option(0, help="Seed for weights, data and training."),
+    steps: Optional[int] = typer.Option(None, help="Training steps (default: per task)."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out."),
+) -> None:
+    """Train a tiny model on TASK and save it as a Hugging Face model directory with training.json."""
+    from mesaprobe.models.train import train as train_model
+
+    summary = _run(lambda: train_model(task, method, out, seed=seed, steps=steps, params=_params(param),
+                                       overwrite=overwrite))
+    typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
+
+
+@app.command()
+def probe(
+    model: str = typer.Argument(..., help="Model directory, hub id, .gguf file, or `smollm2`."),
+    task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (results.json and its data)."),
+    n: int = typer.Option(1000, "--n", help="Examples per seed."),
+    seeds: int = typer.Option(3, help="Independent data seeds (indices get a bootstrap CI over them)."),
+    folds: int = typer.Option(5, help="Cross-validation folds for every probe."),
+    seed: int = typer.Option(0, help="First seed."),
+    random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out."),
+) -> None:
+    """Behaviour, activations and linear probes (with control task, random-init and observation baselines)."""
+    from mesaprobe.probes.run import run_probe
+    from mesaprobe.tasks import get_task
+
+    results = _run(lambda: run_probe(model, get_task(task, **_params(param)), out, n=n, seeds=seeds, folds=folds,
+                                     random_init=random_init, overwrite=overwrite, seed=seed))
+    typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
+               f"verdict: {results['verdict']}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Where models, runs and the report go."),
+    quick: bool = typer.Option(False, help="Fewer steps and examples: a smoke run of the whole story."),
+) -> None:
+    """The whole story on the default tiny models: train, probe, print the strongest probes beside baselines."""
+    from mesaprobe.demo import run_demo
+
+    _run(lambda: run_demo(out, quick=quick))
+
+
+if __name__ == "__main__":
+    app()

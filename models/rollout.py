@@ -1,0 +1,119 @@
+"""Batched closed-loop rollouts: the model's next token is restricted to the task's action tokens, the environment
+steps, its observation tokens are appended. Greedy or sampled; optionally with a value head (PPO)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mesaprobe.tasks.goal_base import HORIZON_K, GoalTask
+
+
+@dataclass
+class Episode:
+    layout: dict
+    tokens: list[str]
+    decisions: list[int] = field(default_factory=list)  # token index of each decision (last observation token)
+    actions: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)  # per decision: answer, goal, position, distance
+    states: list[float] = field(default_factory=list)  # state code at each decision, then the final state
+    success: bool = False
+
+    def discounted_return(self, gamma: float) -> float:
+        return float(sum(r * gamma**t for t, r in enumerate(self.rewards)))
+
+    def future_labels(self) -> list[dict]:
+        """`position+k`: the state k steps later in this rollout (the final state once the episode has ended)."""
+        last = len(self.states) - 1
+        return [{f"position+{k}": self.states[min(t + k, last)] for k in range(1, HORIZON_K + 1)}
+                for t in range(len(self.decisions))]
+
+
+def action_ids(tokenizer, task: GoalTask) -> torch.Tensor:
+    vocab = tokenizer.get_vocab()
+    missing = [a for a in task.action_tokens() if a not in vocab]
+    if missing:
+        from mesaprobe.errors import UserError
+
+        raise UserError(f"the model's vocabulary lacks the task's action tokens {missing}")
+    return torch.tensor([vocab[a] for a in task.action_tokens()])
+
+
+def pad_batch(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask. Causal attention leaves positions before the padding unchanged."""
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None):
+    """Action logits [m, A] (and values [m]) at the (row, position) pairs of a padded batch."""
+    out = model(input_ids=ids, attention_mask=mask, output_hidden_states=value_head is not None)
+    logits = out.logits[rows, positions][:, act_ids.to(ids.device)]
+    values = value_head(out.hidden_states[-1][rows, positions]).squeeze(-1) if value_head is not None else None
+    return logits, values
+
+
+@torch.no_grad()
+def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool = True, value_head=None,
+            generator: torch.Generator | None = None) -> list[Episode]:
+    device = next(model.parameters()).device
+    vocab = tokenizer.get_vocab()
+    act_ids = action_ids(tokenizer, task)
+    envs = [task.make_env(layout) for layout in layouts]
+    episodes = []
+    for env, layout in zip(envs, layouts):
+        obs, _ = env.reset()
+        episodes.append(Episode(layout, task.prompt_tokens(layout, obs), states=[task.state_label(env)]))
+    active = list(range(len(envs)))
+    while active:
+        seqs = [[vocab[t] for t in episodes[i].tokens] for i in active]
+        ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
+        last = torch.tensor([len(s) - 1 for s in seqs])
+        rows = torch.arange(len(seqs), device=device)
+        logits, values = policy_outputs(model, ids.to(device), mask.to(device), rows, last.to(device), act_ids,
+                                        value_head)
+        logp = torch.log_softmax(logits.float().cpu(), -1)
+        choice = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
+        still = []
+        for j, i in enumerate(active):
+            ep, env, a = episodes[i], envs[i], int(choice[j])
+            ep.labels.append(task.step_labels(env))
+            ep.decisions.append(len(ep.tokens) - 1)
+            ep.actions.append(a)
+            ep.logprobs.append(float(logp[j, a]))
+            if values is not None:
+                ep.values.append(float(values[j]))
+            obs, reward, terminated, truncated, _ = env.step(a)
+            ep.rewards.append(float(reward))
+            ep.tokens += [task.ACTIONS[a], *task.obs_tokens(obs)]
+            ep.states.append(task.state_label(env))
+            if terminated or truncated:
+                ep.success = task.succeeded(env)
+            else:
+                still.append(i)
+        active = still
+    return episodes
+
+
+def behavior(task: GoalTask, episodes: list[Episode]) -> dict[str, float]:
+    """Success rate, optimal rate (return equal to the oracle's), mean return, and its share of the optimum."""
+    returns = np.array([task.episode_return(ep) for ep in episodes])
+    optimal = np.array([task.optimal_return(ep.layout) for ep in episodes])
+    out = {
+        "success_rate": float(np.mean([ep.success for ep in episodes])),
+        "optimal_rate": float(np.mean(returns >= optimal - 1e-9)),
+        "mean_return": float(returns.mean()),
+        "optimal_return": float(optimal.mean()),
+        "return_ratio": float(returns.sum() / optimal.sum()) if optimal.sum() else 0.0,
+        "n_episodes": len(episodes),
+    }
+    return out | task.extra_behavior(episodes)

@@ -1,0 +1,85 @@
+"""The matched pair on a goal task: same config, tokenizer, seed and episode budget.
+- sl: behaviour cloning of the oracle (BFS / dynamic programming), loss on the action tokens only;
+- rl: PPO on the environment's reward alone (models/ppo.py)."""
+from __future__ import annotations
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from mesaprobe.models.rollout import behavior, pad_batch, rollout
+from mesaprobe.models.tiny import TinySize, build_tiny_model
+from mesaprobe.models.tokenizer import build_tokenizer
+from mesaprobe.models.train_sl import cosine_lr
+from mesaprobe.runtime import progress_disabled, quiet_libraries
+from mesaprobe.tasks.goal_base import GoalTask
+
+GOAL_SIZE = TinySize(n_layer=3, n_embd=64, n_head=4, n_positions=128)
+EPISODE_BUDGET = 8192  # environment episodes per method (SL: oracle demonstrations; RL: its own rollouts)
+EVAL_EPISODES = 500
+
+
+def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES) -> dict:
+    """Greedy behaviour on held-out layouts (the test split, a seed stream training never sees)."""
+    model.eval()
+    return behavior(task, rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test")))
+
+
+def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
+             batch_size: int = 64, lr: float = 3e-3) -> None:
+    from accelerate import Accelerator
+
+    vocab = tokenizer.get_vocab()
+    actions = {vocab[a] for a in task.action_tokens()}
+    seqs = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(budget, f"train:{seed}")]
+    ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
+    targets = ids[:, 1:].clone()
+    is_action = torch.zeros_like(targets, dtype=torch.bool)
+    for a in actions:
+        is_action |= targets == a
+    targets[~is_action] = -100  # loss on action tokens only
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in tqdm(range(steps), desc=f"train {task.name} (sl)", disable=progress_disabled(progress), leave=False):
+        idx = torch.randint(len(ids), (batch_size,), generator=gen)
+        width = int(mask[idx].sum(1).max())
+        x, m, y = (t[idx, :width].to(accelerator.device) for t in (ids, mask, targets))
+        logits = model(input_ids=x, attention_mask=m).logits[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
+               budget: int = EPISODE_BUDGET, size: TinySize = GOAL_SIZE):
+    """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations."""
+    quiet_libraries()
+    tokenizer = build_tokenizer(task.vocabulary())
+    model = build_tiny_model(tokenizer, size, seed)
+    start = time.perf_counter()
+    if method == "sl":
+        steps = steps or 1500
+        train_bc(task, model, tokenizer, seed, budget, steps, progress)
+        extra = {}
+    else:
+        from mesaprobe.models.ppo import PPOConfig, train_ppo
+
+        config = PPOConfig(iterations=steps or budget // PPOConfig.n_envs)
+        steps = config.iterations
+        model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress)
+        budget = config.iterations * config.n_envs
+        model.value_head_state = value_head.state_dict()
+    wall = time.perf_counter() - start
+    summary = {
+        "method": method, "task": task.describe(), "seed": seed, "steps": steps, "episode_budget": budget,
+        "size": size.__dict__, "wall_time_s": round(wall, 2),
+        "behavior": evaluate(model, tokenizer, task, seed),
+    } | extra
+    return model, tokenizer, summary

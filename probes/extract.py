@@ -1,0 +1,94 @@
+"""Residual-stream activations at the positions targets name, streamed to disk in shards.
+
+Layer -1 is the embeddings (token + position: `blocks.0.hook_resid_pre`), layers 0..L-1 the output of each block
+(`blocks.{l}.hook_resid_post`), read through transformer-lens hooks on the TransformerBridge. Each batch gathers only
+the probed positions and is written as one safetensors shard, so memory is bounded by the batch, not the dataset.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mesaprobe.runtime import progress_disabled
+
+EMBED_LAYER = -1
+
+
+def hook_name(layer: int) -> str:
+    return "blocks.0.hook_resid_pre" if layer == EMBED_LAYER else f"blocks.{layer}.hook_resid_post"
+
+
+@dataclass
+class ActivationStore:
+    """Shards of [batch, n_positions, d_model] float32 arrays per layer; `load(layer)` concatenates one layer."""
+
+    root: Path
+
+    @property
+    def index(self) -> dict:
+        return json.loads((self.root / "index.json").read_text())
+
+    @property
+    def positions(self) -> list[str]:
+        return self.index["positions"]
+
+    @property
+    def layers(self) -> list[int]:
+        return self.index["layers"]
+
+    def load(self, layer: int, position: str | None = None) -> np.ndarray:
+        from safetensors.numpy import load_file
+
+        index = self.index
+        parts = [load_file(self.root / shard)[str(layer)] for shard in index["shards"]]
+        acts = np.concatenate(parts)
+        return acts[:, index["positions"].index(position)] if position is not None else acts
+
+
+@torch.no_grad()
+def extract_activations(
+    bridge,
+    ids: torch.Tensor,
+    positions: dict[str, torch.Tensor],
+    out_dir: str | Path,
+    layers: list[int],
+    batch_size: int = 256,
+    attention_mask: torch.Tensor | None = None,
+    progress: bool = True,
+) -> ActivationStore:
+    """Run `bridge` over `ids` [n, T] and keep, per layer, the residual stream at `positions` (name -> [n] index)."""
+    from safetensors.numpy import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(positions)
+    pos = torch.stack([positions[k] for k in names], dim=1)  # [n, P]
+    n_layers = bridge.cfg.n_layers
+    stop = max(layers) + 1
+    device = next(bridge.parameters()).device
+    shards = []
+    for start in tqdm(range(0, len(ids), batch_size), desc="extract", disable=progress_disabled(progress), leave=False):
+        batch = ids[start : start + batch_size].to(device)
+        bpos = pos[start : start + batch_size].to(device)
+        rows = torch.arange(len(batch), device=device)[:, None]
+        captured: dict[str, np.ndarray] = {}
+
+        def keep(x, hook, layer):
+            captured[str(layer)] = x[rows, bpos].float().cpu().numpy()
+            return x
+
+        hooks = [(hook_name(l), lambda x, hook, l=l: keep(x, hook, l)) for l in layers]
+        kwargs = {"attention_mask": attention_mask[start : start + batch_size].to(device)} if attention_mask is not None else {}
+        bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop if stop < n_layers else None, **kwargs)
+        shard = f"shard_{len(shards):05d}.safetensors"
+        save_file(captured, out / shard)
+        shards.append(shard)
+    index = {"positions": names, "layers": list(layers), "n": len(ids), "d_model": bridge.cfg.d_model,
+             "hooks": {str(l): hook_name(l) for l in layers}, "shards": shards}
+    (out / "index.json").write_text(json.dumps(index, indent=1))
+    return ActivationStore(out)

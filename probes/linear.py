@@ -1,0 +1,49 @@
+"""Linear probes with k-fold cross-validation: logistic regression for classes (accuracy), ridge for numbers (R^2)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def make_probe(kind: str, sparse: bool = False):
+    """Standardised dense features (one-hot sparse features stay unscaled). Measured on argmax activations here:
+    tol=1e-3 gave the same held-out accuracy as sklearn's default 1e-4 at 5-8x less time; C=10 rather than 1 let a
+    probe read a planted function of the current token off 64 token embeddings (0.98 vs 0.90 at n=500) and left
+    the answer probe unchanged (0.99)."""
+    model = LogisticRegression(C=10.0, max_iter=300, tol=1e-3) if kind == "class" else Ridge(alpha=1.0)
+    return model if sparse else make_pipeline(StandardScaler(), model)
+
+
+def fold_indices(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n)))
+
+
+def fit_score(X, y: np.ndarray, kind: str, train: np.ndarray, test: np.ndarray) -> float:
+    """Fit on `train`, score on `test`. A constant training label predicts that constant."""
+    y_train = y[train]
+    if np.unique(y_train).size == 1:
+        pred = np.full(len(test), y_train[0])
+    else:
+        probe = make_probe(kind, sparse=sp.issparse(X))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            probe.fit(X[train], y_train)
+        pred = probe.predict(X[test])
+    if kind == "class":
+        return float(accuracy_score(y[test], pred))
+    if np.var(y[test]) == 0:
+        return float(np.allclose(pred, y[test]))
+    return float(r2_score(y[test], pred))
+
+
+def cv_score(X, y: np.ndarray, kind: str, folds: int = 5, seed: int = 0) -> float:
+    """Mean held-out score over k folds (accuracy or R^2)."""
+    return float(np.mean([fit_score(X, y, kind, tr, te) for tr, te in fold_indices(len(y), folds, seed)]))

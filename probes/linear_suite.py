@@ -1,0 +1,60 @@
+"""Every (target, layer, position) linear probe of a run, each beside its controls:
+the control task (selectivity), the random-init twin, and the observation-only baseline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mesaprobe.probes.controls import chance_score, control_labels, observation_features
+from mesaprobe.probes.extract import ActivationStore, hook_name
+from mesaprobe.probes.linear import cv_score
+
+
+@dataclass
+class ProbeData:
+    """One replicate (seed) of a run: token ids, position indices, labels, and the two activation stores."""
+
+    ids: np.ndarray  # [n, T]
+    positions: dict[str, np.ndarray]  # name -> [n]
+    labels: dict[str, np.ndarray]  # "target@position" -> [n]
+    subject: ActivationStore
+    random_init: ActivationStore
+    vocab_size: int
+    seed: int
+
+
+def probe_target(data: ProbeData, target: str, position: str, kind: str, token_bound: bool, folds: int) -> list[dict]:
+    """Rows for one (target, position) over all layers of the store."""
+    y = data.labels[f"{target}@{position}"]
+    pos = data.positions[position]
+    token_ids = data.ids[np.arange(len(pos)), pos] if token_bound else None
+    y_control = control_labels(y, seed=data.seed, token_ids=token_ids)
+    obs = cv_score(observation_features(data.ids, pos, data.vocab_size), y, kind, folds, data.seed)
+    n_test = len(y) // folds
+    rows = []
+    for layer in data.subject.layers:
+        X = data.subject.load(layer, position)
+        score = cv_score(X, y, kind, folds, data.seed)
+        control = cv_score(X, y_control, kind, folds, data.seed)
+        random_init = cv_score(data.random_init.load(layer, position), y, kind, folds, data.seed)
+        rows.append({
+            "target": target, "hook": hook_name(layer), "layer": layer, "position": position,
+            "metric": "accuracy" if kind == "class" else "r2",
+            "score": score, "control": control, "selectivity": score - control,
+            "random_init": random_init, "obs_baseline": obs, "chance": chance_score(y, kind),
+            "n_train": len(y) - n_test, "n_test": n_test,
+        })
+    return rows
+
+
+def average_rows(per_seed: list[list[dict]]) -> list[dict]:
+    """Mean of the numeric fields over replicates (rows line up across seeds), with the per-seed scores kept."""
+    out = []
+    for rows in zip(*per_seed):
+        merged = dict(rows[0])
+        for key in ("score", "control", "selectivity", "random_init", "obs_baseline", "chance"):
+            merged[key] = float(np.mean([r[key] for r in rows]))
+        merged["score_by_seed"] = [r["score"] for r in rows]
+        out.append(merged)
+    return out

@@ -1,0 +1,104 @@
+"""`mesaprobe probe`: behaviour, activations, linear probes (and, by default, causal probes) -> RUN/results.json."""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mesaprobe.errors import UserError
+from mesaprobe.fsutil import atomic_dir, atomic_write_json
+from mesaprobe.models.behavior import answer_logits
+from mesaprobe.models.loading import LoadedModel, load_model
+from mesaprobe.models.tokenizer import encode_tokens
+from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
+from mesaprobe.probes.indices import summarize
+from mesaprobe.runtime import progress_disabled
+from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
+from mesaprobe.tasks.base import ANSWER_POSITION, Task
+
+SCHEMA = "mesaprobe.results/1"
+
+
+def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed: int, run_dir: Path,
+              progress: bool) -> tuple[ProbeData, dict]:
+    """Draw one dataset, save it, extract both models' activations; return the probe data and behaviour."""
+    ds = task.dataset(n, seed=f"probe:{seed}", counterfactuals=True)
+    ds.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
+    ids = encode_tokens(subject.tokenizer, ds["tokens"])
+    names = sorted({p for t in task.targets() for p in t.positions})
+    positions = {p: torch.tensor(ds[f"pos.{p}"]) for p in names}
+    layers = [EMBED_LAYER, *range(subject.n_layers)]
+    stores = {}
+    for tag, model in (("subject", subject), ("random-init", twin)):
+        stores[tag] = extract_activations(model.bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
+                                          layers, progress=progress)
+    logits = answer_logits(subject.hf_model, ids, positions[ANSWER_POSITION])
+    answers = encode_tokens(subject.tokenizer, [[a] for a in ds["answer"]])[:, 0]
+    behavior = {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
+    labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
+    data = ProbeData(ids.numpy(), {k: v.numpy() for k, v in positions.items()}, labels, stores["subject"],
+                     stores["random-init"], len(subject.tokenizer), seed)
+    return data, behavior
+
+
+def probe_all(data: ProbeData, task: Task, folds: int, progress: bool, jobs: int = -1) -> list[dict]:
+    """Every (target, position) of the task, in parallel over the machine's cores; rows in task order."""
+    from joblib import Parallel, delayed
+
+    todo = [(t, p) for t in task.targets() for p in t.positions]
+    runner = Parallel(n_jobs=jobs, return_as="generator")
+    rows = runner(delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
+    rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
+                leave=False)
+    return [row for group in rows for row in group]
+
+
+def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
+              random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0) -> dict:
+    """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
+    if n < 10 * folds:
+        raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
+    started = time.perf_counter()
+    subject = load_model(model, random_init=random_init, seed=seed + 1)
+    twin = load_model(model, random_init=True, seed=seed + 1000)
+    trained_on = subject.info.get("task", {})
+    if trained_on and trained_on.get("name") not in (None, task.name):
+        print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
+    with atomic_dir(out, overwrite=overwrite) as run_dir:
+        per_seed, behaviors = [], []
+        for s in range(seed, seed + seeds):
+            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress)
+            behaviors.append(behavior)
+            per_seed.append(probe_all(data, task, folds, progress))
+        probes = average_rows(per_seed)
+        indices, verdict = summarize(task, per_seed, causal=[])
+        results = {
+            "schema": SCHEMA,
+            "model": {"source": model, "training": subject.training, "n_layers": subject.n_layers,
+                      "d_model": subject.d_model},
+            "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
+            "behavior": {"accuracy": float(np.mean([b["accuracy"] for b in behaviors])),
+                         "accuracy_by_seed": [b["accuracy"] for b in behaviors]},
+            "probes": probes,
+            "causal": [],
+            "indices": indices,
+            "verdict": verdict,
+            "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                            "wall_time_s": round(time.perf_counter() - started, 2)},
+        }
+        atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,
+                                                   "folds": folds, "random_init": random_init, "seed": seed})
+        atomic_write_json(run_dir / "results.json", results)
+    return results
+
+
+def load_results(run: str | Path) -> dict:
+    path = Path(run) / "results.json" if Path(run).is_dir() else Path(run)
+    if not path.is_file():
+        raise UserError(f"{run}: no results.json (run `mesaprobe probe` first)")
+    return json.loads(path.read_text())

@@ -1,0 +1,146 @@
+"""The task protocol shared by every task: parameters, targets, instances, datasets, counterfactual pairs.
+
+A task draws seeded *instances*. Each instance renders two ways: a compact synthetic token sequence (for the tiny
+models trained here; whitespace-separated words, one word = one token) and a natural-language prompt (for pretrained
+LMs). Per named position of the synthetic sequence it carries the labels that probes need.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from mesaprobe.errors import UserError
+
+BOS, PAD, UNK = "<bos>", "<pad>", "<unk>"
+SPECIAL_TOKENS = [PAD, BOS, UNK]
+ANSWER_POSITION = "answer"
+
+
+@dataclass(frozen=True)
+class Param:
+    default: int
+    low: int
+    high: int
+    help: str
+    prime: bool = False
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A probe target. `token_bound`: the label is a function of the single input token at its position, so the
+    Hewitt & Liang control task assigns random labels per token type; otherwise per example."""
+
+    name: str
+    kind: Literal["class", "number"]
+    positions: tuple[str, ...]
+    token_bound: bool = False
+    description: str = ""
+    index: str | None = None  # which index it feeds: "S1" running best (search), "G1"/"G2" (goal)
+
+
+@dataclass
+class Instance:
+    tokens: list[str]  # the synthetic prompt, starting with BOS; the model emits `answer` right after it
+    answer: str
+    positions: dict[str, int]  # position name -> index in tokens
+    labels: dict[str, dict[str, float]]  # target -> position name -> label (class code or number)
+    meta: dict[str, Any] = field(default_factory=dict)  # what the instance was built from
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+class Task:
+    """Base of all tasks: validated integer parameters, targets, the synthetic vocabulary."""
+
+    name: ClassVar[str]
+    family: ClassVar[Literal["search", "goal"]]
+    summary: ClassVar[str]
+    PARAMS: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **params: int):
+        unknown = set(params) - set(self.PARAMS)
+        if unknown:
+            raise UserError(f"task {self.name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(self.PARAMS)}")
+        self.params = {k: p.default for k, p in self.PARAMS.items()} | {k: int(v) for k, v in params.items()}
+        for key, spec in self.PARAMS.items():
+            value = self.params[key]
+            if not spec.low <= value <= spec.high:
+                raise UserError(f"{self.name}: {key}={value} is out of range [{spec.low}, {spec.high}] ({spec.help})")
+            if spec.prime and not is_prime(value):
+                raise UserError(f"{self.name}: {key}={value} must be prime ({spec.help})")
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-parameter checks; raise UserError."""
+
+    def vocabulary(self) -> list[str]:
+        """Every token of the synthetic rendering, special tokens excluded."""
+        raise NotImplementedError
+
+    def targets(self) -> list[TargetSpec]:
+        raise NotImplementedError
+
+    def answer_classes(self) -> list[str]:
+        """The possible answer tokens; the `answer` target's class code is the index into this list."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "params": dict(self.params)}
+
+
+class SearchTask(Task):
+    """A search-in-map task: one prompt, one answer token, labels per named position, counterfactual pairs."""
+
+    family = "search"
+
+    def draw(self, rng: random.Random) -> dict[str, Any]:
+        """Draw the raw content (meta) of one instance."""
+        raise NotImplementedError
+
+    def build(self, meta: dict[str, Any]) -> Instance:
+        """Render meta to the synthetic tokens with positions and labels."""
+        raise NotImplementedError
+
+    def render_text(self, meta: dict[str, Any]) -> tuple[str, str]:
+        """Natural-language prompt and answer (answer text without leading space)."""
+        raise NotImplementedError
+
+    def perturb(self, meta: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        """A minimally changed meta (one slot changed); `counterfactual` retries until the answer differs."""
+        raise NotImplementedError
+
+    def sample(self, rng: random.Random) -> Instance:
+        return self.build(self.draw(rng))
+
+    def counterfactual(self, instance: Instance, rng: random.Random) -> Instance:
+        for _ in range(1000):
+            other = self.build(self.perturb(instance.meta, rng))
+            if other.answer != instance.answer and len(other.tokens) == len(instance.tokens):
+                return other
+        raise RuntimeError(f"{self.name}: no counterfactual found for {instance.meta}")
+
+    def instances(self, n: int, seed: int | str) -> list[Instance]:
+        rng = random.Random(f"{self.name}:{seed}")
+        return [self.sample(rng) for _ in range(n)]
+
+    def dataset(self, n: int, seed: int, counterfactuals: bool = False):
+        """A `datasets.Dataset`: tokens, answer, meta (JSON), `pos.<name>` and `label.<target>@<position>` columns;
+        with `counterfactuals`, also `cf_tokens`/`cf_answer` of a minimally changed instance whose answer differs."""
+        import datasets
+
+        rng = random.Random(f"{self.name}:cf:{seed}")
+        rows = []
+        for inst in self.instances(n, seed):
+            row: dict[str, Any] = {"tokens": inst.tokens, "answer": inst.answer, "meta": json.dumps(inst.meta)}
+            row |= {f"pos.{k}": v for k, v in inst.positions.items()}
+            for target, by_pos in inst.labels.items():
+                row |= {f"label.{target}@{pos}": float(v) for pos, v in by_pos.items()}
+            if counterfactuals:
+                cf = self.counterfactual(inst, rng)
+                row |= {"cf_tokens": cf.tokens, "cf_answer": cf.answer}
+            rows.append(row)
+        return datasets.Dataset.from_list(rows)

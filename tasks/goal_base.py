@@ -1,0 +1,95 @@
+"""Shared protocol of goal tasks: a gymnasium environment per layout, a token-native rendering, an oracle, and the
+labels of each decision step (DESIGN.md: goal-directed, across time).
+
+An episode's token sequence is `prompt_tokens(layout)`, then per step: the action token the policy chose, then the
+observation tokens the environment returned. The policy decides at the last token of each observation."""
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+from mesaprobe.tasks.base import Task, TargetSpec
+
+DECISION = "decision"  # the position name of every decision step
+HORIZON_K = 3  # position+k targets for k = 1..HORIZON_K
+
+
+class GoalTask(Task):
+    family = "goal"
+    ACTIONS: ClassVar[list[str]]
+    gamma: ClassVar[float] = 1.0
+
+    def action_tokens(self) -> list[str]:
+        return list(self.ACTIONS)
+
+    # --- what subclasses implement -------------------------------------------------------------
+    def draw_layout(self, rng: random.Random, split: str = "train") -> dict[str, Any]:
+        raise NotImplementedError
+
+    def make_env(self, layout: dict[str, Any]) -> gym.Env:
+        raise NotImplementedError
+
+    def prompt_tokens(self, layout: dict[str, Any], obs) -> list[str]:
+        raise NotImplementedError
+
+    def obs_tokens(self, obs) -> list[str]:
+        raise NotImplementedError
+
+    def oracle_action(self, env: gym.Env) -> int:
+        raise NotImplementedError
+
+    def optimal_return(self, layout: dict[str, Any]) -> float:
+        raise NotImplementedError
+
+    def step_labels(self, env: gym.Env) -> dict[str, float]:
+        """Labels of the current decision step that need no future: answer, goal, position, distance."""
+        raise NotImplementedError
+
+    def state_label(self, env: gym.Env) -> float:
+        """The state code that `position+k` targets record k steps later."""
+        raise NotImplementedError
+
+    def succeeded(self, env: gym.Env) -> bool:
+        return bool(env.reached)
+
+    def episode_return(self, episode) -> float:
+        return episode.discounted_return(self.gamma)
+
+    def extra_behavior(self, episodes) -> dict[str, float]:
+        """Task-specific behaviour metrics (e.g. the proxy-goal share)."""
+        return {}
+
+    # --- shared -----------------------------------------------------------------------------------
+    def targets(self) -> list[TargetSpec]:
+        d = (DECISION,)
+        future = [TargetSpec(f"position+{k}", "class", d, description=f"state {k} steps later in the rollout",
+                             index="G2") for k in range(1, HORIZON_K + 1)]
+        return [
+            TargetSpec("answer", "class", d, description="the oracle's next action"),
+            TargetSpec("goal", "class", d, description="the goal", index="G1"),
+            TargetSpec("position", "class", d, description="the current state"),
+            *future,
+            TargetSpec("distance", "number", d, description="oracle steps (or return) to go"),
+        ]
+
+    def answer_classes(self) -> list[str]:
+        return self.action_tokens()
+
+    def layouts(self, n: int, seed: int | str, split: str = "train") -> list[dict[str, Any]]:
+        rng = random.Random(f"{self.name}:{split}:{seed}")
+        return [self.draw_layout(rng, split) for _ in range(n)]
+
+    def oracle_episode(self, layout: dict[str, Any]) -> list[str]:
+        """The oracle's full token sequence for a layout (behaviour cloning data)."""
+        env = self.make_env(layout)
+        obs, _ = env.reset()
+        tokens = self.prompt_tokens(layout, obs)
+        done = False
+        while not done:
+            action = self.oracle_action(env)
+            obs, _, terminated, truncated, _ = env.step(action)
+            tokens += [self.ACTIONS[action], *self.obs_tokens(obs)]
+            done = terminated or truncated
+        return tokens

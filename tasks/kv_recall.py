@@ -1,0 +1,68 @@
+"""`kv-recall`: key->value pairs in context, then a key -> its value (an in-context lookup)."""
+from __future__ import annotations
+
+import random
+import string
+
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
+
+KEYS = list(string.ascii_lowercase)
+QUERY = "?"
+
+
+class KVRecallTask(SearchTask):
+    name = "kv-recall"
+    summary = "K key:value pairs, then a key -> its value"
+    PARAMS = {
+        "K": Param(4, 2, 26, "how many pairs"),
+        "V": Param(10, 2, 100, "values are drawn from 0..V-1"),
+    }
+
+    def vocabulary(self) -> list[str]:
+        return KEYS + [str(v) for v in range(self.params["V"])] + [QUERY]
+
+    def answer_classes(self) -> list[str]:
+        return [str(v) for v in range(self.params["V"])]
+
+    def targets(self) -> list[TargetSpec]:
+        return [
+            TargetSpec("answer", "class", (ANSWER_POSITION,), description="the queried key's value"),
+            TargetSpec("key_position", "class", (ANSWER_POSITION,), description="index of the queried key", index="S1"),
+            TargetSpec("query_key", "class", ("query",), token_bound=True, description="the queried key itself"),
+        ]
+
+    def draw(self, rng: random.Random) -> dict:
+        k = self.params["K"]
+        return {
+            "keys": rng.sample(KEYS, k),
+            "values": [rng.randrange(self.params["V"]) for _ in range(k)],
+            "query": rng.randrange(k),
+        }
+
+    def perturb(self, meta: dict, rng: random.Random) -> dict:
+        new = {k: (list(v) if isinstance(v, list) else v) for k, v in meta.items()}
+        if rng.random() < 0.5:  # ask for another key
+            new["query"] = rng.randrange(len(meta["keys"]))
+        else:  # change the queried key's value
+            new["values"][meta["query"]] = rng.randrange(self.params["V"])
+        return new
+
+    def build(self, meta: dict) -> Instance:
+        tokens, positions = [BOS], {}
+        for key, value in zip(meta["keys"], meta["values"]):
+            tokens += [key, str(value)]
+        q = meta["query"]
+        tokens += [QUERY, meta["keys"][q]]
+        positions = {"query": len(tokens) - 1, ANSWER_POSITION: len(tokens) - 1}
+        answer = meta["values"][q]
+        labels = {
+            "answer": {ANSWER_POSITION: answer},
+            "key_position": {ANSWER_POSITION: q},
+            "query_key": {"query": KEYS.index(meta["keys"][q])},
+        }
+        return Instance(tokens, str(answer), positions, labels, dict(meta))
+
+    def render_text(self, meta: dict) -> tuple[str, str]:
+        pairs = ", ".join(f"{k}={v}" for k, v in zip(meta["keys"], meta["values"]))
+        q = meta["query"]
+        return f"Memory: {pairs}.\nThe value of {meta['keys'][q]} is", str(meta["values"][q])

@@ -1,0 +1,26 @@
+"""Shared fixtures: one argmax model trained to the issue's bar, saved as an HF directory, reused by every test."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+
+
+@pytest.fixture(scope="session")
+def argmax_dir(tmp_path_factory):
+    from mesaprobe.models.train import train
+
+    out = tmp_path_factory.mktemp("models") / "argmax-sl"
+    summary = train("argmax", "sl", out, seed=0, progress=False)
+    return out, summary
+
+
+@pytest.fixture(scope="session")
+def argmax_run(argmax_dir, tmp_path_factory):
+    from mesaprobe.probes.run import run_probe
+    from mesaprobe.tasks import get_task
+
+    out = tmp_path_factory.mktemp("runs") / "argmax-sl"
+    return out, run_probe(str(argmax_dir[0]), get_task("argmax"), out, n=600, seeds=2, folds=5, progress=False)

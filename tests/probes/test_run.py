@@ -1,0 +1,56 @@
+"""The probe command end to end on the trained argmax model: results.json contract and the issue's numbers."""
+import json
+
+import pytest
+
+from mesaprobe.errors import UserError
+from mesaprobe.probes.run import SCHEMA, run_probe
+from mesaprobe.tasks import get_task
+
+PROBE_KEYS = {"target", "hook", "layer", "position", "metric", "score", "control", "selectivity", "random_init",
+              "obs_baseline", "n_train", "n_test"}
+
+
+def test_results_follow_the_contract(argmax_run):
+    out, results = argmax_run
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(results))
+    assert results["schema"] == SCHEMA
+    assert results["model"]["training"] == "sl" and results["model"]["n_layers"] == 2
+    assert results["task"]["family"] == "search" and results["task"]["n_examples"] == 600
+    assert all(PROBE_KEYS <= set(r) for r in results["probes"])
+    assert {r["layer"] for r in results["probes"]} == {-1, 0, 1}
+    assert set(results["indices"]) == {"search", "goal"}
+    assert results["verdict"] in {"search-in-map", "goal-across-time", "both", "neither", "inconclusive"}
+    assert (out / "config.json").is_file() and (out / "data" / "seed0").is_dir()
+
+
+def test_answer_probe_tracks_behaviour_with_high_selectivity(argmax_run):
+    _, results = argmax_run
+    accuracy = results["behavior"]["accuracy"]
+    last = next(r for r in results["probes"] if r["target"] == "answer" and r["layer"] == 1)
+    assert abs(last["score"] - accuracy) <= 0.02
+    assert last["selectivity"] >= 0.5
+    assert last["score"] - last["random_init"] > 0.2
+
+
+def test_same_seed_gives_the_same_numbers(argmax_dir, tmp_path):
+    model = str(argmax_dir[0])
+    a = run_probe(model, get_task("argmax"), tmp_path / "a", n=200, seeds=1, folds=4, progress=False)
+    b = run_probe(model, get_task("argmax"), tmp_path / "b", n=200, seeds=1, folds=4, progress=False)
+    strip = lambda r: {k: v for k, v in r.items() if k != "environment"}
+    assert strip(a) == strip(b)
+
+
+def test_random_init_subject_behaves_at_chance(argmax_dir, tmp_path):
+    results = run_probe(str(argmax_dir[0]), get_task("argmax"), tmp_path / "r", n=200, seeds=1, folds=4,
+                        random_init=True, progress=False)
+    assert results["model"]["training"] == "random-init"
+    assert results["behavior"]["accuracy"] < 0.1
+
+
+def test_a_failed_probe_leaves_nothing_in_out(tmp_path):
+    with pytest.raises(UserError):
+        run_probe(str(tmp_path / "missing"), get_task("argmax"), tmp_path / "run", n=100, progress=False)
+    assert not (tmp_path / "run").exists()
+    assert list(tmp_path.iterdir()) == []

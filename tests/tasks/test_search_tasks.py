@@ -1,0 +1,99 @@
+import random
+
+import pytest
+
+from mesaprobe.errors import UserError
+from mesaprobe.tasks import REGISTRY, get_task
+from mesaprobe.tasks.icl_linear import consistent
+
+SEARCH = [name for name, cls in REGISTRY.items() if cls.family == "search"]
+
+
+def test_argmax_labels_on_a_known_instance():
+    inst = get_task("argmax").build({"values": [3, 9, 1, 12, 7]})
+    assert inst.tokens == ["<bos>", "3", "9", "1", "12", "7", ">"]
+    assert inst.answer == "12"
+    assert [inst.labels["running_max"][f"item{i}"] for i in range(5)] == [3, 9, 9, 12, 12]
+    assert [inst.labels["running_argmax"][f"item{i}"] for i in range(5)] == [0, 1, 1, 3, 3]
+    assert [inst.labels["is_new_best"][f"item{i}"] for i in range(5)] == [1, 1, 0, 1, 0]
+    assert inst.labels["argmax"]["answer"] == 3 and inst.labels["second_largest"]["answer"] == 9
+    assert inst.positions["answer"] == 6 and inst.tokens[inst.positions["item3"]] == "12"
+
+
+def test_rocks_labels_on_a_known_instance():
+    inst = get_task("rocks", K=3).build({"names": ["onyx", "chalk", "flint"], "sizes": [4, 30, 12]})
+    assert inst.answer == "chalk"
+    assert [inst.labels["running_biggest"][f"size{i}"] for i in range(3)] == [4, 30, 30]
+    assert inst.labels["biggest_position"]["answer"] == 1
+    assert inst.tokens[inst.positions["size1"]] == "30"
+
+
+def test_icl_linear_hypothesis_counts_and_answer():
+    task = get_task("icl-linear", p=5, n=3)
+    meta = {"a": 2, "b": 1, "xs": [0, 0, 3], "ys": [1, 1, 2], "query": 4}
+    inst = task.build(meta)
+    assert inst.answer == str((2 * 4 + 1) % 5)
+    # one pair leaves p hypotheses, the same x again leaves p, a new x pins (a, b) down
+    assert [inst.labels["hypotheses"][f"pair{i}"] for i in range(3)] == [5, 5, 1]
+    assert consistent([(0, 1), (3, 2)], 5) == [(2, 1)]
+
+
+def test_kv_recall_answer_is_the_queried_value():
+    inst = get_task("kv-recall", K=3).build({"keys": ["x", "q", "m"], "values": [4, 7, 1], "query": 1})
+    assert inst.tokens[-2:] == ["?", "q"] and inst.answer == "7"
+    assert inst.labels["key_position"]["answer"] == 1
+
+
+@pytest.mark.parametrize("name", SEARCH)
+def test_seeded_instances_are_reproducible_and_seeds_differ(name):
+    task = get_task(name)
+    a, b, c = task.instances(20, 0), task.instances(20, 0), task.instances(20, 1)
+    assert [i.tokens for i in a] == [i.tokens for i in b]
+    assert [i.tokens for i in a] != [i.tokens for i in c]
+
+
+@pytest.mark.parametrize("name", SEARCH)
+def test_counterfactuals_change_the_answer_and_keep_the_shape(name):
+    task = get_task(name)
+    rng = random.Random(0)
+    for inst in task.instances(50, 3):
+        cf = task.counterfactual(inst, rng)
+        assert cf.answer != inst.answer
+        assert len(cf.tokens) == len(inst.tokens)
+        changed = sum(x != y for x, y in zip(cf.tokens, inst.tokens))
+        assert 1 <= changed <= (len(inst.tokens) if name == "icl-linear" else 1)
+
+
+@pytest.mark.parametrize("name", SEARCH)
+def test_every_instance_renders_in_both_vocabularies(name):
+    task = get_task(name)
+    vocab = set(task.vocabulary()) | {"<bos>"}
+    for inst in task.instances(30, 0):
+        assert set(inst.tokens) <= vocab and inst.answer in task.answer_classes()
+        prompt, answer = task.render_text(inst.meta)
+        assert answer == inst.answer and prompt and "<" not in prompt
+
+
+@pytest.mark.parametrize("name", SEARCH)
+def test_dataset_has_tokens_positions_labels_and_counterfactuals(name):
+    task = get_task(name)
+    ds = task.dataset(8, 0, counterfactuals=True)
+    assert len(ds) == 8
+    for t in task.targets():
+        for p in t.positions:
+            assert f"label.{t.name}@{p}" in ds.column_names and f"pos.{p}" in ds.column_names
+    assert {"tokens", "answer", "cf_tokens", "cf_answer"} <= set(ds.column_names)
+    assert all(a != b for a, b in zip(ds["answer"], ds["cf_answer"]))
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("nope", {}, "unknown task"),
+    ("argmax", {"K": 1}, "out of range"),
+    ("argmax", {"K": 9, "V": 5}, "must be >="),
+    ("icl-linear", {"p": 8}, "must be prime"),
+    ("icl-linear", {"n": 0}, "out of range"),
+    ("argmax", {"Q": 3}, "no parameter"),
+])
+def test_bad_parameters_raise_one_clear_error(name, params, message):
+    with pytest.raises(UserError, match=message):
+        get_task(name, **params)
