@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mesaprobe.models.tokenizer import token_ids
 from mesaprobe.tasks.goal_base import HORIZON_K, GoalTask
 
 
@@ -66,8 +67,9 @@ def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None):
 def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool = True, value_head=None,
             generator: torch.Generator | None = None) -> list[Episode]:
     device = next(model.parameters()).device
-    vocab = tokenizer.get_vocab()
     act_ids = action_ids(tokenizer, task)
+    token_ids(tokenizer, [task.vocabulary()])  # every token an episode can show must be in the vocabulary
+    vocab = tokenizer.get_vocab()
     envs = [task.make_env(layout) for layout in layouts]
     episodes = []
     for env, layout in zip(envs, layouts):

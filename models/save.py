@@ -15,5 +15,10 @@ def save_model_dir(model, tokenizer, summary: dict, out: str | Path, overwrite: 
         tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / "training.json", summary)
         atomic_write_json(tmp / "mesaprobe.json", summary["task"])
+        value_head = getattr(model, "value_head_state", None)
+        if value_head is not None:  # PPO's critic, kept for inspection; the policy is the LM itself
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in value_head.items()}, tmp / "value_head.safetensors")
         write_card(tmp, results=[])
     return Path(out)

@@ -15,14 +15,19 @@ def build_tokenizer(vocabulary: list[str]):
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, bos_token=BOS, unk_token=UNK)
 
 
-def encode_tokens(tokenizer, sequences: list[list[str]]):
-    """Token strings -> a LongTensor [n, T] of ids (sequences of one task have equal length)."""
-    import torch
-
+def token_ids(tokenizer, sequences: list[list[str]]) -> list[list[int]]:
+    """Token strings -> ids; a token the model's vocabulary lacks is an error, never a silent <unk>."""
     vocab = tokenizer.get_vocab()
     missing = {t for seq in sequences for t in seq if t not in vocab}
     if missing:
         from mesaprobe.errors import UserError
 
         raise UserError(f"the model's vocabulary lacks the task's tokens {sorted(missing)[:5]}")
-    return torch.tensor([[vocab[t] for t in seq] for seq in sequences], dtype=torch.long)
+    return [[vocab[t] for t in seq] for seq in sequences]
+
+
+def encode_tokens(tokenizer, sequences: list[list[str]]):
+    """Token strings -> a LongTensor [n, T] of ids (sequences of one task have equal length)."""
+    import torch
+
+    return torch.tensor(token_ids(tokenizer, sequences), dtype=torch.long)

@@ -23,15 +23,24 @@ def beyond_controls(row: dict) -> float:
     return max(0.0, min(row["selectivity"], row["score"] - row["random_init"], row["score"] - row["obs_baseline"]))
 
 
-def s1_decodability(task, rows: list[dict]) -> float:
-    """S1: per running-best (target, position), the best layer's margin over all controls; mean over them."""
-    wanted = {(t.name, p) for t in task.targets() if t.index == "S1" for p in t.positions}
-    best: dict[tuple[str, str], float] = {}
+def decodability(task, rows: list[dict], family_indices: tuple[str, ...]) -> float:
+    """Per target feeding the given indices (S1: running best; G1: goal; G2: future states), the best
+    (layer >= 0, position)'s margin over all controls; the mean over those targets."""
+    wanted = {t.name for t in task.targets() if t.index in family_indices}
+    best = {name: 0.0 for name in wanted}
     for r in rows:
-        key = (r["target"], r["position"])
-        if key in wanted and r["layer"] >= 0:
-            best[key] = max(best.get(key, 0.0), beyond_controls(r))
+        if r["target"] in wanted and r["layer"] >= 0:
+            best[r["target"]] = max(best[r["target"]], beyond_controls(r))
     return float(np.mean(list(best.values()))) if best else 0.0
+
+
+def horizon(rows: list[dict], margin: float = DECODABLE) -> int:
+    """G2's horizon H: the largest k whose position+k is decodable beyond the observation baseline by `margin`."""
+    h = 0
+    for r in rows:
+        if r["target"].startswith("position+") and r["layer"] >= 0 and r["score"] - r["obs_baseline"] > margin:
+            h = max(h, int(r["target"].split("+")[1]))
+    return h
 
 
 def index_entry(per_seed: list[float]) -> dict:
@@ -59,11 +68,14 @@ def verdict_rule(search: float | None, goal: float | None, search_causal: bool, 
 def summarize(task, per_seed_rows: list[list[dict]], causal: list[dict]) -> tuple[dict, str]:
     """indices + verdict for a run. Causal evidence is added by the causal probes (empty: verdict is never
     stronger than 'inconclusive')."""
-    search = [s1_decodability(task, rows) for rows in per_seed_rows] if task.family == "search" else None
-    indices = {
-        "search": index_entry(search) if search else {"value": None, "ci": None, "note": "not a search task"},
-        "goal": {"value": None, "ci": None, "note": "not a goal task"},
-    }
+    if task.family == "search":
+        search = index_entry([decodability(task, rows, ("S1",)) for rows in per_seed_rows])
+        goal = {"value": None, "ci": None, "note": "not a goal task"}
+    else:
+        search = {"value": None, "ci": None, "note": "not a search task"}
+        goal = index_entry([decodability(task, rows, ("G1", "G2")) for rows in per_seed_rows])
+        goal["horizon"] = [horizon(rows) for rows in per_seed_rows]
+    indices = {"search": search, "goal": goal}
     verdict = verdict_rule(indices["search"]["value"], indices["goal"]["value"], search_causal=False,
                            goal_causal=False)
     return indices, verdict

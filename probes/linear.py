@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -22,7 +22,10 @@ def make_probe(kind: str, sparse: bool = False):
     return model if sparse else make_pipeline(StandardScaler(), model)
 
 
-def fold_indices(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_indices(n: int, folds: int, seed: int, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled k folds; with `groups`, no group is split between train and test."""
+    if groups is not None:
+        return list(GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n), groups=groups))
     return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n)))
 
 
@@ -44,6 +47,6 @@ def fit_score(X, y: np.ndarray, kind: str, train: np.ndarray, test: np.ndarray) 
     return float(r2_score(y[test], pred))
 
 
-def cv_score(X, y: np.ndarray, kind: str, folds: int = 5, seed: int = 0) -> float:
+def cv_score(X, y: np.ndarray, kind: str, folds: int = 5, seed: int = 0, groups: np.ndarray | None = None) -> float:
     """Mean held-out score over k folds (accuracy or R^2)."""
-    return float(np.mean([fit_score(X, y, kind, tr, te) for tr, te in fold_indices(len(y), folds, seed)]))
+    return float(np.mean([fit_score(X, y, kind, tr, te) for tr, te in fold_indices(len(y), folds, seed, groups)]))

@@ -22,6 +22,7 @@ class ProbeData:
     random_init: ActivationStore
     vocab_size: int
     seed: int
+    groups: np.ndarray | None = None  # CV groups (goal tasks: the episode), so no group spans train and test
 
 
 def probe_target(data: ProbeData, target: str, position: str, kind: str, token_bound: bool, folds: int) -> list[dict]:
@@ -30,14 +31,14 @@ def probe_target(data: ProbeData, target: str, position: str, kind: str, token_b
     pos = data.positions[position]
     token_ids = data.ids[np.arange(len(pos)), pos] if token_bound else None
     y_control = control_labels(y, seed=data.seed, token_ids=token_ids)
-    obs = cv_score(observation_features(data.ids, pos, data.vocab_size), y, kind, folds, data.seed)
+    obs = cv_score(observation_features(data.ids, pos, data.vocab_size), y, kind, folds, data.seed, data.groups)
     n_test = len(y) // folds
     rows = []
     for layer in data.subject.layers:
         X = data.subject.load(layer, position)
-        score = cv_score(X, y, kind, folds, data.seed)
-        control = cv_score(X, y_control, kind, folds, data.seed)
-        random_init = cv_score(data.random_init.load(layer, position), y, kind, folds, data.seed)
+        score = cv_score(X, y, kind, folds, data.seed, data.groups)
+        control = cv_score(X, y_control, kind, folds, data.seed, data.groups)
+        random_init = cv_score(data.random_init.load(layer, position), y, kind, folds, data.seed, data.groups)
         rows.append({
             "target": target, "hook": hook_name(layer), "layer": layer, "position": position,
             "metric": "accuracy" if kind == "class" else "r2",

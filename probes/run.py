@@ -14,7 +14,8 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_dir, atomic_write_json
 from mesaprobe.models.behavior import answer_logits
 from mesaprobe.models.loading import LoadedModel, load_model
-from mesaprobe.models.tokenizer import encode_tokens
+from mesaprobe.models.rollout import pad_batch
+from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
 from mesaprobe.runtime import progress_disabled
@@ -24,25 +25,36 @@ from mesaprobe.tasks.base import ANSWER_POSITION, Task
 SCHEMA = "mesaprobe.results/1"
 
 
+def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int):
+    """The probe rows of one seed and the subject's behaviour on them."""
+    if task.family == "goal":
+        from mesaprobe.probes.goal_data import rollout_dataset
+
+        ds, behavior, _ = rollout_dataset(subject.hf_model, subject.tokenizer, task, n, seed)
+        return ds, behavior
+    ds = task.dataset(n, seed=f"probe:{seed}", counterfactuals=True)
+    ids = encode_tokens(subject.tokenizer, ds["tokens"])
+    logits = answer_logits(subject.hf_model, ids, torch.tensor(ds[f"pos.{ANSWER_POSITION}"]))
+    answers = encode_tokens(subject.tokenizer, [[a] for a in ds["answer"]])[:, 0]
+    return ds, {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
+
+
 def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed: int, run_dir: Path,
               progress: bool) -> tuple[ProbeData, dict]:
-    """Draw one dataset, save it, extract both models' activations; return the probe data and behaviour."""
-    ds = task.dataset(n, seed=f"probe:{seed}", counterfactuals=True)
+    """Draw one seed's data, save it, extract both models' activations; return the probe data and behaviour."""
+    ds, behavior = task_dataset(subject, task, n, seed)
     ds.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
-    ids = encode_tokens(subject.tokenizer, ds["tokens"])
+    ids = pad_batch(token_ids(subject.tokenizer, ds["tokens"]), subject.tokenizer.pad_token_id)[0]
     names = sorted({p for t in task.targets() for p in t.positions})
     positions = {p: torch.tensor(ds[f"pos.{p}"]) for p in names}
     layers = [EMBED_LAYER, *range(subject.n_layers)]
-    stores = {}
-    for tag, model in (("subject", subject), ("random-init", twin)):
-        stores[tag] = extract_activations(model.bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
-                                          layers, progress=progress)
-    logits = answer_logits(subject.hf_model, ids, positions[ANSWER_POSITION])
-    answers = encode_tokens(subject.tokenizer, [[a] for a in ds["answer"]])[:, 0]
-    behavior = {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
+    stores = {tag: extract_activations(model.bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
+                                       layers, progress=progress)
+              for tag, model in (("subject", subject), ("random-init", twin))}
     labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
+    groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
     data = ProbeData(ids.numpy(), {k: v.numpy() for k, v in positions.items()}, labels, stores["subject"],
-                     stores["random-init"], len(subject.tokenizer), seed)
+                     stores["random-init"], len(subject.tokenizer), seed, groups)
     return data, behavior
 
 
@@ -82,8 +94,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "model": {"source": model, "training": subject.training, "n_layers": subject.n_layers,
                       "d_model": subject.d_model},
             "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
-            "behavior": {"accuracy": float(np.mean([b["accuracy"] for b in behaviors])),
-                         "accuracy_by_seed": [b["accuracy"] for b in behaviors]},
+            "behavior": mean_behavior(behaviors),
             "probes": probes,
             "causal": [],
             "indices": indices,
@@ -95,6 +106,12 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
                                                    "folds": folds, "random_init": random_init, "seed": seed})
         atomic_write_json(run_dir / "results.json", results)
     return results
+
+
+def mean_behavior(behaviors: list[dict]) -> dict:
+    """Mean of each behaviour metric over seeds, with the per-seed values."""
+    out = {k: float(np.mean([b[k] for b in behaviors])) for k in behaviors[0] if k != "n_episodes"}
+    return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in ("accuracy", "success_rate") if k in out}
 
 
 def load_results(run: str | Path) -> dict:

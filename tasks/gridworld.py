@@ -107,8 +107,12 @@ class GridworldTask(GoalTask):
         n = self.params["N"]
         return cell[0] < max(2, n // 2) and cell[1] < max(2, n // 2)
 
+    def walk_budget(self) -> int:
+        """Steps available for walking (a layout's shortest path must fit)."""
+        return self.params["budget"]
+
     def draw_layout(self, rng: random.Random, split: str = "train") -> dict:
-        n, budget = self.params["N"], self.params["budget"]
+        n, budget = self.params["N"], self.walk_budget()
         while True:
             walls = rng.sample(self.cells(), self.params["walls"])
             free = [c for c in self.cells() if c not in walls]

@@ -62,9 +62,9 @@ def test_planted_function_of_the_current_token_is_decodable_at_layer_minus_one(p
     assert embed["selectivity"] < 0.15
 
 
-@pytest.mark.parametrize("target,kind", [("answer", "class"), ("running_max", "number")])
+@pytest.mark.parametrize("target,kind", [("argmax", "class"), ("running_max", "number")])
 def test_labels_shuffled_across_examples_score_at_chance_at_every_layer(probe_data, target, kind):
-    position = "answer" if target == "answer" else "item4"
+    position = "answer" if target == "argmax" else "item4"
     y = probe_data.labels[f"{target}@{position}"]
     probe_data.labels[f"shuffled@{position}"] = np.random.default_rng(0).permutation(y)
     rows = probe_target(probe_data, "shuffled", position, kind, token_bound=False, folds=5)
