@@ -82,17 +82,45 @@ def probe(
     folds: int = typer.Option(5, help="Cross-validation folds for every probe."),
     seed: int = typer.Option(0, help="First seed."),
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
+    causal: bool = typer.Option(True, "--causal/--no-causal", help="Run LEACE, interchange, patching, steering."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
     overwrite: bool = typer.Option(False, help="Replace an existing --out."),
 ) -> None:
-    """Behaviour, activations and linear probes (with control task, random-init and observation baselines)."""
+    """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
+    probes, the search and goal indices with bootstrap CIs over seeds, and the verdict -> OUT/results.json."""
     from mesaprobe.probes.run import run_probe
     from mesaprobe.tasks import get_task
 
     results = _run(lambda: run_probe(model, get_task(task, **_params(param)), out, n=n, seeds=seeds, folds=folds,
-                                     random_init=random_init, overwrite=overwrite, seed=seed))
+                                     random_init=random_init, overwrite=overwrite, seed=seed,
+                                     causal=causal))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
+
+
+@app.command()
+def report(
+    runs: List[Path] = typer.Argument(..., help="One run directory, or several to compare side by side (SL vs RL)."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained, works offline)."),
+) -> None:
+    """An HTML report: verdict and indices first, then behaviour, probe curves, heatmaps and causal evidence."""
+    from mesaprobe.reports.html import write_report
+
+    path = _run(lambda: write_report(runs, out))
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def card(
+    model: Path = typer.Argument(..., help="A model directory (trained here or any HF directory)."),
+    results: Optional[List[Path]] = typer.Option(None, "--results", "-r", help="Run directories to report on."),
+    push: Optional[str] = typer.Option(None, "--push", help="Upload the model and card to this Hub repo id."),
+) -> None:
+    """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
+    from mesaprobe.reports.card import card_command
+
+    path = _run(lambda: card_command(model, results or [], push))
+    typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
 
 
 @app.command()

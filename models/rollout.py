@@ -63,9 +63,28 @@ def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None):
     return logits, values
 
 
+@dataclass
+class Steering:
+    """Add `vectors[i]` to the residual stream after block `layer` at token `positions[i]` of episode i, in every
+    forward pass of the rollout (the steered token stays in context, as it would in a KV cache)."""
+
+    bridge: object
+    layer: int
+    vectors: torch.Tensor  # [n_episodes, d_model]
+    positions: torch.Tensor  # [n_episodes]
+
+    def logits(self, ids: torch.Tensor, active: list[int]) -> torch.Tensor:
+        from mesaprobe.probes.intervene import edit_hook
+
+        idx = torch.tensor(active)
+        vec = self.vectors[idx]
+        hook = edit_hook(self.layer, self.positions[idx], lambda x, rows: x + vec[rows.cpu()].to(x.device))
+        return self.bridge.run_with_hooks(ids, fwd_hooks=[hook])
+
+
 @torch.no_grad()
 def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool = True, value_head=None,
-            generator: torch.Generator | None = None) -> list[Episode]:
+            generator: torch.Generator | None = None, steering: Steering | None = None) -> list[Episode]:
     device = next(model.parameters()).device
     act_ids = action_ids(tokenizer, task)
     token_ids(tokenizer, [task.vocabulary()])  # every token an episode can show must be in the vocabulary
@@ -81,8 +100,11 @@ def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool 
         ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
         last = torch.tensor([len(s) - 1 for s in seqs])
         rows = torch.arange(len(seqs), device=device)
-        logits, values = policy_outputs(model, ids.to(device), mask.to(device), rows, last.to(device), act_ids,
-                                        value_head)
+        if steering is None:
+            logits, values = policy_outputs(model, ids.to(device), mask.to(device), rows, last.to(device), act_ids,
+                                            value_head)
+        else:
+            logits, values = steering.logits(ids.to(device), active)[rows, last.to(device)][:, act_ids], None
         logp = torch.log_softmax(logits.float().cpu(), -1)
         choice = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
         still = []

@@ -68,8 +68,9 @@ def extract_activations(
     out.mkdir(parents=True, exist_ok=True)
     names = list(positions)
     pos = torch.stack([positions[k] for k in names], dim=1)  # [n, P]
-    n_layers = bridge.cfg.n_layers
-    stop = max(layers) + 1
+    from mesaprobe.probes.intervene import stop_layer
+
+    stop = stop_layer(max(layers), bridge.cfg.n_layers)
     device = next(bridge.parameters()).device
     shards = []
     for start in tqdm(range(0, len(ids), batch_size), desc="extract", disable=progress_disabled(progress), leave=False):
@@ -84,7 +85,7 @@ def extract_activations(
 
         hooks = [(hook_name(l), lambda x, hook, l=l: keep(x, hook, l)) for l in layers]
         kwargs = {"attention_mask": attention_mask[start : start + batch_size].to(device)} if attention_mask is not None else {}
-        bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop if stop < n_layers else None, **kwargs)
+        bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop, **kwargs)
         shard = f"shard_{len(shards):05d}.safetensors"
         save_file(captured, out / shard)
         shards.append(shard)

@@ -23,6 +23,11 @@ class ProbeData:
     vocab_size: int
     seed: int
     groups: np.ndarray | None = None  # CV groups (goal tasks: the episode), so no group spans train and test
+    answer_position: str = "answer"  # where the model emits its answer (goal tasks: each decision)
+    class_ids: object = None  # token ids of the answer classes (torch.LongTensor [C])
+    answer_classes: np.ndarray | None = None  # per row: index of the correct answer among class_ids
+    cf_ids: np.ndarray | None = None  # counterfactual inputs, same shape as ids (search tasks)
+    cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
 
 
 def probe_target(data: ProbeData, target: str, position: str, kind: str, token_bound: bool, folds: int) -> list[dict]:
@@ -49,13 +54,17 @@ def probe_target(data: ProbeData, target: str, position: str, kind: str, token_b
     return rows
 
 
-def average_rows(per_seed: list[list[dict]]) -> list[dict]:
-    """Mean of the numeric fields over replicates (rows line up across seeds), with the per-seed scores kept."""
+def average_rows(per_seed: list[list[dict]], key: str = "score") -> list[dict]:
+    """Mean of every float field over replicates (rows line up across seeds); mean curves for list fields;
+    the per-seed values of `key` kept as `<key>_by_seed`."""
     out = []
     for rows in zip(*per_seed):
         merged = dict(rows[0])
-        for key in ("score", "control", "selectivity", "random_init", "obs_baseline", "chance"):
-            merged[key] = float(np.mean([r[key] for r in rows]))
-        merged["score_by_seed"] = [r["score"] for r in rows]
+        for field, value in rows[0].items():
+            if isinstance(value, float):
+                merged[field] = float(np.mean([r[field] for r in rows]))
+            elif isinstance(value, list) and value and isinstance(value[0], float):
+                merged[field] = np.mean([r[field] for r in rows], axis=0).tolist()
+        merged[f"{key}_by_seed"] = [r[key] for r in rows]
         out.append(merged)
     return out

@@ -21,6 +21,7 @@ from mesaprobe.probes.indices import summarize
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
 from mesaprobe.tasks.base import ANSWER_POSITION, Task
+from mesaprobe.tasks.goal_base import DECISION
 
 SCHEMA = "mesaprobe.results/1"
 
@@ -53,8 +54,17 @@ def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed:
               for tag, model in (("subject", subject), ("random-init", twin))}
     labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
     groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
+    class_ids = torch.tensor(token_ids(subject.tokenizer, [task.answer_classes()])[0])
     data = ProbeData(ids.numpy(), {k: v.numpy() for k, v in positions.items()}, labels, stores["subject"],
-                     stores["random-init"], len(subject.tokenizer), seed, groups)
+                     stores["random-init"], len(subject.tokenizer), seed, groups,
+                     answer_position=DECISION if task.family == "goal" else ANSWER_POSITION, class_ids=class_ids)
+    if task.family == "goal":
+        data.answer_classes = labels[f"answer@{DECISION}"].astype(int)
+    else:
+        index = {a: i for i, a in enumerate(task.answer_classes())}
+        data.answer_classes = np.array([index[a] for a in ds["answer"]])
+        data.cf_classes = np.array([index[a] for a in ds["cf_answer"]])
+        data.cf_ids = encode_tokens(subject.tokenizer, ds["cf_tokens"]).numpy()
     return data, behavior
 
 
@@ -71,7 +81,8 @@ def probe_all(data: ProbeData, task: Task, folds: int, progress: bool, jobs: int
 
 
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
-              random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0) -> dict:
+              random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
+              causal: bool = True) -> dict:
     """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
     if n < 10 * folds:
         raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
@@ -82,13 +93,18 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
     if trained_on and trained_on.get("name") not in (None, task.name):
         print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
     with atomic_dir(out, overwrite=overwrite) as run_dir:
-        per_seed, behaviors = [], []
+        per_seed, causal_per_seed, behaviors = [], [], []
         for s in range(seed, seed + seeds):
             data, behavior = replicate(subject, twin, task, n, s, run_dir, progress)
             behaviors.append(behavior)
             per_seed.append(probe_all(data, task, folds, progress))
+            if causal:
+                from mesaprobe.probes.causal import run_causal
+
+                causal_per_seed.append(run_causal(subject, task, data, folds, progress))
         probes = average_rows(per_seed)
-        indices, verdict = summarize(task, per_seed, causal=[])
+        causal_rows = average_rows(causal_per_seed, key="effect") if causal else []
+        indices, verdict = summarize(task, per_seed, causal_per_seed if causal else None)
         results = {
             "schema": SCHEMA,
             "model": {"source": model, "training": subject.training, "n_layers": subject.n_layers,
@@ -96,14 +112,15 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
             "behavior": mean_behavior(behaviors),
             "probes": probes,
-            "causal": [],
+            "causal": causal_rows,
             "indices": indices,
             "verdict": verdict,
             "environment": {"python": platform.python_version(), "torch": torch.__version__,
                             "wall_time_s": round(time.perf_counter() - started, 2)},
         }
         atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,
-                                                   "folds": folds, "random_init": random_init, "seed": seed})
+                                                   "folds": folds, "random_init": random_init, "seed": seed,
+                                                   "causal": causal})
         atomic_write_json(run_dir / "results.json", results)
     return results
 

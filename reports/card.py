@@ -1,38 +1,114 @@
-"""Hugging Face model cards (README.md) through huggingface_hub's ModelCard and ModelCardData."""
+"""Hugging Face model cards (README.md) through huggingface_hub's ModelCard and ModelCardData: YAML metadata with a
+model-index of the probe and causal results, and sections for training, behaviour, findings and how to reproduce."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from mesaprobe.errors import UserError
+from mesaprobe.probes.indices import beyond_controls
+
+CAVEATS = ("Probes show what is linearly decodable, not what is used; the verdict needs a causal effect beyond a "
+           "random-subspace or random-direction control (DESIGN.md). Indices carry bootstrap CIs over only the "
+           "seeds run; tiny models on synthetic tasks say little about large pretrained models.")
 
 
 def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def build_card(model_dir: str | Path, results: list[dict]):
+def eval_results(model_name: str, results: list[dict]):
+    from huggingface_hub import EvalResult
+
+    out = []
+    for res in results:
+        task = res["task"]["name"]
+        common = dict(task_type="interpretability-probing", task_name=f"mesaprobe {task}", dataset_type="synthetic",
+                      dataset_name=f"mesaprobe/{task}", dataset_config=json.dumps(res["task"]["params"]))
+        for key, value in res["behavior"].items():
+            if isinstance(value, float):
+                out.append(EvalResult(metric_type=f"behavior/{key}", metric_value=round(value, 4), **common))
+        for family, entry in res["indices"].items():
+            if entry.get("value") is not None:
+                out.append(EvalResult(metric_type=f"index/{family}", metric_value=round(entry["value"], 4),
+                                      metric_name=f"{family} index (95% CI {entry['ci'][0]:.3f}..{entry['ci'][1]:.3f})",
+                                      **common))
+        for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:3]:
+            out.append(EvalResult(metric_type=f"probe/{r['target']}@{r['position']}/L{r['layer']}",
+                                  metric_value=round(r["score"], 4), **common))
+        for r in [c for c in res.get("causal", []) if c["method"] != "patch"][:6]:
+            out.append(EvalResult(metric_type=f"{r['method']}/{r['target']}/L{r['layer']}",
+                                  metric_value=round(r["effect"], 4), **common))
+    return out
+
+
+def findings(res: dict, run: str) -> list[str]:
+    from mesaprobe.reports.html import evidence_sentence
+
+    return [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
+            f"- {evidence_sentence(res)}", f"- behaviour: `{json.dumps(res['behavior'])}`",
+            f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} --out {run} "
+            f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
+
+
+def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
     from huggingface_hub import ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
     training = _read(model_dir / "training.json")
     task = training.get("task", {})
     method = training.get("method", "pretrained")
-    data = ModelCardData(library_name="transformers", tags=["mesaprobe", "interpretability", f"method-{method}",
-                                                            f"task-{task.get('name', 'unknown')}"])
-    lines = [f"# {model_dir.name}", "",
-             f"A model {'trained' if training else 'probed'} with [mesaprobe](https://github.com/mesaprobe/mesaprobe) "
-             "to study search-in-map versus cross-time goal optimization.", ""]
+    name = model_dir.name
+    data = ModelCardData(
+        model_name=name, library_name="transformers", license="apache-2.0",
+        tags=["mesaprobe", "interpretability", "mesa-optimization", f"method-{method}", f"task-{task.get('name', 'none')}"],
+        eval_results=eval_results(name, [r for _, r in results]) or None,
+    )
+    lines = [f"# {name}", "",
+             "A transformer studied with mesaprobe: does it search over its input inside one forward pass "
+             "(search-in-map) or pursue a goal across time (goal-across-time)?", ""]
     if training:
-        lines += ["## Training", "", f"- method: `{method}`", f"- task: `{task.get('name')}` with parameters "
-                  f"`{json.dumps(task.get('params', {}))}`", f"- steps: {training.get('steps')}",
-                  f"- seed: {training.get('seed')}", f"- wall time: {training.get('wall_time_s')} s", "",
-                  "## Behaviour", "", "```json", json.dumps(training.get("behavior", {}), indent=2), "```", ""]
-    for res in results:
-        lines += [f"## Probe findings on `{res['task']['name']}`", "", f"- verdict: **{res['verdict']}**", ""]
-    card = ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(lines))
-    return card
+        params = " ".join(f"-p {k}={v}" for k, v in task.get("params", {}).items())
+        lines += ["## Training", "", f"- method: `{method}` ("
+                  + {"sl": "supervised; behaviour cloning of the oracle on goal tasks",
+                     "rl": "PPO on the environment's reward alone"}.get(method, method) + ")",
+                  f"- task: `{task.get('name')}`, parameters `{json.dumps(task.get('params', {}))}`",
+                  f"- steps: {training.get('steps')}, seed: {training.get('seed')}, wall time: "
+                  f"{training.get('wall_time_s')} s" + (f", episode budget: {training['episode_budget']}"
+                                                         if "episode_budget" in training else ""),
+                  f"- reproduce: `mesaprobe train {task.get('name')} --method {method} --seed {training.get('seed')} "
+                  f"--steps {training.get('steps')} {params} --out {name}`".replace("  ", " "), "",
+                  "## Behaviour (held-out)", "", "```json", json.dumps(training.get("behavior", {}), indent=2), "```",
+                  ""]
+    if results:
+        lines += ["## Probe findings", ""]
+        for run, res in results:
+            lines += findings(res, run)
+        lines += ["### Caveats", "", CAVEATS, ""]
+    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(lines))
 
 
-def write_card(model_dir: str | Path, results: list[dict]) -> Path:
-    path = Path(model_dir) / "README.md"
-    build_card(model_dir, results).save(path)
+def write_card(model_dir: str | Path, results: list[tuple[str, dict]]) -> Path:
+    from mesaprobe.fsutil import atomic_write_text
+
+    return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results)))
+
+
+def card_command(model_dir: Path, runs: list[Path], push: str | None = None) -> Path:
+    """Write MODEL/README.md from its training.json and the named runs; upload the folder only with `push`.
+    The token comes from huggingface_hub's own login or HF_TOKEN and is never printed or written."""
+    from mesaprobe.probes.run import load_results
+
+    if not (model_dir / "config.json").is_file():
+        raise UserError(f"{model_dir} is not a model directory (no config.json)")
+    path = write_card(model_dir, [(str(r), load_results(r)) for r in runs])
+    if push:
+        from huggingface_hub import HfApi
+
+        try:
+            api = HfApi()
+            api.create_repo(push, repo_type="model", exist_ok=True)
+            api.upload_folder(folder_path=str(model_dir), repo_id=push, repo_type="model")
+        except Exception as exc:  # network, auth or permission: one line, no token in it
+            raise UserError(f"could not push to {push}: {type(exc).__name__}") from None
     return path

@@ -24,3 +24,12 @@ def argmax_run(argmax_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs") / "argmax-sl"
     return out, run_probe(str(argmax_dir[0]), get_task("argmax"), out, n=600, seeds=2, folds=5, progress=False)
+
+
+@pytest.fixture(scope="session")
+def gridworld_sl_dir(tmp_path_factory):
+    from mesaprobe.models.train import train
+
+    out = tmp_path_factory.mktemp("models") / "gridworld-sl"
+    train("gridworld", "sl", out, seed=0, progress=False)
+    return out

@@ -36,17 +36,10 @@ def test_answer_probe_tracks_behaviour_with_high_selectivity(argmax_run):
 
 def test_same_seed_gives_the_same_numbers(argmax_dir, tmp_path):
     model = str(argmax_dir[0])
-    a = run_probe(model, get_task("argmax"), tmp_path / "a", n=200, seeds=1, folds=4, progress=False)
-    b = run_probe(model, get_task("argmax"), tmp_path / "b", n=200, seeds=1, folds=4, progress=False)
+    a = run_probe(model, get_task("argmax"), tmp_path / "a", n=120, seeds=1, folds=3, progress=False)
+    b = run_probe(model, get_task("argmax"), tmp_path / "b", n=120, seeds=1, folds=3, progress=False)
     strip = lambda r: {k: v for k, v in r.items() if k != "environment"}
     assert strip(a) == strip(b)
-
-
-def test_random_init_subject_behaves_at_chance(argmax_dir, tmp_path):
-    results = run_probe(str(argmax_dir[0]), get_task("argmax"), tmp_path / "r", n=200, seeds=1, folds=4,
-                        random_init=True, progress=False)
-    assert results["model"]["training"] == "random-init"
-    assert results["behavior"]["accuracy"] < 0.1
 
 
 def test_a_failed_probe_leaves_nothing_in_out(tmp_path):
@@ -54,3 +47,18 @@ def test_a_failed_probe_leaves_nothing_in_out(tmp_path):
         run_probe(str(tmp_path / "missing"), get_task("argmax"), tmp_path / "run", n=100, progress=False)
     assert not (tmp_path / "run").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_goal_task_run_has_decision_probes_steering_curves_and_a_horizon(gridworld_sl_dir, tmp_path):
+    results = run_probe(str(gridworld_sl_dir), get_task("gridworld"), tmp_path / "g", n=300, seeds=1, folds=3,
+                        progress=False)
+    assert results["task"]["family"] == "goal" and results["behavior"]["success_rate"] >= 0.95
+    assert {r["target"] for r in results["probes"]} >= {"goal", "position+1", "position+3", "distance"}
+    goal = next(r for r in results["probes"] if r["target"] == "goal" and r["layer"] == -1)
+    # the goal is not in the current token (layer -1 at the decision) but sits in the observed tokens
+    assert goal["obs_baseline"] > goal["score"] + 0.3
+    steer = [r for r in results["causal"] if r["method"] == "steer"]
+    assert len(steer) == results["model"]["n_layers"]
+    assert len(steer[0]["reach_by_k"]) == get_task("gridworld").params["budget"]
+    assert all(0 <= v <= 1 for v in steer[0]["reach_by_k"])
+    assert results["indices"]["goal"]["horizon"][0] >= 0

@@ -1,0 +1,75 @@
+"""Running the TransformerBridge with interventions at one (layer, per-example position): the building block of
+LEACE erasure, interchange interventions, activation patching and steering."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from mesaprobe.probes.extract import hook_name
+
+Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new
+
+
+def edit_hook(layer: int, positions: torch.Tensor, edit: Edit, offset: int = 0):
+    """A (hook name, fn) pair that replaces the residual stream at `positions[offset + b]` of each batch row b."""
+
+    def fn(x, hook):
+        rows = torch.arange(x.shape[0], device=x.device)
+        pos = positions[offset : offset + x.shape[0]].to(x.device)
+        x = x.clone()
+        x[rows, pos] = edit(x[rows, pos], rows + offset).to(x.dtype)
+        return x
+
+    return hook_name(layer), fn
+
+
+@torch.no_grad()
+def logits_at(bridge, ids: torch.Tensor, positions: torch.Tensor, class_ids: torch.Tensor,
+              edits: list[tuple[int, torch.Tensor, Edit]] = (), batch_size: int = 256) -> torch.Tensor:
+    """Logits of the answer classes [n, C] at each example's answer position, under (layer, positions, edit)s."""
+    device = next(bridge.parameters()).device
+    out = []
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size].to(device)
+        hooks = [edit_hook(layer, pos, edit, offset=start) for layer, pos, edit in edits]
+        logits = bridge.run_with_hooks(batch, fwd_hooks=hooks)
+        rows = torch.arange(len(batch), device=device)
+        out.append(logits[rows, positions[start : start + batch_size].to(device)][:, class_ids.to(device)].float().cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def resid_at(bridge, ids: torch.Tensor, layer: int, positions: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """The residual stream at (layer, each example's position) [n, d]."""
+    captured = []
+
+    def keep(x, row_idx):
+        captured.append(x.float().cpu())
+        return x
+
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size].to(next(bridge.parameters()).device)
+        bridge.run_with_hooks(batch, fwd_hooks=[edit_hook(layer, positions, keep, offset=start)],
+                              stop_at_layer=stop_layer(layer, bridge.cfg.n_layers))
+    return torch.cat(captured)
+
+
+def stop_layer(deepest: int, n_layers: int) -> int | None:
+    """`stop_at_layer` that still runs block `deepest` (layer -1, the embeddings, needs block 0 entered)."""
+    stop = max(deepest + 1, 1)
+    return stop if stop < n_layers else None
+
+
+def random_orthonormal(d: int, rank: int, seed: int) -> torch.Tensor:
+    """A uniformly random d x rank orthonormal basis (QR of a Gaussian matrix)."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(d, max(rank, 1), generator=g))
+    return q[:, :rank]
+
+
+def class_index(answer_ids: np.ndarray, class_ids: torch.Tensor) -> np.ndarray:
+    """Token ids -> index into the answer classes."""
+    lookup = {int(t): i for i, t in enumerate(class_ids.tolist())}
+    return np.array([lookup.get(int(t), -1) for t in answer_ids])

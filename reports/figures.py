@@ -1,0 +1,110 @@
+"""Plotly figures of one or several runs' results (overlaid when several: one colour per run)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+BASELINES = (("control", "dot", "control task"), ("random_init", "dash", "random-init"),
+             ("obs_baseline", "dashdot", "observation-only"))
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=360,
+                      margin=dict(l=50, r=20, t=50, b=40), legend=dict(font=dict(size=10)))
+    return fig
+
+
+def best_position(rows: list[dict]) -> str:
+    """The position whose best layer is most selective: the one a curve over layers shows."""
+    return max(rows, key=lambda r: r["selectivity"])["position"]
+
+
+def probe_curve(runs: list[tuple[str, dict]], target: str) -> go.Figure:
+    """Score over layers for `target` at its most selective position, with the three baselines."""
+    fig = go.Figure()
+    for i, (label, res) in enumerate(runs):
+        rows = [r for r in res["probes"] if r["target"] == target]
+        if not rows:
+            continue
+        pos = best_position(rows)
+        rows = sorted((r for r in rows if r["position"] == pos), key=lambda r: r["layer"])
+        layers, color = [r["layer"] for r in rows], COLORS[i % len(COLORS)]
+        fig.add_trace(go.Scatter(x=layers, y=[r["score"] for r in rows], name=f"{label}: {target}@{pos}",
+                                 line=dict(color=color, width=3), mode="lines+markers"))
+        for key, dash, name in BASELINES:
+            fig.add_trace(go.Scatter(x=layers, y=[r[key] for r in rows], name=f"{label}: {name}",
+                                     line=dict(color=color, dash=dash, width=1.5)))
+    metric = next((r["metric"] for _, res in runs for r in res["probes"] if r["target"] == target), "score")
+    fig.update_xaxes(dtick=1)
+    return _layout(fig, f"{target}: probe score by layer (layer -1 = embeddings)", "layer", metric)
+
+
+def probe_heatmap(label: str, res: dict, target: str, value: str = "selectivity") -> go.Figure | None:
+    rows = [r for r in res["probes"] if r["target"] == target]
+    positions = list(dict.fromkeys(r["position"] for r in rows))
+    if len(positions) < 2:
+        return None
+    layers = sorted({r["layer"] for r in rows})
+    z = [[next((r[value] for r in rows if r["layer"] == l and r["position"] == p), None) for p in positions]
+         for l in layers]
+    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, colorscale="Viridis", colorbar=dict(title=value)))
+    return _layout(fig, f"{label}: {target} {value} (layer x position)", "position", "layer")
+
+
+def causal_bars(runs: list[tuple[str, dict]], method: str) -> go.Figure | None:
+    """LEACE accuracy drops or interchange IIA per (target, layer), beside their random controls."""
+    fig, any_rows = go.Figure(), False
+    for i, (label, res) in enumerate(runs):
+        rows = [r for r in res["causal"] if r["method"] == method]
+        if not rows:
+            continue
+        any_rows = True
+        names = [f"{r['target']}@{r['position']} L{r['layer']}" for r in rows]
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(go.Bar(x=names, y=[r["effect"] for r in rows], name=f"{label}: probed subspace",
+                             marker_color=color))
+        fig.add_trace(go.Bar(x=names, y=[r["control_effect"] for r in rows], name=f"{label}: random subspace",
+                             marker_color=color, opacity=0.35))
+        if method == "interchange":
+            fig.add_trace(go.Bar(x=names, y=[r["null_space_effect"] for r in rows], name=f"{label}: null space",
+                                 marker_color=color, opacity=0.15))
+    if not any_rows:
+        return None
+    title = {"leace": "LEACE: drop in answer accuracy after erasure",
+             "interchange": "Interchange intervention accuracy (IIA)"}[method]
+    fig.update_layout(barmode="group")
+    return _layout(fig, title, "target @ position, layer", "effect")
+
+
+def patching_map(label: str, res: dict) -> go.Figure | None:
+    rows = [r for r in res["causal"] if r["method"] == "patch"]
+    if not rows:
+        return None
+    positions = list(dict.fromkeys(r["position"] for r in rows))
+    layers = sorted({r["layer"] for r in rows})
+    z = [[next(r["effect"] for r in rows if r["layer"] == l and r["position"] == p) for p in positions]
+         for l in layers]
+    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, zmin=0, zmax=1, colorscale="Blues",
+                               colorbar=dict(title="IIA")))
+    return _layout(fig, f"{label}: activation patching from the counterfactual (IIA)", "token position", "layer")
+
+
+def steering_curves(runs: list[tuple[str, dict]]) -> go.Figure | None:
+    fig, any_rows = go.Figure(), False
+    for i, (label, res) in enumerate(runs):
+        rows = [r for r in res["causal"] if r["method"] == "steer"]
+        if not rows:
+            continue
+        any_rows = True
+        best = max(rows, key=lambda r: r["effect"] - r["control_effect"])
+        ks = list(range(1, len(best["reach_by_k"]) + 1))
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k"], name=f"{label}: goal direction (L{best['layer']})",
+                                 line=dict(color=color, width=3)))
+        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k_random"], name=f"{label}: random direction",
+                                 line=dict(color=color, dash="dash")))
+        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k_unsteered"], name=f"{label}: unsteered",
+                                 line=dict(color=color, dash="dot")))
+    if not any_rows:
+        return None
+    return _layout(fig, "Steering persistence: P(reached the steered goal within k steps)", "k", "rate")

@@ -1,0 +1,143 @@
+"""`mesaprobe report`: one self-contained HTML page per run, or several runs side by side. Works offline: plotly's
+JavaScript is inlined, nothing is fetched. Every string that reaches the page is escaped."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mesaprobe.errors import UserError
+from mesaprobe.probes.indices import beyond_controls
+from mesaprobe.fsutil import atomic_write_text
+from mesaprobe.reports import figures
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.verdict{font-size:1.25em;padding:.8em 1em;background:#f4f6fa;border-left:5px solid #1f77b4;margin:.6em 0}
+table{border-collapse:collapse;margin:.5em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
+th{background:#f4f4f4}.muted{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}"""
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt_index(entry: dict | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    lo, hi = entry["ci"]
+    return f"{entry['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def evidence_sentence(res: dict) -> str:
+    """The verdict and what it rests on, in words a researcher reads in ten seconds."""
+    family = "search" if res["task"]["family"] == "search" else "goal"
+    entry = res["indices"][family]
+    dec, causal = entry.get("decodability"), entry.get("causal")
+    parts = [f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} seeds)"]
+    if dec:
+        parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
+                     f"{fmt_index(dec)}")
+    rows = [r for r in res.get("causal", []) if r["method"] != "patch"]
+    if causal and rows:
+        top = max(rows, key=lambda r: r["effect"] - r["control_effect"])
+        parts.append(f"strongest causal effect: {top['method']} on {top['target']} at layer {top['layer']}: "
+                     f"{top['effect']:.2f} vs {top['control_effect']:.2f} for the random control")
+    elif not causal:
+        parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
+    if family == "goal" and "horizon" in entry:
+        parts.append(f"future-state horizon H = {entry['horizon']}")
+    return "; ".join(parts) + "."
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return "" if v is None else str(v)
+
+
+def figure_div(fig, n: int) -> str:
+    # JSON inside <script>: escape <, > and & so token strings cannot close the tag
+    payload = fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (f'<div id="fig{n}" class="fig"></div><script>(function(){{var f={payload};'
+            f'Plotly.newPlot("fig{n}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
+
+
+def differences(runs: list[tuple[str, dict]]) -> str:
+    """Index and behaviour differences of every run against the first, with bootstrap CIs over seeds."""
+    (base_label, base), rows = runs[0], []
+    for label, res in runs[1:]:
+        for family in ("search", "goal"):
+            a, b = base["indices"][family].get("by_seed"), res["indices"][family].get("by_seed")
+            if a and b:
+                rng = np.random.default_rng(0)
+                diffs = [rng.choice(b, len(b)).mean() - rng.choice(a, len(a)).mean() for _ in range(2000)]
+                rows.append({"comparison": f"{label} - {base_label}", "quantity": f"{family} index",
+                             "difference": float(np.mean(b) - np.mean(a)),
+                             "95% CI": [float(x) for x in np.quantile(diffs, [0.025, 0.975])]})
+        for key, value in res["behavior"].items():
+            if isinstance(value, float) and isinstance(base["behavior"].get(key), float):
+                rows.append({"comparison": f"{label} - {base_label}", "quantity": key,
+                             "difference": value - base["behavior"][key], "95% CI": None})
+    if not rows:
+        return "<p class='muted'>These runs share no index or behaviour metric to compare.</p>"
+    return table(rows, ["comparison", "quantity", "difference", "95% CI"])
+
+
+def build_page(runs: list[tuple[str, dict, dict]]) -> str:
+    import plotly.offline
+
+    pairs = [(label, res) for label, res, _ in runs]
+    figs, sections = [], []
+    title = " vs ".join(label for label, _ in pairs)
+    top = "".join(f'<div class="verdict"><b>{esc(label)}</b>: verdict <b>{esc(res["verdict"])}</b>. '
+                  f"{esc(evidence_sentence(res))}</div>" for label, res in pairs)
+    sections.append(f"<h1>mesaprobe report: {esc(title)}</h1>{top}")
+    if len(pairs) > 1:
+        sections.append("<h2>Differences</h2>" + differences(pairs))
+    behavior_rows = [{"run": label, **{k: v for k, v in res["behavior"].items() if not k.endswith("_by_seed")}}
+                     for label, res in pairs]
+    columns = list(dict.fromkeys(k for row in behavior_rows for k in row))
+    sections.append("<h2>Behaviour</h2>" + table(behavior_rows, columns))
+    targets = list(dict.fromkeys(r["target"] for _, res in pairs for r in res["probes"]))
+    probe_figs = [figures.probe_curve(pairs, t) for t in targets]
+    probe_figs += [f for label, res in pairs for t in targets if (f := figures.probe_heatmap(label, res, t))]
+    causal_figs = [figures.causal_bars(pairs, "leace"), figures.causal_bars(pairs, "interchange"),
+                   *[figures.patching_map(label, res) for label, res in pairs], figures.steering_curves(pairs)]
+    for heading, group in (("Linear probes", probe_figs), ("Causal evidence", causal_figs)):
+        group = [f for f in group if f is not None]
+        sections.append(f"<h2>{heading}</h2>" + "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group)))
+        figs += group
+    best = [{"run": label, **{k: r[k] for k in ("target", "position", "layer", "metric", "score", "control",
+                                                "selectivity", "random_init", "obs_baseline")}}
+            for label, res in pairs for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:8]]
+    sections.append("<h3>Probes furthest above all their controls</h3>" + table(best, list(best[0]) if best else []))
+    meta = "".join(f"<h3>{esc(label)}</h3><pre>{esc(json.dumps({'model': res['model'], 'task': res['task'], 'config': cfg, 'environment': res.get('environment', {})}, indent=2))}</pre>"
+                   for label, res, cfg in runs)
+    sections.append("<h2>Configuration, versions, seeds and wall times</h2>" + meta)
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+            + "".join(sections) + "</body></html>")
+
+
+def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
+    from mesaprobe.probes.run import load_results
+
+    if not run_dirs:
+        raise UserError("name at least one run directory")
+    runs = []
+    for run in run_dirs:
+        res = load_results(run)
+        cfg_path = Path(run) / "config.json"
+        runs.append((Path(run).name, res, json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}))
+    return atomic_write_text(out, build_page(runs))

@@ -1,0 +1,103 @@
+"""The HTML report in a real headless Chromium (Debian's package): it renders offline from file://, logs no console
+errors, makes no network request, is not blank, and shows markup in task strings as text."""
+import json
+import shutil
+import struct
+import subprocess
+import zlib
+
+import pytest
+
+from mesaprobe.reports.html import write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not __import__("os").environ.get("CI"),
+                                reason="chromium not installed (.ci/run installs it; CI never skips)")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         "--disable-component-update", "--disable-sync", "--disable-quic"]
+EVIL = "<script>document.title='pwned'</script>"
+
+
+def chromium(tmp_path, *args):
+    cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def page_requests(tmp_path, page) -> set[str]:
+    """URLs the page itself asked for (Chromium's net log; the browser's own services have no page initiator)."""
+    net_log = tmp_path / f"net-{page.stem}.json"
+    run = chromium(tmp_path, f"--log-net-log={net_log}", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    events = json.loads(net_log.read_text())["events"]
+    return {e["params"]["url"] for e in events if "url" in e.get("params", {})} & {
+        u for e in events for u in [e.get("params", {}).get("url")]
+        if u and any(x.get("params", {}).get("initiator") not in (None, "not an origin")
+                     for x in events if x["source"]["id"] == e["source"]["id"])}
+
+
+def png_pixels(path):
+    """Decode an 8-bit RGB(A) PNG (what Chromium writes) into rows of bytes, no imaging library needed."""
+    data = path.read_bytes()
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        header = body if kind == b"IHDR" else header
+        chunks.append(body) if kind == b"IDAT" else None
+        pos += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", header[:10])
+    channels = {2: 3, 6: 4}[color]
+    raw, stride, rows, prev = zlib.decompress(b"".join(chunks)), width * channels, [], bytearray(width * channels)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = prev[i], prev[i - channels] if i >= channels else 0
+            p = a + b - c
+            pred = {0: 0, 1: a, 2: b, 3: (a + b) // 2,
+                    4: a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c) else c)}[f]
+            line[i] = (line[i] + pred) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return rows, channels
+
+
+@pytest.fixture(scope="module")
+def evil_run(argmax_run, tmp_path_factory):
+    """The real argmax run, with markup planted in a target name and the run's directory name."""
+    src, results = argmax_run
+    run = tmp_path_factory.mktemp("evil") / "run<img src=x onerror=alert(1)>"
+    run.mkdir()
+    results = json.loads(json.dumps(results))
+    results["probes"][0]["target"] = EVIL
+    results["task"]["name"] = EVIL
+    (run / "results.json").write_text(json.dumps(results))
+    return run
+
+
+def test_report_renders_offline_without_errors_or_requests(argmax_run, evil_run, tmp_path):
+    page = write_report([argmax_run[0], evil_run], tmp_path / "report.html")
+    shot = tmp_path / "shot.png"
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'class="main-svg"' in dom.stdout  # plotly ran and drew its figures
+    console_errors = [l for l in dom.stderr.splitlines() if "CONSOLE" in l and ("Uncaught" in l or "Error" in l)]
+    assert not console_errors, console_errors
+    remote = [u for u in page_requests(tmp_path, page) if not u.startswith(("file:", "data:", "about:"))]
+    assert not remote, remote
+    # markup in task strings is text, never code
+    assert "<title>pwned" not in dom.stdout and "&lt;script&gt;document.title" in dom.stdout
+    taken = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", "--virtual-time-budget=5000",
+                     page.as_uri())
+    assert taken.returncode == 0 and shot.is_file()
+    rows, channels = png_pixels(shot)
+    distinct = {row[i : i + 3] for row in rows[::20] for i in range(0, len(row), channels * 20)}
+    assert len(distinct) > 20  # text and plots, not a blank page
+
+
+def test_the_request_check_catches_a_cdn_script(tmp_path):
+    """Negative control: the same check flags a page that loads plotly from a CDN."""
+    page = tmp_path / "cdn.html"
+    page.write_text('<html><head><script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script></head>'
+                    "<body>x</body></html>")
+    assert any(u.startswith("https://cdn.plot.ly") for u in page_requests(tmp_path, page))
