@@ -83,6 +83,9 @@ def probe(
     seed: int = typer.Option(0, help="First seed."),
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
     causal: bool = typer.Option(True, "--causal/--no-causal", help="Run LEACE, interchange, patching, steering."),
+    dtype: str = typer.Option("float32", help="Weights dtype: float32, bfloat16 or float16."),
+    max_layer: Optional[int] = typer.Option(None, help="Probe blocks 0..MAX_LAYER only (the forward pass stops there)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow a hub model's own code to run."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
     overwrite: bool = typer.Option(False, help="Replace an existing --out."),
 ) -> None:
@@ -93,7 +96,8 @@ def probe(
 
     results = _run(lambda: run_probe(model, get_task(task, **_params(param)), out, n=n, seeds=seeds, folds=folds,
                                      random_init=random_init, overwrite=overwrite, seed=seed,
-                                     causal=causal))
+                                     causal=causal, dtype=dtype, max_layer=max_layer,
+                                     trust_remote_code=trust_remote_code))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
 

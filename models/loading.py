@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mesaprobe.errors import UserError
+from mesaprobe.models.pretrained import (DTYPE_BYTES, adapter_base, check_memory, load_gguf, merge_adapter,
+                                         params_from_safetensors, smollm2_path)
 from mesaprobe.runtime import device, quiet_libraries
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -37,6 +39,7 @@ class LoadedModel:
         if self._bridge is None:
             from transformer_lens.model_bridge import TransformerBridge
 
+            # with hf_model given, the bridge takes the config from the model; the name is a label
             self._bridge = TransformerBridge.boot_transformers(
                 str(self.path) if self.path else self.source,
                 hf_model=self.hf_model,
@@ -60,39 +63,75 @@ def check_model_dir(path: Path) -> None:
         raise UserError(f"{path} has no tokenizer files (tokenizer.json or tokenizer_config.json)")
 
 
-def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remote_code: bool = False) -> LoadedModel:
-    """`source`: a local HF model directory or a hub id. `random_init`: same config, fresh weights (seeded)."""
+def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_code: bool, local: bool):
+    """(model, tokenizer) from a local directory or a hub id."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    quiet_libraries()
-    path = Path(source).expanduser()
     kwargs = {"trust_remote_code": trust_remote_code}
-    if path.exists():
-        if not path.is_dir():
-            raise UserError(f"{source} is a file, not a model directory")
-        check_model_dir(path)
-        ref, local = str(path), True
-    else:
-        if source.startswith((".", "/", "~")) or source.count("/") > 1:
-            raise UserError(f"{source}: no such model directory")
-        ref, local, path = source, False, None
     try:
         config = AutoConfig.from_pretrained(ref, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(ref, **kwargs)
         if random_init:
             torch.manual_seed(seed)
-            model = AutoModelForCausalLM.from_config(config, **kwargs)
-        else:
-            model = AutoModelForCausalLM.from_pretrained(ref, config=config, use_safetensors=True, **kwargs)
-    except (OSError, ValueError) as exc:
+            return AutoModelForCausalLM.from_config(config, **kwargs), tokenizer
         if local:
-            raise UserError(f"cannot load {source}: {str(exc).splitlines()[0]}") from exc
-        raise UserError(
-            f"cannot fetch {source!r} from the Hugging Face Hub (offline or unknown id); "
-            "download it and pass its local directory instead"
-        ) from exc
+            check_memory(params_from_safetensors(Path(ref)), dtype, ref)
+        model = AutoModelForCausalLM.from_pretrained(ref, config=config, use_safetensors=True,
+                                                     dtype=getattr(torch, dtype), **kwargs)
+        return model, tokenizer
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "trust_remote_code" in str(exc):
+            raise UserError(f"{ref} needs its own code to load; pass --trust-remote-code if you trust it") from None
+        if local:
+            raise UserError(f"cannot load {ref}: {first}") from None
+        raise UserError(f"cannot fetch {ref!r} from the Hugging Face Hub (offline or unknown id); "
+                        "download it and pass its local directory instead") from None
+
+
+def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
+               dtype: str = "float32") -> LoadedModel:
+    """`source`: a local HF model directory (trained here, a TRL output, or any HF model), a PEFT adapter
+    directory (merged into its base), a `.gguf` file, `smollm2`, or a hub id. `random_init`: the same config with
+    fresh, seeded weights."""
+    import torch
+
+    quiet_libraries()
+    if dtype not in DTYPE_BYTES:
+        raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}")
+    path = Path(source).expanduser()
+    info: dict = {}
+    if source == "smollm2" or path.suffix == ".gguf":
+        gguf = smollm2_path() if source == "smollm2" else path
+        if not gguf.is_file():
+            raise UserError(f"{source}: no such GGUF file")
+        model, tokenizer = load_gguf(gguf, dtype)
+        if random_init:
+            torch.manual_seed(seed)
+            model = type(model)(model.config)
+        path, training = None, "pretrained"
+    elif path.is_dir() and (base := adapter_base(path)) is not None:
+        try:
+            inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype)
+        except UserError as exc:
+            raise UserError(f"{source} is a PEFT adapter whose base {base!r} cannot be loaded: {exc}") from None
+        model = inner.hf_model if random_init else merge_adapter(inner.hf_model, path)
+        tokenizer = inner.tokenizer
+        training = "peft"
+    elif path.exists():
+        if not path.is_dir():
+            raise UserError(f"{source} is a file, not a model directory or a .gguf file")
+        check_model_dir(path)
+        model, tokenizer = _hf_load(str(path), random_init, seed, dtype, trust_remote_code, local=True)
+        info = _read_json(path / "training.json") | {"task": _read_json(path / "mesaprobe.json")}
+        training = info.get("method", "pretrained")
+    else:
+        if source.startswith((".", "/", "~")) or source.count("/") > 1:
+            raise UserError(f"{source}: no such model directory")
+        model, tokenizer = _hf_load(source, random_init, seed, dtype, trust_remote_code, local=False)
+        path, training = None, "pretrained"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
     model.to(device()).eval()
-    info = _read_json(path / "training.json") | {"task": _read_json(path / "mesaprobe.json")} if path else {}
-    training = "random-init" if random_init else info.get("method", "pretrained")
-    return LoadedModel(model, tokenizer, source, training, path, info)
+    return LoadedModel(model, tokenizer, source, "random-init" if random_init else training, path, info)

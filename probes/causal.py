@@ -25,7 +25,7 @@ def causal_targets(task) -> list[tuple[str, str, str]]:
 
 def run_causal(subject, task, data, folds: int, progress: bool = True) -> list[dict]:
     bridge = subject.bridge
-    layers = list(range(subject.n_layers))
+    layers = [layer for layer in data.subject.layers if layer >= 0]
     jobs = [(m, t, p, k, layer) for t, p, k in causal_targets(task) for layer in layers
             for m in ("leace", "interchange") if m == "leace" or data.cf_ids is not None]
     rows = []

@@ -20,14 +20,42 @@ from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
-from mesaprobe.tasks.base import ANSWER_POSITION, Task
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Task
 from mesaprobe.tasks.goal_base import DECISION
 
 SCHEMA = "mesaprobe.results/1"
 
 
-def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int):
+def speaks_task_tokens(subject: LoadedModel, task: Task) -> bool:
+    """A model trained here has the task's synthetic words as tokens; a pretrained LM gets natural language."""
+    return set(task.vocabulary()) | {BOS} <= set(subject.tokenizer.get_vocab())
+
+
+def text_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: bool):
+    """Natural-language rows for a pretrained LM: token ids, positions aligned to its tokens, labels there."""
+    import datasets
+
+    from mesaprobe.models.text_eval import score_examples, text_examples
+
+    if task.family == "goal":
+        raise UserError(f"{task.name}: probing goal tasks in natural language is not implemented yet; "
+                        "fine-tune a model on the task's tokens or probe a search task")
+    examples = text_examples(task, subject.tokenizer, n, seed)
+    rows = []
+    for ex in examples:
+        labels = task.build(ex.meta).labels
+        row = {"ids": ex.ids, "answer": ex.answer} | {f"pos.{k}": v for k, v in ex.positions.items()}
+        row |= {f"label.{t}@{p}": float(v) for t, by_pos in labels.items() for p, v in by_pos.items()
+                if p in ex.positions}
+        rows.append(row)
+    return datasets.Dataset.from_list(rows), score_examples(subject.hf_model, subject.tokenizer, examples,
+                                                            progress=progress)
+
+
+def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: bool = False):
     """The probe rows of one seed and the subject's behaviour on them."""
+    if not speaks_task_tokens(subject, task):
+        return text_dataset(subject, task, n, seed, progress)
     if task.family == "goal":
         from mesaprobe.probes.goal_data import rollout_dataset
 
@@ -41,24 +69,29 @@ def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int):
 
 
 def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed: int, run_dir: Path,
-              progress: bool) -> tuple[ProbeData, dict]:
+              progress: bool, max_layer: int | None = None) -> tuple[ProbeData, dict]:
     """Draw one seed's data, save it, extract both models' activations; return the probe data and behaviour."""
-    ds, behavior = task_dataset(subject, task, n, seed)
+    ds, behavior = task_dataset(subject, task, n, seed, progress)
     ds.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
-    ids = pad_batch(token_ids(subject.tokenizer, ds["tokens"]), subject.tokenizer.pad_token_id)[0]
-    names = sorted({p for t in task.targets() for p in t.positions})
+    seqs = ds["ids"] if "ids" in ds.column_names else token_ids(subject.tokenizer, ds["tokens"])
+    ids = pad_batch(seqs, subject.tokenizer.pad_token_id)[0]
+    names = sorted({p for t in task.targets() for p in t.positions if f"pos.{p}" in ds.column_names})
     positions = {p: torch.tensor(ds[f"pos.{p}"]) for p in names}
-    layers = [EMBED_LAYER, *range(subject.n_layers)]
+    last = subject.n_layers - 1 if max_layer is None else min(max_layer, subject.n_layers - 1)
+    layers = [EMBED_LAYER, *range(last + 1)]  # extraction stops after block `last` (stop_at_layer)
     stores = {tag: extract_activations(model.bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
                                        layers, progress=progress)
               for tag, model in (("subject", subject), ("random-init", twin))}
     labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
     groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
-    class_ids = torch.tensor(token_ids(subject.tokenizer, [task.answer_classes()])[0])
+    text = "ids" in ds.column_names
+    class_ids = None if text else torch.tensor(token_ids(subject.tokenizer, [task.answer_classes()])[0])
     data = ProbeData(ids.numpy(), {k: v.numpy() for k, v in positions.items()}, labels, stores["subject"],
                      stores["random-init"], len(subject.tokenizer), seed, groups,
                      answer_position=DECISION if task.family == "goal" else ANSWER_POSITION, class_ids=class_ids)
-    if task.family == "goal":
+    if text:  # natural language: answers span several tokens, no causal probes yet
+        data.answer_classes = None
+    elif task.family == "goal":
         data.answer_classes = labels[f"answer@{DECISION}"].astype(int)
     else:
         index = {a: i for i, a in enumerate(task.answer_classes())}
@@ -69,10 +102,10 @@ def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed:
 
 
 def probe_all(data: ProbeData, task: Task, folds: int, progress: bool, jobs: int = -1) -> list[dict]:
-    """Every (target, position) of the task, in parallel over the machine's cores; rows in task order."""
+    """Every (target, position) the data has labels for, in parallel over the machine's cores; in task order."""
     from joblib import Parallel, delayed
 
-    todo = [(t, p) for t in task.targets() for p in t.positions]
+    todo = [(t, p) for t in task.targets() for p in t.positions if f"{t.name}@{p}" in data.labels]
     runner = Parallel(n_jobs=jobs, return_as="generator")
     rows = runner(delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
     rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
@@ -82,29 +115,31 @@ def probe_all(data: ProbeData, task: Task, folds: int, progress: bool, jobs: int
 
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
               random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
-              causal: bool = True) -> dict:
+              causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
+              max_layer: int | None = None) -> dict:
     """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
     if n < 10 * folds:
         raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
     started = time.perf_counter()
-    subject = load_model(model, random_init=random_init, seed=seed + 1)
-    twin = load_model(model, random_init=True, seed=seed + 1000)
+    subject = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
+                         trust_remote_code=trust_remote_code)
+    twin = load_model(model, random_init=True, seed=seed + 1000, dtype=dtype, trust_remote_code=trust_remote_code)
     trained_on = subject.info.get("task", {})
     if trained_on and trained_on.get("name") not in (None, task.name):
         print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
     with atomic_dir(out, overwrite=overwrite) as run_dir:
         per_seed, causal_per_seed, behaviors = [], [], []
         for s in range(seed, seed + seeds):
-            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress)
+            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress, max_layer)
             behaviors.append(behavior)
             per_seed.append(probe_all(data, task, folds, progress))
-            if causal:
+            if causal and data.answer_classes is not None:
                 from mesaprobe.probes.causal import run_causal
 
                 causal_per_seed.append(run_causal(subject, task, data, folds, progress))
         probes = average_rows(per_seed)
-        causal_rows = average_rows(causal_per_seed, key="effect") if causal else []
-        indices, verdict = summarize(task, per_seed, causal_per_seed if causal else None)
+        causal_rows = average_rows(causal_per_seed, key="effect") if causal_per_seed else []
+        indices, verdict = summarize(task, per_seed, causal_per_seed or None)
         results = {
             "schema": SCHEMA,
             "model": {"source": model, "training": subject.training, "n_layers": subject.n_layers,
@@ -120,7 +155,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
         }
         atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,
                                                    "folds": folds, "random_init": random_init, "seed": seed,
-                                                   "causal": causal})
+                                                   "causal": causal, "dtype": dtype, "max_layer": max_layer})
         atomic_write_json(run_dir / "results.json", results)
     return results
 

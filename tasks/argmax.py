@@ -70,6 +70,17 @@ class ArgmaxTask(SearchTask):
         positions = {f"item{i}": 1 + i for i in range(len(values))} | {ANSWER_POSITION: len(tokens) - 1}
         return Instance(tokens, str(best), positions, labels, {"values": list(values)})
 
+    def text_candidates(self, meta: dict) -> list[str]:
+        return [str(v) for v in meta["values"]]
+
+    def text_positions(self, meta: dict, prompt: str) -> dict[str, int]:
+        out, cursor = {}, prompt.index(":")
+        for i, v in enumerate(meta["values"]):
+            cursor = prompt.index(str(v), cursor + 1)
+            out[f"item{i}"] = cursor + len(str(v)) - 1
+            cursor += len(str(v)) - 1
+        return out | {ANSWER_POSITION: len(prompt) - 1}
+
     def render_text(self, meta: dict) -> tuple[str, str]:
         values = ", ".join(map(str, meta["values"]))
         return f"Numbers: {values}.\nThe largest number is", str(max(meta["values"]))

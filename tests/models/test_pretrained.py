@@ -1,0 +1,132 @@
+"""Pretrained-model paths on models built from a config in the test: a tiny Llama with a byte-level BPE tokenizer,
+a PEFT LoRA adapter merged into it, a GGUF of an unsupported architecture, and (slow) the real SmolLM2 GGUF."""
+import json
+
+import pytest
+import torch
+
+from mesaprobe.errors import UserError
+from mesaprobe.models.loading import load_model
+from mesaprobe.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [get_task(t).render_text(i.meta)[0] + " " + i.answer for t in ("argmax", "rocks", "kv-recall")
+              for i in get_task(t).instances(300, 0)]
+    core = Tokenizer(models.BPE(unk_token=None))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    core.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "</s>"],
+                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="</s>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512)
+    out = tmp_path_factory.mktemp("llama") / "tiny-llama"
+    LlamaForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_text_positions_align_with_the_models_tokens(tiny_llama):
+    from mesaprobe.models.text_eval import text_examples
+
+    m = load_model(str(tiny_llama))
+    assert m.training == "pretrained" and m.n_layers == 2
+    for ex in text_examples(get_task("argmax"), m.tokenizer, 20, 0, shots=2):
+        for i, value in enumerate(ex.meta["values"]):
+            piece = m.tokenizer.decode([ex.ids[ex.positions[f"item{i}"]]])
+            assert str(value)[-1] in piece  # the token holding the number's last digit
+        assert ex.positions["answer"] == len(ex.ids) - 1
+
+
+def test_probe_of_an_untrained_lm_in_natural_language_scores_at_chance(tiny_llama, tmp_path):
+    from mesaprobe.probes.run import run_probe
+
+    res = run_probe(str(tiny_llama), get_task("argmax"), tmp_path / "run", n=150, seeds=1, folds=3, progress=False)
+    b = res["behavior"]
+    assert abs(b["rank_accuracy"] - b["chance"]) < 0.15 and b["chance"] == pytest.approx(0.2)
+    assert {r["layer"] for r in res["probes"]} == {-1, 0, 1}
+    assert {r["position"] for r in res["probes"]} >= {"answer", "item0", "item4"}
+    assert res["verdict"] in {"neither", "inconclusive"}  # no causal probes on text yet: never stronger
+
+
+def test_max_layer_stops_early(tiny_llama, tmp_path):
+    from mesaprobe.probes.run import run_probe
+
+    res = run_probe(str(tiny_llama), get_task("kv-recall"), tmp_path / "run", n=60, seeds=1, folds=3,
+                    progress=False, max_layer=0)
+    assert {r["layer"] for r in res["probes"]} == {-1, 0}
+
+
+def test_a_lora_adapter_is_merged_into_its_base(tiny_llama, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    peft_model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    cfg = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == str(tiny_llama)
+    merged = load_model(str(tmp_path / "adapter"))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        expected = peft_model(ids).logits
+        plain = AutoModelForCausalLM.from_pretrained(tiny_llama)(ids).logits
+    assert merged.training == "peft"
+    torch.testing.assert_close(merged.hf_model(ids).logits, expected, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(plain, expected, atol=1e-4)
+
+
+def test_an_adapter_whose_base_is_missing(tmp_path):
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/no/such/base"}))
+    with pytest.raises(UserError, match="PEFT adapter whose base"):
+        load_model(str(tmp_path))
+
+
+def test_a_gguf_of_an_unsupported_architecture(tmp_path):
+    import numpy as np
+    from gguf import GGUFWriter
+
+    path = tmp_path / "odd.gguf"
+    writer = GGUFWriter(str(path), "notanarch")
+    writer.add_tensor("w", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(UserError, match="not supported"):
+        load_model(str(path))
+
+
+def test_a_model_too_large_for_memory_is_refused_before_loading(tiny_llama, monkeypatch):
+    import mesaprobe.models.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "available_memory", lambda: 1000)
+    with pytest.raises(UserError, match="needs about"):
+        load_model(str(tiny_llama))
+
+
+def test_remote_code_needs_the_flag(tiny_llama, tmp_path):
+    import shutil
+
+    d = shutil.copytree(tiny_llama, tmp_path / "remote")
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XModel"}
+    cfg["model_type"] = "x-custom"
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match="trust-remote-code"):
+        load_model(str(d))
+
+
+@pytest.mark.slow
+def test_smollm2_loads_offline_through_the_bridge():
+    m = load_model("smollm2")
+    assert m.n_layers == 30 and m.d_model == 576
+    ids = m.tokenizer("Numbers: 3, 9, 4.\nThe largest number is", return_tensors="pt").input_ids
+    with torch.no_grad():
+        torch.testing.assert_close(m.bridge(ids), m.hf_model(ids).logits, atol=1e-3, rtol=1e-3)

@@ -1,0 +1,70 @@
+"""Model cards: parse with huggingface_hub, carry the findings, and push only when asked (never leaking the token)."""
+import shutil
+
+import pytest
+from huggingface_hub import ModelCard
+from typer.testing import CliRunner
+
+from mesaprobe.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def model_copy(argmax_dir, tmp_path):
+    return shutil.copytree(argmax_dir[0], tmp_path / "argmax-sl")
+
+
+def test_train_writes_a_card_that_parses(argmax_dir):
+    card = ModelCard.load(argmax_dir[0] / "README.md")
+    assert "mesaprobe" in card.data.tags and card.data.library_name == "transformers"
+    assert "## Training" in card.text and "mesaprobe train argmax --method sl" in card.text
+
+
+def test_card_with_results_has_a_model_index_and_the_verdict(model_copy, argmax_run):
+    result = runner.invoke(app, ["card", str(model_copy), "--results", str(argmax_run[0])])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.load(model_copy / "README.md")
+    metrics = card.data.to_dict()["model-index"][0]["results"][0]["metrics"]
+    types = {m["type"] for m in metrics}
+    assert "behavior/accuracy" in types and "index/search" in types
+    assert any(t.startswith("leace/") for t in types)
+    assert f"verdict: **{argmax_run[1]['verdict']}**" in card.text and "Caveats" in card.text
+    assert "mesaprobe probe" in card.text  # the exact command that reproduces the findings
+
+
+class RecordingApi:
+    calls: list = []
+
+    def __init__(self, *a, **k):
+        pass
+
+    def create_repo(self, *a, **k):
+        RecordingApi.calls.append(("create_repo", a, k))
+
+    def upload_folder(self, *a, **k):
+        RecordingApi.calls.append(("upload_folder", a, k))
+
+
+def test_nothing_is_pushed_without_push_and_push_uploads_the_folder(model_copy, monkeypatch):
+    import huggingface_hub
+
+    RecordingApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token_value")
+    assert runner.invoke(app, ["card", str(model_copy)]).exit_code == 0
+    assert RecordingApi.calls == []
+    result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl"])
+    assert result.exit_code == 0, result.output
+    assert [c[0] for c in RecordingApi.calls] == ["create_repo", "upload_folder"]
+    assert RecordingApi.calls[1][2]["repo_id"] == "me/argmax-sl"
+    assert "hf_secret_token_value" not in result.output
+    assert not any("hf_secret_token_value" in p.read_text(errors="ignore") for p in model_copy.iterdir() if p.is_file())
+
+
+def test_a_failed_push_is_one_line_without_the_token(model_copy, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token_value")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl"])
+    assert result.exit_code == 2 and result.output.startswith("error: could not push")
+    assert "hf_secret_token_value" not in result.output
