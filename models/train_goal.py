@@ -6,13 +6,11 @@ from __future__ import annotations
 import time
 
 import torch
-from tqdm.auto import tqdm
-
 from mesaprobe.models.rollout import behavior, pad_batch, rollout
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
-from mesaprobe.models.train_sl import cosine_lr
-from mesaprobe.runtime import progress_disabled, quiet_libraries
+from mesaprobe.models.optim import supervised_loop
+from mesaprobe.runtime import quiet_libraries
 from mesaprobe.tasks.goal_base import GoalTask
 
 GOAL_SIZE = TinySize(n_layer=3, n_embd=64, n_head=4, n_positions=128)
@@ -27,9 +25,7 @@ def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES
 
 
 def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
-             batch_size: int = 64, lr: float = 3e-3) -> None:
-    from accelerate import Accelerator
-
+             batch_size: int = 64, lr: float = 3e-3):
     vocab = tokenizer.get_vocab()
     actions = {vocab[a] for a in task.action_tokens()}
     seqs = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(budget, f"train:{seed}")]
@@ -39,22 +35,14 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
     for a in actions:
         is_action |= targets == a
     targets[~is_action] = -100  # loss on action tokens only
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps))
-    model, optimizer = accelerator.prepare(model, optimizer)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in tqdm(range(steps), desc=f"train {task.name} (sl)", disable=progress_disabled(progress), leave=False):
-        idx = torch.randint(len(ids), (batch_size,), generator=gen)
+
+    def loss_fn(model, idx, dev):
         width = int(mask[idx].sum(1).max())
-        x, m, y = (t[idx, :width].to(accelerator.device) for t in (ids, mask, targets))
+        x, m, y = (t[idx, :width].to(dev) for t in (ids, mask, targets))
         logits = model(input_ids=x, attention_mask=m).logits[:, :-1]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
-        accelerator.backward(loss)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
+
+    return supervised_loop(model, loss_fn, len(ids), steps, batch_size, lr, seed, f"train {task.name} (sl)", progress)
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
@@ -66,7 +54,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     start = time.perf_counter()
     if method == "sl":
         steps = steps or 1500
-        train_bc(task, model, tokenizer, seed, budget, steps, progress)
+        model = train_bc(task, model, tokenizer, seed, budget, steps, progress)
         extra = {}
     else:
         from mesaprobe.models.ppo import PPOConfig, train_ppo

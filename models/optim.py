@@ -1,0 +1,39 @@
+"""The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up and cosine decay,
+run through accelerate (a GPU when there is one), with a progress bar."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from mesaprobe.runtime import progress_disabled
+
+
+def cosine_lr(step: int, total: int, warmup: int = 100) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device], torch.Tensor], n_examples: int,
+                    steps: int, batch_size: int, lr: float, seed: int, desc: str, progress: bool):
+    """`loss_fn(model, batch_indices, device)` -> loss. Returns the trained, unwrapped model in eval mode."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    bar = tqdm(range(steps), desc=desc, disable=progress_disabled(progress), leave=False)
+    for _ in bar:
+        loss = loss_fn(model, torch.randint(n_examples, (batch_size,), generator=gen), accelerator.device)
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    return accelerator.unwrap_model(model).eval()
