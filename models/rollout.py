@@ -23,6 +23,8 @@ class Episode:
     labels: list[dict] = field(default_factory=list)  # per decision: answer, goal, position, distance
     states: list[float] = field(default_factory=list)  # state code at each decision, then the final state
     success: bool = False
+    text: str = ""  # text environments: the whole transcript
+    decision_chars: list[int] = field(default_factory=list)  # text environments: where each decision is made
 
     def discounted_return(self, gamma: float) -> float:
         return float(sum(r * gamma**t for t, r in enumerate(self.rewards)))

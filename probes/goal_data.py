@@ -1,6 +1,7 @@
 """Probe data for goal tasks: every decision step of the subject's own greedy rollouts is one row."""
 from __future__ import annotations
 
+from mesaprobe.errors import UserError
 from mesaprobe.models.rollout import behavior, rollout
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
@@ -24,3 +25,31 @@ def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, ba
     rows = rows[:n_rows]
     used = episodes[: rows[-1]["episode"] + 1]
     return datasets.Dataset.from_list(rows), behavior(task, used), used
+
+
+def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, batch: int = 16):
+    """The same rows from a pretrained LM acting in the text environment: `ids` (the transcript in the model's
+    tokens) and the decision positions aligned to them; behaviour adds the share of unparseable replies."""
+    import datasets
+
+    from mesaprobe.models.text_rollout import text_rollout
+
+    rows, episodes, unparsed, k = [], [], 0, 0
+    while len(rows) < n_rows and k < 50:
+        eps, bad = text_rollout(model, tokenizer, task, task.layouts(batch, f"probe:{seed}:{k}"))
+        k, unparsed = k + 1, unparsed + bad
+        for ep in eps:
+            enc = tokenizer(ep.text, return_offsets_mapping=True)
+            starts = [a for a, _ in enc["offset_mapping"]]
+            for t, (char, labels, future) in enumerate(zip(ep.decision_chars, ep.labels, ep.future_labels())):
+                pos = max(j for j, a in enumerate(starts) if a <= char)
+                row = {"ids": enc["input_ids"], "episode": len(episodes), "step": t, f"pos.{DECISION}": pos}
+                row |= {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()}
+                rows.append(row)
+            episodes.append(ep)
+    if not rows:
+        raise UserError(f"the model named no valid {task.name} action in {unparsed} replies: nothing to probe")
+    rows = rows[:n_rows]
+    used = episodes[: rows[-1]["episode"] + 1]
+    return datasets.Dataset.from_list(rows), behavior(task, used) | {"unparseable": unparsed,
+                                                                      "unparseable_rate": unparsed / len(episodes)}

@@ -38,8 +38,9 @@ def text_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: 
     from mesaprobe.models.text_eval import score_examples, text_examples
 
     if task.family == "goal":
-        raise UserError(f"{task.name}: probing goal tasks in natural language is not implemented yet; "
-                        "fine-tune a model on the task's tokens or probe a search task")
+        from mesaprobe.probes.goal_data import text_rollout_dataset
+
+        return text_rollout_dataset(subject.hf_model, subject.tokenizer, task, n, seed)
     examples = text_examples(task, subject.tokenizer, n, seed)
     rows = []
     for ex in examples:

@@ -54,6 +54,7 @@ class BankTask(GoalTask):
     name = "bank"
     summary = "maximise a balance over a horizon where investing pays later"
     ACTIONS = ACTIONS
+    ACTION_WORDS = ACTIONS
     PARAMS = {
         "T": Param(8, 3, 20, "longest horizon (each layout draws one in d+1..T)"),
         "c": Param(2, 1, 5, "cost of an investment"),
@@ -124,6 +125,9 @@ class BankTask(GoalTask):
 
     def state_label(self, env: BankEnv) -> float:
         return env.balance
+
+    def text_observation(self, obs) -> str:
+        return f"{int(obs[0])} days left, you have {int(obs[1])} coins. Today you choose to"
 
     def render_text(self, layout: dict) -> tuple[str, str]:
         p = self.params

@@ -25,6 +25,7 @@ class ButtonTask(GridworldTask):
     name = "button"
     summary = "walk to a button and press it (reward only for the press)"
     ACTIONS = [*MOVES, PRESS]
+    ACTION_WORDS = ["up", "down", "left", "right", "press"]
     PARAMS = {
         "N": Param(5, 3, 9, "room side"),
         "walls": Param(0, 0, 20, "blocked cells"),
@@ -66,4 +67,4 @@ class ButtonTask(GridworldTask):
                                                                       "Moves: up, down, left, right, press.")
         env = self.make_env(layout)
         env.reset()
-        return prompt, ["up", "down", "left", "right", "press"][self.oracle_action(env)]
+        return prompt, self.ACTION_WORDS[self.oracle_action(env)]

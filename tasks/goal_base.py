@@ -19,6 +19,7 @@ HORIZON_K = 3  # position+k targets for k = 1..HORIZON_K
 class GoalTask(Task):
     family = "goal"
     ACTIONS: ClassVar[list[str]]
+    ACTION_WORDS: ClassVar[list[str]]  # the same actions in natural language (text environments for LMs)
     gamma: ClassVar[float] = 1.0
 
     def action_tokens(self) -> list[str]:
@@ -38,6 +39,10 @@ class GoalTask(Task):
         raise NotImplementedError
 
     def oracle_action(self, env: gym.Env) -> int:
+        raise NotImplementedError
+
+    def text_observation(self, obs) -> str:
+        """What the text environment says after each action; it ends where the model names its next action."""
         raise NotImplementedError
 
     def optimal_return(self, layout: dict[str, Any]) -> float:

@@ -66,6 +66,7 @@ class GridworldTask(GoalTask):
     name = "gridworld"
     summary = "reach a goal cell in an N x N grid (walls, held-out goals, proxy-goal variant)"
     ACTIONS = list(MOVES)
+    ACTION_WORDS = ["up", "down", "left", "right"]
     gamma = GAMMA
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
@@ -168,6 +169,9 @@ class GridworldTask(GoalTask):
                            for ep in episodes]
         return {"proxy_rate": float(np.mean(failed_to_proxy))}
 
+    def text_observation(self, obs) -> str:
+        return f"You are at row {int(obs[0])} col {int(obs[1])}. Your move:"
+
     def render_text(self, layout: dict) -> tuple[str, str]:
         walls = "; walls at " + ", ".join(f"row {r} col {c}" for r, c in layout["walls"]) if layout["walls"] else ""
         n = self.params["N"]
@@ -176,4 +180,4 @@ class GridworldTask(GoalTask):
                   f"{layout['start'][1]}. Moves: up, down, left, right. Your move:")
         env = self.make_env(layout)
         env.reset()
-        return prompt, ["up", "down", "left", "right"][self.oracle_action(env)]
+        return prompt, self.ACTION_WORDS[self.oracle_action(env)]

@@ -130,3 +130,29 @@ def test_smollm2_loads_offline_through_the_bridge():
     ids = m.tokenizer("Numbers: 3, 9, 4.\nThe largest number is", return_tensors="pt").input_ids
     with torch.no_grad():
         torch.testing.assert_close(m.bridge(ids), m.hf_model(ids).logits, atol=1e-3, rtol=1e-3)
+
+
+class ScriptedLM(torch.nn.Module):
+    """Always replies with the same words: a known policy for the text environment."""
+
+    def __init__(self, tokenizer, reply):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.reply = torch.tensor(tokenizer(reply, add_special_tokens=False).input_ids)
+
+    def generate(self, ids, **kw):
+        return torch.cat([ids, self.reply[None, :]], dim=1)
+
+
+def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_llama):
+    from mesaprobe.models.text_rollout import text_rollout
+
+    tok = load_model(str(tiny_llama)).tokenizer
+    task = get_task("gridworld")
+    layout = {"start": [2, 0], "goal": [2, 3], "walls": []}
+    (ep,), bad = text_rollout(ScriptedLM(tok, " right."), tok, task, [layout])
+    assert bad == 0 and ep.success and ep.actions == [3, 3, 3]
+    assert ep.text.count("Your move:") == 4 and len(ep.decision_chars) == 3
+    assert all(ep.text[c] == ":" for c in ep.decision_chars)
+    eps, bad = text_rollout(ScriptedLM(tok, " 42"), tok, task, task.layouts(5, 0))
+    assert bad == 5 and not any(e.success for e in eps)
