@@ -62,13 +62,15 @@ def train(
     seed: int = typer.Option(0, help="Seed for weights, data and training."),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: per task)."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
+    base: Optional[str] = typer.Option(None, help="Fine-tune this pretrained model (dir, .gguf, smollm2, hub id) "
+                                                   "with TRL instead of training a tiny one: SFT or GRPO."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out."),
 ) -> None:
-    """Train a tiny model on TASK and save it as a Hugging Face model directory with training.json."""
+    """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
     from mesaprobe.models.train import train as train_model
 
     summary = _run(lambda: train_model(task, method, out, seed=seed, steps=steps, params=_params(param),
-                                       overwrite=overwrite))
+                                       overwrite=overwrite, base=base))
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
 
 

@@ -10,7 +10,9 @@ METHODS = ("sl", "rl")
 
 
 def train(task_name: str, method: str, out: str | Path, seed: int = 0, steps: int | None = None,
-          params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+          params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True,
+          base: str | None = None) -> dict:
+    """A tiny model trained from scratch, or with `base` a pretrained model fine-tuned with TRL (SFT / GRPO)."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     task = get_task(task_name, **(params or {}))
@@ -19,7 +21,11 @@ def train(task_name: str, method: str, out: str | Path, seed: int = 0, steps: in
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UserError(f"{out} already exists and is not empty; choose another --out or pass --overwrite")
-    if task.family == "search":
+    if base is not None:
+        from mesaprobe.models.finetune import finetune
+
+        model, tokenizer, summary = finetune(task, base, method, seed=seed, steps=steps)
+    elif task.family == "search":
         if method == "rl":
             raise UserError(f"{task.name} is a search task: it is trained by supervised learning (--method sl)")
         from mesaprobe.models.train_sl import train_search_sl

@@ -156,3 +156,23 @@ def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_ll
     assert all(ep.text[c] == ":" for c in ep.decision_chars)
     eps, bad = text_rollout(ScriptedLM(tok, " 42"), tok, task, task.layouts(5, 0))
     assert bad == 5 and not any(e.success for e in eps)
+
+
+@pytest.mark.parametrize("task,method", [("argmax", "sl"), ("gridworld", "sl"), ("kv-recall", "rl")])
+def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_llama, tmp_path, task, method):
+    from mesaprobe.models.train import train
+
+    out = tmp_path / f"{task}-{method}"
+    summary = train(task, method, out, steps=2, base=str(tiny_llama), progress=False)
+    assert summary["trainer"] == {"sl": "SFTTrainer", "rl": "GRPOTrainer"}[method]
+    assert summary["base"] == str(tiny_llama) and (out / "model.safetensors").is_file()
+    reloaded = load_model(str(out))
+    assert reloaded.training == method and reloaded.n_layers == 2
+
+
+def test_rl_finetuning_of_a_multi_step_task_is_refused_clearly(tiny_llama, tmp_path):
+    from mesaprobe.models.train import train
+
+    with pytest.raises(UserError, match="rollout_func"):
+        train("gridworld", "rl", tmp_path / "x", steps=2, base=str(tiny_llama), progress=False)
+    assert not (tmp_path / "x").exists()
