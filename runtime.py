@@ -25,3 +25,20 @@ def quiet_libraries() -> None:
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()
+
+
+PACKAGES = ("mesaprobe", "torch", "transformers", "transformer-lens", "scikit-learn", "concept-erasure", "datasets",
+            "accelerate", "numpy", "plotly", "trl")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on (recorded in results.json for reproduction)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -30,7 +30,7 @@ def train_search_sl(
     size = size or DEFAULT_SIZES.get(task.name, TinySize())
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
-    pool = task.instances(min(steps * batch_size, 200_000), seed=f"train:{seed}")
+    pool = task.instances(min(steps * batch_size, 50_000), seed=f"train:{seed}")
     ids = encode_tokens(tokenizer, [inst.tokens for inst in pool])
     answer_pos = torch.tensor([inst.positions[ANSWER_POSITION] for inst in pool])
     answers = encode_tokens(tokenizer, [[inst.answer] for inst in pool])[:, 0]

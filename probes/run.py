@@ -18,8 +18,8 @@ from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
-from mesaprobe.runtime import progress_disabled
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
+from mesaprobe.runtime import package_versions, progress_disabled
 from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Task
 from mesaprobe.tasks.goal_base import DECISION
 
@@ -151,7 +151,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "causal": causal_rows,
             "indices": indices,
             "verdict": verdict,
-            "environment": {"python": platform.python_version(), "torch": torch.__version__,
+            "environment": {"python": platform.python_version(), "packages": package_versions(),
                             "wall_time_s": round(time.perf_counter() - started, 2)},
         }
         atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,

@@ -10,7 +10,14 @@ SEP, EQ = ",", "="
 
 
 def consistent(pairs: list[tuple[int, int]], p: int) -> list[tuple[int, int]]:
+    """Every (a, b) that fits the pairs, by brute force (the reference for `n_consistent`)."""
     return [(a, b) for a in range(p) for b in range(p) if all((a * x + b) % p == y for x, y in pairs)]
+
+
+def n_consistent(xs: list[int], p: int) -> int:
+    """How many (a, b) fit pairs drawn from one true rule, for prime p: p*p with no pair, p while one distinct x
+    has been seen (one line through a point per slope), 1 from two distinct x on (two points fix a line)."""
+    return {0: p * p, 1: p}.get(len(set(xs)), 1)
 
 
 class ICLLinearTask(SearchTask):
@@ -40,9 +47,8 @@ class ICLLinearTask(SearchTask):
         return [(a * x + b) % self.params["p"] for x in xs]
 
     def _determined(self, meta: dict) -> bool:
-        p = self.params["p"]
-        hyps = consistent(list(zip(meta["xs"], meta["ys"])), p)
-        return len({(a * meta["query"] + b) % p for a, b in hyps}) == 1
+        """The answer is fixed by the examples: two distinct x seen, or the query repeats the one x seen."""
+        return len(set(meta["xs"])) >= 2 or meta["query"] in meta["xs"]
 
     def draw(self, rng: random.Random) -> dict:
         p, n = self.params["p"], self.params["n"]
@@ -68,7 +74,7 @@ class ICLLinearTask(SearchTask):
                 tokens.append(SEP)
             tokens += [str(x), EQ, str(y)]
             positions[f"pair{i}"] = len(tokens) - 1
-            hyps[f"pair{i}"] = len(consistent(list(zip(meta["xs"][: i + 1], meta["ys"][: i + 1])), p))
+            hyps[f"pair{i}"] = n_consistent(meta["xs"][: i + 1], p)
         tokens += [SEP, str(meta["query"]), EQ]
         positions[ANSWER_POSITION] = len(tokens) - 1
         answer = (meta["a"] * meta["query"] + meta["b"]) % p

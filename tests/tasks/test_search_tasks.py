@@ -38,6 +38,17 @@ def test_icl_linear_hypothesis_counts_and_answer():
     assert consistent([(0, 1), (3, 2)], 5) == [(2, 1)]
 
 
+def test_closed_form_hypothesis_counts_match_brute_force():
+    task = get_task("icl-linear", p=7, n=5)
+    for inst in task.instances(200, 0):
+        m = inst.meta
+        for i in range(5):
+            brute = consistent(list(zip(m["xs"][: i + 1], m["ys"][: i + 1])), 7)
+            assert inst.labels["hypotheses"][f"pair{i}"] == len(brute)
+        answers = {(a * m["query"] + b) % 7 for a, b in consistent(list(zip(m["xs"], m["ys"])), 7)}
+        assert answers == {int(inst.answer)}  # every instance's answer is determined by its examples
+
+
 def test_kv_recall_answer_is_the_queried_value():
     inst = get_task("kv-recall", K=3).build({"keys": ["x", "q", "m"], "values": [4, 7, 1], "query": 1})
     assert inst.tokens[-2:] == ["?", "q"] and inst.answer == "7"
