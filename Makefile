@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf demo-out  # the demo's own output, rebuilt from scratch
 	$(BIN)/mesaprobe demo --out demo-out
 
 test: $(STAMP)

@@ -164,7 +164,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
 def mean_behavior(behaviors: list[dict]) -> dict:
     """Mean of each behaviour metric over seeds, with the per-seed values."""
     out = {k: float(np.mean([b[k] for b in behaviors])) for k in behaviors[0] if k != "n_episodes"}
-    return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in ("accuracy", "success_rate") if k in out}
+    return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in out}
 
 
 def load_results(run: str | Path) -> dict:

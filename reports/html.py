@@ -73,22 +73,29 @@ def figure_div(fig, n: int) -> str:
             f'Plotly.newPlot("fig{n}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
 
 
+def diff_ci(a: list[float], b: list[float], n_boot: int = 2000) -> list[float]:
+    """Percentile bootstrap CI of mean(b) - mean(a), resampling each run's seeds independently."""
+    rng = np.random.default_rng(0)
+    diffs = [rng.choice(b, len(b)).mean() - rng.choice(a, len(a)).mean() for _ in range(n_boot)]
+    return [float(x) for x in np.quantile(diffs, [0.025, 0.975])]
+
+
 def differences(runs: list[tuple[str, dict]]) -> str:
-    """Index and behaviour differences of every run against the first, with bootstrap CIs over seeds."""
+    """Index and behaviour differences of every run against the first, with bootstrap CIs over seeds where the
+    per-seed values were recorded."""
     (base_label, base), rows = runs[0], []
     for label, res in runs[1:]:
+        name = f"{label} - {base_label}"
         for family in ("search", "goal"):
             a, b = base["indices"][family].get("by_seed"), res["indices"][family].get("by_seed")
             if a and b:
-                rng = np.random.default_rng(0)
-                diffs = [rng.choice(b, len(b)).mean() - rng.choice(a, len(a)).mean() for _ in range(2000)]
-                rows.append({"comparison": f"{label} - {base_label}", "quantity": f"{family} index",
-                             "difference": float(np.mean(b) - np.mean(a)),
-                             "95% CI": [float(x) for x in np.quantile(diffs, [0.025, 0.975])]})
+                rows.append({"comparison": name, "quantity": f"{family} index",
+                             "difference": float(np.mean(b) - np.mean(a)), "95% CI": diff_ci(a, b)})
         for key, value in res["behavior"].items():
             if isinstance(value, float) and isinstance(base["behavior"].get(key), float):
-                rows.append({"comparison": f"{label} - {base_label}", "quantity": key,
-                             "difference": value - base["behavior"][key], "95% CI": None})
+                a, b = base["behavior"].get(f"{key}_by_seed"), res["behavior"].get(f"{key}_by_seed")
+                rows.append({"comparison": name, "quantity": key, "difference": value - base["behavior"][key],
+                             "95% CI": diff_ci(a, b) if a and b else None})
     if not rows:
         return "<p class='muted'>These runs share no index or behaviour metric to compare.</p>"
     return table(rows, ["comparison", "quantity", "difference", "95% CI"])
