@@ -38,6 +38,8 @@ def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: in
     while len(rows) < n_rows and k < 50:
         eps, bad = text_rollout(model, tokenizer, task, task.layouts(batch, f"probe:{seed}:{k}"))
         k, unparsed = k + 1, unparsed + bad
+        if not any(ep.decision_chars for ep in eps):
+            break  # not one parseable action in a whole batch: more of the same would not help
         for ep in eps:
             enc = tokenizer(ep.text, return_offsets_mapping=True)
             starts = [a for a, _ in enc["offset_mapping"]]

@@ -27,7 +27,10 @@ SCHEMA = "mesaprobe.results/1"
 
 
 def speaks_task_tokens(subject: LoadedModel, task: Task) -> bool:
-    """A model trained here has the task's synthetic words as tokens; a pretrained LM gets natural language."""
+    """A model trained here speaks synthetic tokens (on another task's vocabulary it fails with a clear message);
+    any other model speaks them only if its vocabulary has every one, else it gets natural language."""
+    if subject.info.get("task"):
+        return True
     return set(task.vocabulary()) | {BOS} <= set(subject.tokenizer.get_vocab())
 
 
