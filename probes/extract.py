@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ class ActivationStore:
 
     root: Path
 
-    @property
+    @cached_property
     def index(self) -> dict:
         return json.loads((self.root / "index.json").read_text())
 
@@ -42,10 +43,13 @@ class ActivationStore:
         return self.index["layers"]
 
     def load(self, layer: int, position: str | None = None) -> np.ndarray:
-        from safetensors.numpy import load_file
+        """One layer's activations [n, P, d] (or [n, d] at `position`); only that layer is read from each shard."""
+        from safetensors import safe_open
 
-        index = self.index
-        parts = [load_file(self.root / shard)[str(layer)] for shard in index["shards"]]
+        index, parts = self.index, []
+        for shard in index["shards"]:
+            with safe_open(self.root / shard, framework="numpy") as f:
+                parts.append(f.get_tensor(str(layer)))
         acts = np.concatenate(parts)
         return acts[:, index["positions"].index(position)] if position is not None else acts
 
