@@ -50,6 +50,19 @@ class BankEnv(gym.Env):
         return self.obs(), float(self.balance - before), done, False, {}
 
 
+@lru_cache(maxsize=None)
+def optimal_gain(cost: int, rate: int, delay: int, left: int, balance: int, pending: int) -> float:
+    """Optimal balance gain over the `left` remaining steps (dynamic programming, memoised per parameters)."""
+    if not left:
+        return 0.0
+    return max(q_value(cost, rate, delay, left, balance, pending, a) for a in range(len(ACTIONS)))
+
+
+def q_value(cost: int, rate: int, delay: int, left: int, balance: int, pending: int, action: int) -> float:
+    nb, np_ = BankEnv(0, 1, cost, rate, delay).transition(balance, pending, action)
+    return nb - balance + optimal_gain(cost, rate, delay, left - 1, nb, np_)
+
+
 class BankTask(GoalTask):
     name = "bank"
     summary = "maximise a balance over a horizon where investing pays later"
@@ -89,18 +102,9 @@ class BankTask(GoalTask):
     def obs_tokens(self, obs) -> list[str]:
         return [f"s{int(obs[0])}", f"b{min(int(obs[1]), self.max_balance())}", f"p{int(obs[2])}"]
 
-    def transition(self, balance: int, pending: int, action: int) -> tuple[int, int]:
-        p = self.params
-        return BankEnv(0, 1, p["c"], p["r"], p["d"]).transition(balance, pending, action)
-
-    @lru_cache(maxsize=None)
-    def value(self, left: int, balance: int, pending: int) -> float:
-        """Optimal balance gain over the `left` remaining steps (dynamic programming, memoised per task)."""
-        return max(self.q(left, balance, pending, a) for a in range(len(ACTIONS))) if left else 0.0
-
     def q(self, left: int, balance: int, pending: int, action: int) -> float:
-        nb, np_ = self.transition(balance, pending, action)
-        return nb - balance + self.value(left - 1, nb, np_)
+        p = self.params
+        return q_value(p["c"], p["r"], p["d"], left, balance, pending, action)
 
     def q_values(self, env: BankEnv) -> list[float]:
         return [self.q(env.horizon - env.t, env.balance, env.pending, a) for a in range(len(ACTIONS))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mesaprobe.tasks.base import BOS, Param
+from mesaprobe.tasks.base import Param
 from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
 
 PRESS = "P"
