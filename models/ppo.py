@@ -1,4 +1,5 @@
-"""A small PPO loop for the tiny policies (GAE, clipped ratio, value head on the last hidden state, entropy bonus).
+"""A small PPO loop for the tiny policies (GAE, clipped ratio, value head on the last hidden state, entropy bonus,
+learning rate annealed linearly to 0: without it, button's greedy policy reached 94.4% on one seed of 3, with it 100%).
 
 Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not learn sparse-reward gridworld from
 scratch here (10-12% success after 500 steps), while this loop does. It runs through accelerate, so the same code
@@ -23,6 +24,7 @@ class PPOConfig:
     epochs: int = 4
     minibatch: int = 32  # episodes per gradient step
     lr: float = 1e-3
+    anneal_lr: bool = True  # linear decay to 0 over the iterations, as in the reference PPO implementations
     clip: float = 0.2
     gae_lambda: float = 0.95
     vf_coef: float = 0.5
@@ -57,6 +59,9 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     bar = tqdm(range(config.iterations), desc=f"train {task.name} (rl)", disable=progress_disabled(progress),
                leave=False)
     for it in bar:
+        if config.anneal_lr:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * (1 - it / config.iterations)
         model.eval()
         episodes = rollout(model, tokenizer, task, task.layouts(config.n_envs, f"train:{seed}:{it}"), greedy=False,
                            value_head=value_head, generator=gen)

@@ -25,6 +25,10 @@ class Episode:
     success: bool = False
     text: str = ""  # text environments: the whole transcript
     decision_chars: list[int] = field(default_factory=list)  # text environments: where each decision is made
+    ids: list[int] = field(default_factory=list)  # text environments: the transcript in the model's tokens
+    prompt_len: int = 0  # text environments: how many of `ids` are the opening prompt
+    model_mask: list[int] = field(default_factory=list)  # text: per token after the prompt, 1 if the model said it
+    token_logprobs: list[float] = field(default_factory=list)  # text: their log-probabilities (0 for the env's)
 
     def discounted_return(self, gamma: float) -> float:
         return float(sum(r * gamma**t for t, r in enumerate(self.rewards)))
@@ -84,9 +88,52 @@ class Steering:
         return self.bridge.run_with_hooks(ids, fwd_hooks=[hook])
 
 
+class CachedPolicy:
+    """Incremental forward passes with a KV cache: each step feeds only the tokens appended since the last one.
+    Prompts are left-padded with explicit position ids, so every row sees the same positions as it would alone;
+    chunks of unequal length are right-padded and masked out of all later attention."""
+
+    def __init__(self, model, device, pad_id: int, value_head=None):
+        self.model, self.device, self.pad_id, self.value_head = model, device, pad_id, value_head
+        self.cache, self.mask, self.next_pos = None, None, None
+
+    def step(self, chunks: list[list[int]], keep: list[int] | None = None):
+        """Feed `chunks[i]` to row i (rows restricted to `keep` first); (logits, values) at each chunk's last token."""
+        if keep is not None and len(keep) < len(self.next_pos):
+            idx = torch.tensor(keep, device=self.device)
+            self.cache.batch_select_indices(idx)
+            self.mask, self.next_pos = self.mask[idx], self.next_pos[idx]
+        width = max(map(len, chunks))
+        left = self.cache is None
+        ids = torch.full((len(chunks), width), self.pad_id, dtype=torch.long)
+        new_mask = torch.zeros((len(chunks), width), dtype=torch.long)
+        for i, c in enumerate(chunks):
+            cols = slice(width - len(c), width) if left else slice(0, len(c))
+            ids[i, cols], new_mask[i, cols] = torch.tensor(c), 1
+        ids, new_mask = ids.to(self.device), new_mask.to(self.device)
+        if left:
+            positions = (new_mask.cumsum(-1) - 1).clamp(min=0)
+            self.mask, last = new_mask, torch.full((len(chunks),), width - 1, device=self.device)
+        else:
+            positions = self.next_pos[:, None] + torch.arange(width, device=self.device)
+            self.mask = torch.cat([self.mask, new_mask], 1)
+            last = new_mask.sum(1) - 1
+        self.next_pos = positions.gather(1, last[:, None]).squeeze(1) + 1
+        out = self.model(input_ids=ids, attention_mask=self.mask, position_ids=positions, past_key_values=self.cache,
+                         use_cache=True, output_hidden_states=self.value_head is not None)
+        self.cache = out.past_key_values
+        rows = torch.arange(len(chunks), device=self.device)
+        values = (self.value_head(out.hidden_states[-1][rows, last]).squeeze(-1) if self.value_head is not None
+                  else None)
+        return out.logits[rows, last], values
+
+
 @torch.no_grad()
 def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool = True, value_head=None,
-            generator: torch.Generator | None = None, steering: Steering | None = None) -> list[Episode]:
+            generator: torch.Generator | None = None, steering: Steering | None = None,
+            use_cache: bool = True) -> list[Episode]:
+    """Batched closed loop. With `use_cache` (the default; not with steering, whose hooks need the whole sequence),
+    each step feeds only the new action and observation tokens through the model's KV cache."""
     device = next(model.parameters()).device
     act_ids = action_ids(tokenizer, task)
     token_ids(tokenizer, [task.vocabulary()])  # every token an episode can show must be in the vocabulary
@@ -96,20 +143,25 @@ def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool 
     for env, layout in zip(envs, layouts):
         obs, _ = env.reset()
         episodes.append(Episode(layout, task.prompt_tokens(layout, obs), states=[task.state_label(env)]))
-    active = list(range(len(envs)))
+    cached = CachedPolicy(model, device, tokenizer.pad_token_id, value_head) if use_cache and steering is None else None
+    active, kept, chunks = list(range(len(envs))), None, [[vocab[t] for t in ep.tokens] for ep in episodes]
     while active:
-        seqs = [[vocab[t] for t in episodes[i].tokens] for i in active]
-        ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
-        last = torch.tensor([len(s) - 1 for s in seqs])
-        rows = torch.arange(len(seqs), device=device)
-        if steering is None:
-            logits, values = policy_outputs(model, ids.to(device), mask.to(device), rows, last.to(device), act_ids,
-                                            value_head)
+        if cached is not None:
+            logits, values = cached.step(chunks, kept)
+            logits = logits[:, act_ids.to(device)]
         else:
-            logits, values = steering.logits(ids.to(device), active)[rows, last.to(device)][:, act_ids], None
+            seqs = [[vocab[t] for t in episodes[i].tokens] for i in active]
+            ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
+            last = torch.tensor([len(s) - 1 for s in seqs], device=device)
+            rows = torch.arange(len(seqs), device=device)
+            if steering is None:
+                logits, values = policy_outputs(model, ids.to(device), mask.to(device), rows, last, act_ids,
+                                                value_head)
+            else:
+                logits, values = steering.logits(ids.to(device), active)[rows, last][:, act_ids], None
         logp = torch.log_softmax(logits.float().cpu(), -1)
         choice = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
-        still = []
+        still, kept, chunks = [], [], []
         for j, i in enumerate(active):
             ep, env, a = episodes[i], envs[i], int(choice[j])
             ep.labels.append(task.step_labels(env))
@@ -120,12 +172,15 @@ def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool 
                 ep.values.append(float(values[j]))
             obs, reward, terminated, truncated, _ = env.step(a)
             ep.rewards.append(float(reward))
-            ep.tokens += [task.ACTIONS[a], *task.obs_tokens(obs)]
+            new = [task.ACTIONS[a], *task.obs_tokens(obs)]
+            ep.tokens += new
             ep.states.append(task.state_label(env))
             if terminated or truncated:
                 ep.success = task.succeeded(env)
             else:
                 still.append(i)
+                kept.append(j)
+                chunks.append([vocab[t] for t in new])
         active = still
     return episodes
 

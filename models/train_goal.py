@@ -14,7 +14,6 @@ from mesaprobe.runtime import quiet_libraries
 from mesaprobe.tasks.goal_base import GoalTask
 
 GOAL_SIZE = TinySize(n_layer=3, n_embd=64, n_head=4, n_positions=128)
-EPISODE_BUDGET = 8192  # environment episodes per method (SL: oracle demonstrations; RL: its own rollouts)
 EVAL_EPISODES = 500
 
 
@@ -46,9 +45,11 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
-               budget: int = EPISODE_BUDGET, size: TinySize = GOAL_SIZE):
-    """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations."""
+               budget: int | None = None, size: TinySize = GOAL_SIZE):
+    """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
+    per method (default: the task's `episode_budget`, the same for both)."""
     quiet_libraries()
+    budget = budget or task.episode_budget
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     start = time.perf_counter()

@@ -21,6 +21,8 @@ class GoalTask(Task):
     ACTIONS: ClassVar[list[str]]
     ACTION_WORDS: ClassVar[list[str]]  # the same actions in natural language (text environments for LMs)
     gamma: ClassVar[float] = 1.0
+    # environment episodes per method for the matched pair (SL: oracle demonstrations; RL: its own rollouts)
+    episode_budget: ClassVar[int] = 8192
 
     def action_tokens(self) -> list[str]:
         return list(self.ACTIONS)
