@@ -58,19 +58,21 @@ def tasks() -> None:
 def train(
     task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (HF format)."),
-    method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning); rl: PPO."),
+    method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning; SFT with --base); rl: PPO (GRPO with --base)."),
     seed: int = typer.Option(0, help="Seed for weights, data and training."),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: per task)."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
     base: Optional[str] = typer.Option(None, help="Fine-tune this pretrained model (dir, .gguf, smollm2, hub id) "
                                                    "with TRL instead of training a tiny one: SFT or GRPO."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate for --base fine-tuning (default: SFT 5e-5, GRPO "
+                                                   "1e-4; warm-start GRPO from an SFT model, a high rate collapses)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
     from mesaprobe.models.train import train as train_model
 
     summary = _run(lambda: train_model(task, method, out, seed=seed, steps=steps, params=_params(param),
-                                       overwrite=overwrite, base=base))
+                                       overwrite=overwrite, base=base, lr=lr))
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
 
 

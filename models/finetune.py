@@ -1,8 +1,9 @@
 """Fine-tuning a pretrained base on a task's natural-language rendering with TRL:
 - sl: SFTTrainer on prompt/completion pairs (search tasks: the answer; goal tasks: the oracle's action word at
   every decision of an oracle transcript), loss on the completion only;
-- rl: GRPOTrainer with the task's own reward (search tasks: 1 for the right answer). Multi-step goal tasks need
-  TRL's rollout_func with env_mask, which is not wired yet: they are refused with a clear message.
+- rl: GRPOTrainer with the task's own reward: search tasks, 1 for the right answer; goal tasks, whole text episodes
+  played by a `rollout_func` (env_mask keeps the environment's words out of the loss), rewarded with their
+  discounted return (models/grpo_episodes.py).
 On CPU, bf16 is off and use_cpu on. Warm-starting RL from an SL model with a low learning rate (1e-4) is the
 recipe that worked on gridworld; a high one (1e-3) collapsed."""
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 
 import torch
 
-from mesaprobe.errors import UserError
 from mesaprobe.models.loading import load_model
 from mesaprobe.tasks.base import Task
 
@@ -70,14 +70,19 @@ def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | Non
             trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
         else:
             if task.family == "goal":
-                raise UserError(f"{task.name}: RL fine-tuning of a pretrained base on a multi-step task needs "
-                                "TRL's rollout_func, not wired yet; use --method sl, or train a tiny model with PPO")
-            rows = [{"prompt": p, "answer": a} for p, a in
-                    (task.render_text(i.meta) for i in task.instances(steps * 8, seed=f"finetune:{seed}"))]
+                from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
+
+                layouts = task.layouts(steps * 8, f"finetune:{seed}")
+                rows = [{"prompt": task.render_text(layout)[0]} for layout in layouts]
+                reward, extra = episode_return, {"rollout_func": episode_rollout_func(task, layouts)}
+            else:
+                rows = [{"prompt": p, "answer": a} for p, a in
+                        (task.render_text(i.meta) for i in task.instances(steps * 8, seed=f"finetune:{seed}"))]
+                reward, extra = answer_reward, {}
             args = GRPOConfig(**common_args(tmp, steps, lr or 1e-4, seed, 4), num_generations=4,
-                              max_completion_length=6, beta=0.0)
-            trainer = GRPOTrainer(model=model, reward_funcs=answer_reward, args=args,
-                                  train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+                              max_completion_length=6 if task.family == "search" else 512, beta=0.0)
+            trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args,
+                                  train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer, **extra)
         trainer.train()
     model = trainer.model.eval()
     wall = time.perf_counter() - start

@@ -90,13 +90,25 @@ def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_co
                         "download it and pass its local directory instead") from None
 
 
+def fresh_weights(model, seed: int):
+    """The same architecture and config with newly initialised, seeded weights, in the model's dtype."""
+    import torch
+
+    torch.manual_seed(seed)
+    return type(model)(model.config).to(model.dtype)
+
+
+def random_twin(subject: LoadedModel, seed: int) -> LoadedModel:
+    """`subject`'s random-init control without reading its checkpoint again (a GGUF is de-quantised only once)."""
+    model = fresh_weights(subject.hf_model, seed).to(subject.hf_model.device).eval()
+    return LoadedModel(model, subject.tokenizer, subject.source, "random-init", subject.path, subject.info)
+
+
 def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
                dtype: str = "float32") -> LoadedModel:
     """`source`: a local HF model directory (trained here, a TRL output, or any HF model), a PEFT adapter
     directory (merged into its base), a `.gguf` file, `smollm2`, or a hub id. `random_init`: the same config with
     fresh, seeded weights."""
-    import torch
-
     quiet_libraries()
     if dtype not in DTYPE_BYTES:
         raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}")
@@ -108,15 +120,14 @@ def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remo
             raise UserError(f"{source}: no such GGUF file")
         model, tokenizer = load_gguf(gguf, dtype)
         if random_init:
-            torch.manual_seed(seed)
-            model = type(model)(model.config)
+            model = fresh_weights(model, seed)
         path, training = None, "pretrained"
     elif path.is_dir() and (base := adapter_base(path)) is not None:
         try:
             inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype)
         except UserError as exc:
             raise UserError(f"{source} is a PEFT adapter whose base {base!r} cannot be loaded: {exc}") from None
-        model = inner.hf_model if random_init else merge_adapter(inner.hf_model, path)
+        model = fresh_weights(inner.hf_model, seed) if random_init else merge_adapter(inner.hf_model, path)
         tokenizer = inner.tokenizer
         training = "peft"
     elif path.exists():

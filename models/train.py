@@ -11,7 +11,7 @@ METHODS = ("sl", "rl")
 
 def train(task_name: str, method: str, out: str | Path, seed: int = 0, steps: int | None = None,
           params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True,
-          base: str | None = None) -> dict:
+          base: str | None = None, lr: float | None = None) -> dict:
     """A tiny model trained from scratch, or with `base` a pretrained model fine-tuned with TRL (SFT / GRPO)."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -21,10 +21,12 @@ def train(task_name: str, method: str, out: str | Path, seed: int = 0, steps: in
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UserError(f"{out} already exists and is not empty; choose another --out or pass --overwrite")
+    if lr is not None and (base is None or lr <= 0):
+        raise UserError("--lr is for fine-tuning a --base model and must be positive")
     if base is not None:
         from mesaprobe.models.finetune import finetune
 
-        model, tokenizer, summary = finetune(task, base, method, seed=seed, steps=steps)
+        model, tokenizer, summary = finetune(task, base, method, seed=seed, steps=steps, lr=lr)
     elif task.family == "search":
         if method == "rl":
             raise UserError(f"{task.name} is a search task: it is trained by supervised learning (--method sl)")

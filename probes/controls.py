@@ -20,13 +20,16 @@ def control_labels(labels: np.ndarray, seed: int, token_ids: np.ndarray | None =
 
 
 def observation_features(ids: np.ndarray, position: np.ndarray, vocab_size: int) -> sp.csr_matrix:
-    """One-hot of every input token at or before each example's `position` (what the model has observed),
-    as a sparse [n, T * vocab] matrix: a linear probe on it decodes whatever sits in the tokens themselves."""
+    """One-hot of every input token at or before each example's `position` (what the model has observed), as a
+    sparse matrix: a linear probe on it decodes whatever sits in the tokens themselves. Only the (position, token)
+    columns that occur are kept (at most n * T, however large the vocabulary): a column that is zero in every row
+    carries nothing a probe could use, and a 49k-token vocabulary times 200 positions does not fit in memory."""
     n, t = ids.shape
     seen = np.arange(t)[None, :] <= position[:, None]
     rows, cols = np.nonzero(seen)
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols * vocab_size + ids[rows, cols])),
-                         shape=(n, t * vocab_size))
+    features = cols.astype(np.int64) * vocab_size + ids[rows, cols]
+    used, columns = np.unique(features, return_inverse=True)
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(n, len(used)))
 
 
 def chance_score(labels: np.ndarray, kind: str) -> float:

@@ -28,8 +28,8 @@ def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, ba
 
 
 def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, batch: int = 16):
-    """The same rows from a pretrained LM acting in the text environment: `ids` (the transcript in the model's
-    tokens) and the decision positions aligned to them; behaviour adds the share of unparseable replies."""
+    """The same rows from a pretrained LM acting in the text environment: `ids` (the transcript, exactly the tokens
+    the model read) and the decision positions in them; behaviour adds the share of unparseable replies."""
     import datasets
 
     from mesaprobe.models.text_rollout import text_rollout
@@ -38,14 +38,11 @@ def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: in
     while len(rows) < n_rows and k < 50:
         eps, bad = text_rollout(model, tokenizer, task, task.layouts(batch, f"probe:{seed}:{k}"))
         k, unparsed = k + 1, unparsed + bad
-        if not any(ep.decision_chars for ep in eps):
+        if not any(ep.decisions for ep in eps):
             break  # not one parseable action in a whole batch: more of the same would not help
         for ep in eps:
-            enc = tokenizer(ep.text, return_offsets_mapping=True)
-            starts = [a for a, _ in enc["offset_mapping"]]
-            for t, (char, labels, future) in enumerate(zip(ep.decision_chars, ep.labels, ep.future_labels())):
-                pos = max(j for j, a in enumerate(starts) if a <= char)
-                row = {"ids": enc["input_ids"], "episode": len(episodes), "step": t, f"pos.{DECISION}": pos}
+            for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
+                row = {"ids": ep.ids, "episode": len(episodes), "step": t, f"pos.{DECISION}": decision}
                 row |= {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()}
                 rows.append(row)
             episodes.append(ep)

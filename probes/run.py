@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_dir, atomic_write_json
 from mesaprobe.models.behavior import answer_logits
-from mesaprobe.models.loading import LoadedModel, load_model
+from mesaprobe.models.loading import LoadedModel, load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
@@ -27,9 +27,10 @@ SCHEMA = "mesaprobe.results/1"
 
 
 def speaks_task_tokens(subject: LoadedModel, task: Task) -> bool:
-    """A model trained here speaks synthetic tokens (on another task's vocabulary it fails with a clear message);
-    any other model speaks them only if its vocabulary has every one, else it gets natural language."""
-    if subject.info.get("task"):
+    """A tiny model trained here speaks synthetic tokens (on another task's vocabulary it fails with a clear
+    message); any other model, a pretrained base fine-tuned here included, speaks them only if its vocabulary has
+    every one, else it gets natural language."""
+    if subject.info.get("task") and not subject.info.get("base"):
         return True
     return set(task.vocabulary()) | {BOS} <= set(subject.tokenizer.get_vocab())
 
@@ -127,7 +128,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
     started = time.perf_counter()
     subject = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
                          trust_remote_code=trust_remote_code)
-    twin = load_model(model, random_init=True, seed=seed + 1000, dtype=dtype, trust_remote_code=trust_remote_code)
+    twin = random_twin(subject, seed=seed + 1000)
     trained_on = subject.info.get("task", {})
     if trained_on and trained_on.get("name") not in (None, task.name):
         print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")

@@ -29,6 +29,7 @@ def test_help_teaches_the_commands():
     (["train", "gridworld", "--out", "{out}", "--method", "dpo"], "unknown method"),
     (["train", "gridworld", "--out", "{out}", "-p", "walls=12"], "do not fit"),
     (["train", "gridworld", "--out", "{out}", "-p", "budget=4"], "below the longest shortest path"),
+    (["train", "gridworld", "--out", "{out}", "--lr", "1e-4"], "--lr is for fine-tuning a --base model"),
     (["probe", "{tmp}/nowhere", "argmax", "--out", "{out}"], "no such model directory"),
     (["probe", "{tmp}", "argmax", "--out", "{out}"], "not a model directory"),
     (["probe", "someone/some-model", "argmax", "--out", "{out}"], "local directory"),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.loading import load_model
+from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
 from mesaprobe.tasks import get_task
@@ -40,6 +40,9 @@ def test_random_init_twin_has_the_same_config_and_fresh_weights(argmax_dir):
     w = lambda m: m.hf_model.transformer.h[0].attn.c_attn.weight
     assert not torch.allclose(w(twin), w(trained))
     torch.testing.assert_close(w(twin), w(again))
+    built = random_twin(trained, seed=1)  # what `probe` uses: no second read of the checkpoint
+    assert built.training == "random-init" and built.tokenizer is trained.tokenizer
+    torch.testing.assert_close(w(built), w(twin))
 
 
 def test_directory_without_weights_is_refused(tmp_path):

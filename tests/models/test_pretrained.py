@@ -1,6 +1,7 @@
 """Pretrained-model paths on models built from a config in the test: a tiny Llama with a byte-level BPE tokenizer,
 a PEFT LoRA adapter merged into it, a GGUF of an unsupported architecture, and (slow) the real SmolLM2 GGUF."""
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,8 +16,11 @@ def tiny_llama(tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+    from mesaprobe.models.finetune import sft_pairs
+
     corpus = [get_task(t).render_text(i.meta)[0] + " " + i.answer for t in ("argmax", "rocks", "kv-recall")
               for i in get_task(t).instances(300, 0)]
+    corpus += [p["prompt"] + p["completion"] for p in sft_pairs(get_task("gridworld"), 100, 99)]
     core = Tokenizer(models.BPE(unk_token=None))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
@@ -80,6 +84,8 @@ def test_a_lora_adapter_is_merged_into_its_base(tiny_llama, tmp_path):
     assert merged.training == "peft"
     torch.testing.assert_close(merged.hf_model(ids).logits, expected, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(plain, expected, atol=1e-4)
+    twin = load_model(str(tmp_path / "adapter"), random_init=True, seed=3)  # fresh weights, not the base's
+    assert twin.training == "random-init" and not torch.allclose(twin.hf_model(ids).logits, plain, atol=1e-4)
 
 
 def test_an_adapter_whose_base_is_missing(tmp_path):
@@ -133,15 +139,19 @@ def test_smollm2_loads_offline_through_the_bridge():
 
 
 class ScriptedLM(torch.nn.Module):
-    """Always replies with the same words: a known policy for the text environment."""
+    """Always replies with the same words, one token per forward call: a known policy for the text environment."""
 
     def __init__(self, tokenizer, reply):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
-        self.reply = torch.tensor(tokenizer(reply, add_special_tokens=False).input_ids)
+        self.reply = tokenizer(reply, add_special_tokens=False).input_ids
+        self.vocab, self.calls = len(tokenizer), 0
 
-    def generate(self, ids, **kw):
-        return torch.cat([ids, self.reply[None, :]], dim=1)
+    def forward(self, input_ids, **kw):
+        logits = torch.full((1, input_ids.shape[1], self.vocab), -30.0)
+        logits[0, -1, self.reply[self.calls % len(self.reply)]] = 30.0
+        self.calls += 1
+        return SimpleNamespace(logits=logits, past_key_values=None)
 
 
 def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_llama):
@@ -150,15 +160,45 @@ def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_ll
     tok = load_model(str(tiny_llama)).tokenizer
     task = get_task("gridworld")
     layout = {"start": [2, 0], "goal": [2, 3], "walls": []}
-    (ep,), bad = text_rollout(ScriptedLM(tok, " right."), tok, task, [layout])
+    (ep,), bad = text_rollout(ScriptedLM(tok, " right."), tok, task, [layout], max_new_tokens=8)
     assert bad == 0 and ep.success and ep.actions == [3, 3, 3]
-    assert ep.text.count("Your move:") == 4 and len(ep.decision_chars) == 3
-    assert all(ep.text[c] == ":" for c in ep.decision_chars)
+    assert ep.text.count("Your move:") == 3 and ep.text.endswith("Your move: right.")
+    assert all(ep.text[c] == ":" for c in ep.decision_chars) and len(ep.decisions) == 3
+    assert tok.decode(ep.ids, skip_special_tokens=True) == ep.text  # the tokens the model read are the transcript
+    assert all(tok.decode(ep.ids[d]).endswith(":") for d in ep.decisions)
+    said = [t for t, m in zip(ep.ids[ep.prompt_len:], ep.model_mask) if m]
+    assert tok.decode(said) == " right." * 3
     eps, bad = text_rollout(ScriptedLM(tok, " 42"), tok, task, task.layouts(5, 0))
     assert bad == 5 and not any(e.success for e in eps)
 
 
-@pytest.mark.parametrize("task,method", [("argmax", "sl"), ("gridworld", "sl"), ("kv-recall", "rl")])
+def test_grpo_rollout_func_returns_whole_episodes_with_the_environments_words_masked(tiny_llama):
+    from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
+
+    tok = load_model(str(tiny_llama)).tokenizer
+    task = get_task("gridworld")
+    near = {"start": [2, 0], "goal": [2, 3], "walls": []}  # three moves right
+    wrong = {"start": [2, 3], "goal": [2, 0], "walls": []}  # right is into the wall, until the budget runs out
+    trainer = SimpleNamespace(model=ScriptedLM(tok, " right."), processing_class=tok,
+                              accelerator=SimpleNamespace(unwrap_model=lambda m: m),
+                              args=SimpleNamespace(seed=0, temperature=1.0), state=SimpleNamespace(global_step=0))
+    prompts = [task.render_text(near)[0]] * 2 + [task.render_text(wrong)[0]]
+    out = episode_rollout_func(task, [near, wrong], max_new_tokens=8)(prompts, trainer)
+    assert len(out["completion_ids"]) == 3 and out["success"] == [1.0, 1.0, 0.0]
+    assert episode_return(None, **out) == pytest.approx([task.gamma**2, task.gamma**2, 0.0])
+    reply_len = len(tok(" right.", add_special_tokens=False).input_ids)
+    for ids, mask, logps, prompt_ids, prompt in zip(out["completion_ids"], out["env_mask"], out["logprobs"],
+                                                    out["prompt_ids"], prompts):
+        assert len(ids) == len(mask) == len(logps) and tok.decode(prompt_ids, skip_special_tokens=True) == prompt
+        said = tok.decode([t for t, m in zip(ids, mask) if m])
+        heard = tok.decode([t for t, m in zip(ids, mask) if not m])
+        assert set(said.split()) == {"right."} and "You are at row" in heard and "right" not in heard
+        assert all(lp == pytest.approx(0.0, abs=1e-6) for lp, m in zip(logps, mask) if m)  # the scripted reply is sure
+    assert sum(out["env_mask"][0]) == 3 * reply_len and sum(out["env_mask"][2]) == task.params["budget"] * reply_len
+
+
+@pytest.mark.parametrize("task,method", [("argmax", "sl"), ("gridworld", "sl"), ("kv-recall", "rl"),
+                                         ("gridworld", "rl")])
 def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_llama, tmp_path, task, method):
     from mesaprobe.models.train import train
 
@@ -170,9 +210,22 @@ def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_
     assert reloaded.training == method and reloaded.n_layers == 2
 
 
-def test_rl_finetuning_of_a_multi_step_task_is_refused_clearly(tiny_llama, tmp_path):
+def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tiny_llama, tmp_path):
+    """Untrained, the LM names no move; after SFT on oracle transcripts it names one every time, and `probe` reads
+    its own episodes (goal, position, future positions at each decision) beside the controls."""
+    from mesaprobe.models.text_rollout import text_rollout
     from mesaprobe.models.train import train
+    from mesaprobe.probes.run import run_probe
 
-    with pytest.raises(UserError, match="rollout_func"):
-        train("gridworld", "rl", tmp_path / "x", steps=2, base=str(tiny_llama), progress=False)
-    assert not (tmp_path / "x").exists()
+    task = get_task("gridworld")
+    base = load_model(str(tiny_llama))
+    _, unparsed = text_rollout(base.hf_model, base.tokenizer, task, task.layouts(10, 0))
+    assert unparsed == 10
+    summary = train("gridworld", "sl", tmp_path / "sft", steps=150, base=str(tiny_llama), lr=3e-3, progress=False)
+    assert summary["behavior"]["unparseable"] == 0 and summary["behavior"]["n_episodes"] == 100
+    res = run_probe(str(tmp_path / "sft"), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
+    assert res["behavior"]["unparseable_rate"] == 0
+    rows = {(r["target"], r["layer"]) for r in res["probes"]}
+    assert {("goal", 1), ("position", 1), ("position+1", 1), ("answer", -1)} <= rows
+    goal = next(r for r in res["probes"] if r["target"] == "goal" and r["layer"] == -1)
+    assert goal["obs_baseline"] > goal["chance"]  # the goal is written in the prompt: the tokens alone decode it

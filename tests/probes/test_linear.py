@@ -33,9 +33,11 @@ def test_control_labels_keep_the_distribution_and_are_per_token_type():
 def test_observation_features_see_only_tokens_up_to_the_position():
     ids = np.array([[1, 2, 3], [3, 2, 1]])
     f = observation_features(ids, np.array([0, 2]), vocab_size=4).toarray()
-    assert f.shape == (2, 12)
-    assert f[0].sum() == 1 and f[0, 1] == 1  # only token 0 of example 0
-    assert f[1].sum() == 3
+    assert f.shape == (2, 4)  # the (position, token) pairs that occur: (0,1), (0,3), (1,2), (2,1)
+    assert f[0].sum() == 1 and f[1].sum() == 3  # example 0 has seen only its first token
+    assert (f[0] * f[1]).sum() == 0  # token 1 at position 0 is not token 3 at position 0
+    big = np.random.default_rng(0).integers(0, 49152, size=(500, 200))  # an LM's vocabulary: stays small
+    assert observation_features(big, np.full(500, 199), vocab_size=49152).shape[1] <= 500 * 200
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,44 @@
+"""A pretrained LM on the search tasks in natural language, few-shot, plain text and through its chat template:
+rank accuracy (candidates' full log-probabilities), greedy accuracy and chance, per task.
+
+    python experiments/lm_search_accuracy.py [--model smollm2] [--n 100] [--shots 3] [--out experiments/lm_search.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from mesaprobe.fsutil import atomic_write_json
+from mesaprobe.models.loading import load_model
+from mesaprobe.models.text_eval import score_examples, text_examples
+from mesaprobe.tasks import get_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--tasks", nargs="+", default=["argmax", "kv-recall", "icl-linear"])
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--shots", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="experiments/lm_search.json")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    m = load_model(args.model)
+    rows = [{"load_s": round(time.perf_counter() - start, 1)}]
+    for name in args.tasks:
+        task = get_task(name)
+        for chat in (False, True):
+            t0 = time.perf_counter()
+            examples = text_examples(task, m.tokenizer, args.n, args.seed, shots=args.shots, chat=chat)
+            scores = score_examples(m.hf_model, m.tokenizer, examples, progress=False)
+            row = {"task": name, "prompt": "chat" if chat else "plain", "shots": args.shots, "n": args.n,
+                   **{k: round(v, 3) for k, v in scores.items()}, "wall_s": round(time.perf_counter() - t0, 1)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    atomic_write_json(args.out, {"model": args.model, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
