@@ -19,8 +19,10 @@ def bootstrap_ci(values: list[float], seed: int = 0, n_boot: int = 2000, level: 
 
 def beyond_controls(row: dict) -> float:
     """How far a probe's score stands above *all* of its controls: min(selectivity, delta vs random-init,
-    delta vs the observation-only baseline), floored at 0."""
-    return max(0.0, min(row["selectivity"], row["score"] - row["random_init"], row["score"] - row["obs_baseline"]))
+    delta vs the observation-only baseline), each control counted at no less than chance (an R^2 control below 0
+    is an over-fit probe, not less information than none), floored at 0. At most 1 - chance."""
+    controls = (row["control"], row["random_init"], row["obs_baseline"], row["chance"])
+    return max(0.0, row["score"] - max(controls))
 
 
 def decodability(task, rows: list[dict], family_indices: tuple[str, ...]) -> float:
