@@ -6,6 +6,15 @@ from mesaprobe.models.rollout import behavior, rollout
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
 
+def decision_rows(ep, episode: int, sequence: dict) -> list[dict]:
+    """One row per decision of `ep`: `sequence` (its tokens or ids), the decision position, every label there."""
+    rows = []
+    for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
+        row = sequence | {"episode": episode, "step": t, f"pos.{DECISION}": decision}
+        rows.append(row | {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()})
+    return rows
+
+
 def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, batch: int = 256):
     """Roll out on fresh layouts until `n_rows` decision steps are collected. Returns (Dataset, behaviour).
     Columns: tokens (the whole episode; causal attention keeps later tokens out of a decision's activations),
@@ -17,10 +26,7 @@ def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, ba
         eps = rollout(model, tokenizer, task, task.layouts(batch, f"probe:{seed}:{k}"))
         k += 1
         for ep in eps:
-            for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
-                row = {"tokens": ep.tokens, "episode": len(episodes), "step": t, f"pos.{DECISION}": decision}
-                row |= {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()}
-                rows.append(row)
+            rows += decision_rows(ep, len(episodes), {"tokens": ep.tokens})
             episodes.append(ep)
     rows = rows[:n_rows]
     used = episodes[: rows[-1]["episode"] + 1]
@@ -41,10 +47,7 @@ def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: in
         if not any(ep.decisions for ep in eps):
             break  # not one parseable action in a whole batch: more of the same would not help
         for ep in eps:
-            for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
-                row = {"ids": ep.ids, "episode": len(episodes), "step": t, f"pos.{DECISION}": decision}
-                row |= {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()}
-                rows.append(row)
+            rows += decision_rows(ep, len(episodes), {"ids": ep.ids})
             episodes.append(ep)
     if not rows:
         raise UserError(f"the model named no valid {task.name} action in {unparsed} replies: nothing to probe")
