@@ -58,7 +58,8 @@ def tasks() -> None:
 def train(
     task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (HF format)."),
-    method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning; SFT with --base); rl: PPO (GRPO with --base)."),
+    method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning; SFT with --base); "
+                                                           "rl: PPO (GRPO with --base)."),
     seed: int = typer.Option(0, help="Seed for weights, data and training."),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: per task)."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),

@@ -24,7 +24,6 @@ class Episode:
     states: list[float] = field(default_factory=list)  # state code at each decision, then the final state
     success: bool = False
     text: str = ""  # text environments: the whole transcript
-    decision_chars: list[int] = field(default_factory=list)  # text environments: where each decision is made
     ids: list[int] = field(default_factory=list)  # text environments: the transcript in the model's tokens
     prompt_len: int = 0  # text environments: how many of `ids` are the opening prompt
     model_mask: list[int] = field(default_factory=list)  # text: per token after the prompt, 1 if the model said it

@@ -39,6 +39,7 @@ class TextEpisode:
         self.prompt_len = len(self.ids)
         self.model_mask, self.logprobs = [], []  # over ids[prompt_len:]
         self.cache, self.cached = None, 0  # the cache holds ids[:cached]; a decoded token is fed only once kept
+        self.eos = None  # (token, log-probability) when the last reply ended on end-of-sequence
 
     def forward(self, new: list[int]) -> torch.Tensor:
         out = self.model(torch.tensor([new], device=self.device), past_key_values=self.cache, use_cache=True)
@@ -56,7 +57,8 @@ class TextEpisode:
         """Decode the model's reply, keep it in the stream, return its text. An end-of-sequence token is held in
         `eos` (token, log-probability) rather than kept: it is kept only if the episode ends on this reply."""
         logits = self.forward(self.ids[self.cached:])
-        tokens, logps, self.eos = [], [], None
+        tokens, logps = [], []
+        self.eos = None
         for _ in range(max_new_tokens):
             logp = torch.log_softmax(logits / (temperature if sample else 1.0), -1).cpu()
             token = int(torch.multinomial(logp.exp(), 1, generator=generator)) if sample else int(logp.argmax())
@@ -85,7 +87,7 @@ def play_text_episode(model, tokenizer, task: GoalTask, layout: dict, max_new_to
     ep = Episode(layout, [], states=[task.state_label(env)])
     done = unparsed = False
     while not done:
-        decision, char = len(stream.ids) - 1, len(text) - 1
+        decision = len(stream.ids) - 1
         reply = stream.reply(task, max_new_tokens, sample, temperature, generator)
         text += reply
         action = parse_action(task, reply)
@@ -96,7 +98,6 @@ def play_text_episode(model, tokenizer, task: GoalTask, layout: dict, max_new_to
             break
         ep.labels.append(task.step_labels(env))
         ep.decisions.append(decision)
-        ep.decision_chars.append(char)
         ep.actions.append(action)
         obs, reward, terminated, truncated, _ = env.step(action)
         ep.rewards.append(float(reward))
