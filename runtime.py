@@ -1,5 +1,8 @@
-"""Process-wide set-up shared by commands: device choice and quiet third-party progress bars."""
+"""Process-wide set-up shared by commands: device choice, quiet third-party progress bars, phase timings."""
 from __future__ import annotations
+
+import time
+from contextlib import contextmanager
 
 
 def device() -> str:
@@ -42,3 +45,18 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+class PhaseTimer:
+    """Wall seconds per named phase, summed over repeats: where a run's time went (kept in results.json)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - start, 2)

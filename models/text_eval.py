@@ -3,7 +3,6 @@ template where it has one), named positions aligned to the model's tokens, and a
 ranking the candidate answers by their full log-probability, and greedy generation."""
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 
@@ -11,6 +10,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
+from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.models.rollout import pad_batch
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.tasks.base import ANSWER_POSITION, SearchTask
 
@@ -59,36 +60,89 @@ def text_examples(task: SearchTask, tokenizer, n: int, seed: int, shots: int = 3
     return out
 
 
+class TextScorer:
+    """Rank accuracy (argmax over candidates of log P(" " + candidate | prompt)) and greedy accuracy (the first
+    number or word generated equals the answer), batch by batch, from the logits at each prompt's last token and the
+    prompt's KV cache. The probe hands it the outputs of its extraction pass, so each prompt is read once."""
+
+    def __init__(self, model, tokenizer, examples: list[TextExample], max_new_tokens: int = 4):
+        self.model, self.tokenizer, self.examples, self.max_new_tokens = model, tokenizer, examples, max_new_tokens
+        self.candidate_logprobs: list[torch.Tensor | None] = [None] * len(examples)
+        self.generated: list[str | None] = [None] * len(examples)
+
+    @torch.no_grad()
+    def __call__(self, rows: slice, last_logits: torch.Tensor, cache, lengths: torch.Tensor) -> None:
+        """Score rows `rows` of a right-padded batch: `last_logits` [B, V] at each row's last token, `cache` the HF
+        cache of that batch (extended by greedy decoding, then cropped back and reused for the candidates)."""
+        width = cache.get_seq_length()
+        mask = (torch.arange(width, device=lengths.device)[None] < lengths[:, None]).long()
+        tokens = self._greedy(last_logits, cache, mask, lengths)
+        cache.crop(width - cache.get_seq_length())
+        for i, row_tokens in zip(range(rows.start, rows.stop), tokens.tolist()):
+            self.generated[i] = self.tokenizer.decode(row_tokens)
+        scores = self._rank(self.examples[rows], last_logits.log_softmax(-1), cache, mask, lengths)
+        self.candidate_logprobs[rows] = scores
+
+    def _greedy(self, last_logits, cache, mask, lengths) -> torch.Tensor:
+        nxt, out = last_logits.argmax(-1), []
+        for k in range(self.max_new_tokens):
+            out.append(nxt)
+            if k + 1 == self.max_new_tokens:
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            step = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=(lengths + k)[:, None],
+                              past_key_values=cache, use_cache=True)
+            nxt = step.logits[:, -1].argmax(-1)
+        return torch.stack(out, dim=1)
+
+    def _rank(self, examples, first_logprobs, cache, mask, lengths) -> list[torch.Tensor]:
+        """Each example's candidates' full log-probabilities: every candidate of every row in one cached forward."""
+        cands = [[self.tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in ex.candidates]
+                 for ex in examples]
+        owner = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], device=lengths.device)
+        flat = [c for cs in cands for c in cs]
+        ids, cand_mask = pad_batch(flat, self.tokenizer.pad_token_id or 0)
+        ids, cand_mask = ids.to(owner.device), cand_mask.to(owner.device)
+        scores = first_logprobs[owner, ids[:, 0]]
+        if ids.shape[1] > 1:  # tokens after the first are read from a forward over the candidates
+            cache.batch_select_indices(owner)
+            inputs = ids[:, :-1]
+            out = self.model(input_ids=inputs, attention_mask=torch.cat([mask[owner], torch.ones_like(inputs)], 1),
+                             position_ids=lengths[owner, None] + torch.arange(inputs.shape[1], device=owner.device),
+                             past_key_values=cache, use_cache=True)
+            rest = out.logits.log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
+            scores = scores + (rest * cand_mask[:, 1:]).sum(1)
+        return list(scores.float().cpu().split([len(cs) for cs in cands]))
+
+    def result(self) -> dict:
+        if any(s is None for s in self.candidate_logprobs):
+            raise RuntimeError("TextScorer: some examples were never scored")
+        rank_hits = greedy_hits = unparsed = 0
+        for ex, scores, text in zip(self.examples, self.candidate_logprobs, self.generated):
+            rank_hits += ex.candidates[int(scores.argmax())] == ex.answer
+            words = re.findall(r"[A-Za-z]+|\d+", text)
+            unparsed += not words
+            greedy_hits += bool(words) and words[0] == ex.answer
+        n = len(self.examples)
+        return {"accuracy": rank_hits / n, "rank_accuracy": rank_hits / n, "greedy_accuracy": greedy_hits / n,
+                "greedy_unparsed": unparsed / n,
+                "chance": sum(1 / len(ex.candidates) for ex in self.examples) / n}
+
+
 @torch.no_grad()
 def score_examples(model, tokenizer, examples: list[TextExample], max_new_tokens: int = 4,
-                   progress: bool = True) -> dict:
-    """Rank accuracy (argmax over candidates of log P(" " + candidate | prompt), with the prompt's KV cache reused)
-    and greedy accuracy (the first number or word generated equals the answer)."""
+                   tokens_per_batch: int = TOKENS_PER_BATCH, progress: bool = True,
+                   scorer: TextScorer | None = None) -> dict:
+    """A `TextScorer` (`scorer`, or a new one) fed its own forward passes: right-padded batches cut by a token
+    budget, logits at each prompt's last token."""
     device = next(model.parameters()).device
-    rank_hits, greedy_hits, unparsed = 0, 0, 0
-    for ex in tqdm(examples, desc="score", disable=progress_disabled(progress), leave=False):
-        ids = torch.tensor([ex.ids], device=device)
-        out = model(ids, use_cache=True)
-        cands = [tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in ex.candidates]
-        width = max(map(len, cands))
-        batch = torch.full((len(cands), width), tokenizer.pad_token_id or 0, device=device)
-        for j, c in enumerate(cands):
-            batch[j, : len(c)] = torch.tensor(c)
-        cache = copy.deepcopy(out.past_key_values)
-        cache.batch_repeat_interleave(len(cands))
-        mask = torch.ones(len(cands), ids.shape[1] + width, dtype=torch.long, device=device)
-        cont = model(batch, past_key_values=cache, attention_mask=mask).logits.log_softmax(-1)
-        first = out.logits[0, -1].log_softmax(-1)
-        scores = [first[c[0]] + sum(cont[j, k - 1, c[k]] for k in range(1, len(c))) for j, c in enumerate(cands)]
-        rank_hits += ex.candidates[int(torch.stack(scores).argmax())] == ex.answer
-        generated, cache, nxt = [], out.past_key_values, out.logits[0, -1].argmax()
-        for _ in range(max_new_tokens):
-            generated.append(int(nxt))
-            step = model(nxt.view(1, 1), past_key_values=cache, use_cache=True)
-            cache, nxt = step.past_key_values, step.logits[0, -1].argmax()
-        words = re.findall(r"[A-Za-z]+|\d+", tokenizer.decode(generated))
-        unparsed += not words
-        greedy_hits += bool(words) and words[0] == ex.answer
-    n = len(examples)
-    return {"accuracy": rank_hits / n, "rank_accuracy": rank_hits / n, "greedy_accuracy": greedy_hits / n,
-            "greedy_unparsed": unparsed / n, "chance": sum(1 / len(ex.candidates) for ex in examples) / n}
+    scorer = scorer or TextScorer(model, tokenizer, examples, max_new_tokens)
+    ids, _ = pad_batch([ex.ids for ex in examples], tokenizer.pad_token_id or 0)
+    lengths = torch.tensor([len(ex.ids) for ex in examples])
+    batches = list(token_batches(lengths.tolist(), tokens_per_batch))
+    for rows in tqdm(batches, desc="score", disable=progress_disabled(progress), leave=False):
+        lens = lengths[rows].to(device)
+        kwargs, index = last_token_logits_kwargs(model, lens)
+        out = model(input_ids=ids[rows, : int(lens.max())].to(device), use_cache=True, **kwargs)
+        scorer(rows, out.logits[torch.arange(len(lens), device=device), index], out.past_key_values, lens)
+    return scorer.result()

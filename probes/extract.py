@@ -7,6 +7,7 @@ the probed positions and is written as one safetensors shard, so memory is bound
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
 from mesaprobe.runtime import progress_disabled
 
 EMBED_LAYER = -1
@@ -61,35 +63,49 @@ def extract_activations(
     positions: dict[str, torch.Tensor],
     out_dir: str | Path,
     layers: list[int],
-    batch_size: int = 256,
-    attention_mask: torch.Tensor | None = None,
+    lengths: torch.Tensor | None = None,
+    tokens_per_batch: int = TOKENS_PER_BATCH,
+    scorer: Callable | None = None,
     progress: bool = True,
 ) -> ActivationStore:
-    """Run `bridge` over `ids` [n, T] and keep, per layer, the residual stream at `positions` (name -> [n] index)."""
+    """Run `bridge` over `ids` [n, T] (right-padded; `lengths` [n] the real lengths) and keep, per layer, the residual
+    stream at `positions` (name -> [n] index). Batches are cut by a token budget and trimmed to their longest row.
+    `scorer(rows, last_logits [B, V], hf_cache, lengths)` is handed each batch's logits at its rows' last tokens
+    and KV cache, so behaviour is scored in the same forward (it needs every layer: no `stop_at_layer`)."""
     from safetensors.numpy import save_file
+
+    from mesaprobe.probes.intervene import stop_layer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = list(positions)
     pos = torch.stack([positions[k] for k in names], dim=1)  # [n, P]
-    from mesaprobe.probes.intervene import stop_layer
-
+    lengths = torch.full((len(ids),), ids.shape[1]) if lengths is None else lengths
     stop = stop_layer(max(layers), bridge.cfg.n_layers)
+    if scorer is not None and stop is not None:
+        raise ValueError("scoring behaviour in the extraction pass needs every layer (no stop_at_layer)")
     device = next(bridge.parameters()).device
     shards = []
-    for start in tqdm(range(0, len(ids), batch_size), desc="extract", disable=progress_disabled(progress), leave=False):
-        batch = ids[start : start + batch_size].to(device)
-        bpos = pos[start : start + batch_size].to(device)
-        rows = torch.arange(len(batch), device=device)[:, None]
+    batches = list(token_batches(lengths.tolist(), tokens_per_batch))
+    for rows in tqdm(batches, desc="extract", disable=progress_disabled(progress), leave=False):
+        lens = lengths[rows].to(device)
+        batch = ids[rows, : int(lens.max())].to(device)
+        bpos = pos[rows].to(device)
+        index = torch.arange(len(batch), device=device)[:, None]
         captured: dict[str, np.ndarray] = {}
 
         def keep(x, hook, layer):
-            captured[str(layer)] = x[rows, bpos].float().cpu().numpy()
+            captured[str(layer)] = x[index, bpos].float().cpu().numpy()
             return x
 
         hooks = [(hook_name(l), lambda x, hook, l=l: keep(x, hook, l)) for l in layers]
-        kwargs = {"attention_mask": attention_mask[start : start + batch_size].to(device)} if attention_mask is not None else {}
-        bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop, **kwargs)
+        kwargs, last = last_token_logits_kwargs(bridge.original_model, lens)
+        if scorer is None:
+            bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop, use_cache=False, **kwargs)
+        else:
+            logits, cache = bridge.run_with_hooks(batch, fwd_hooks=hooks, return_type="logits_and_cache",
+                                                  use_cache=True, **kwargs)
+            scorer(rows, logits[index[:, 0], last], cache, lens)
         shard = f"shard_{len(shards):05d}.safetensors"
         save_file(captured, out / shard)
         shards.append(shard)

@@ -15,11 +15,12 @@ from mesaprobe.fsutil import atomic_dir, atomic_write_json
 from mesaprobe.models.behavior import answer_logits
 from mesaprobe.models.loading import LoadedModel, load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
+from mesaprobe.models.text_eval import TextScorer, score_examples
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
-from mesaprobe.runtime import package_versions, progress_disabled
+from mesaprobe.runtime import PhaseTimer, package_versions, progress_disabled
 from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Task
 from mesaprobe.tasks.goal_base import DECISION
 
@@ -39,7 +40,7 @@ def text_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: 
     """Natural-language rows for a pretrained LM: token ids, positions aligned to its tokens, labels there."""
     import datasets
 
-    from mesaprobe.models.text_eval import score_examples, text_examples
+    from mesaprobe.models.text_eval import text_examples
 
     if task.family == "goal":
         from mesaprobe.probes.goal_data import text_rollout_dataset
@@ -53,12 +54,12 @@ def text_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: 
         row |= {f"label.{t}@{p}": float(v) for t, by_pos in labels.items() for p, v in by_pos.items()
                 if p in ex.positions}
         rows.append(row)
-    return datasets.Dataset.from_list(rows), score_examples(subject.hf_model, subject.tokenizer, examples,
-                                                            progress=progress)
+    return datasets.Dataset.from_list(rows), TextScorer(subject.hf_model, subject.tokenizer, examples)
 
 
 def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: bool = False):
-    """The probe rows of one seed and the subject's behaviour on them."""
+    """The probe rows of one seed and the subject's behaviour on them: a dict, or for natural-language search tasks
+    a `TextScorer` still to be fed the forward passes (the extraction pass feeds it)."""
     if not speaks_task_tokens(subject, task):
         return text_dataset(subject, task, n, seed, progress)
     if task.family == "goal":
@@ -74,19 +75,30 @@ def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: 
 
 
 def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed: int, run_dir: Path,
-              progress: bool, max_layer: int | None = None) -> tuple[ProbeData, dict]:
+              progress: bool, max_layer: int | None = None, timer: PhaseTimer | None = None
+              ) -> tuple[ProbeData, dict]:
     """Draw one seed's data, save it, extract both models' activations; return the probe data and behaviour."""
-    ds, behavior = task_dataset(subject, task, n, seed, progress)
+    timer = timer or PhaseTimer()
+    with timer("data and behaviour"):
+        ds, behavior = task_dataset(subject, task, n, seed, progress)
     ds.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
     seqs = ds["ids"] if "ids" in ds.column_names else token_ids(subject.tokenizer, ds["tokens"])
-    ids = pad_batch(seqs, subject.tokenizer.pad_token_id)[0]
+    ids, lengths = pad_batch(seqs, subject.tokenizer.pad_token_id)[0], torch.tensor([len(s) for s in seqs])
     names = sorted({p for t in task.targets() for p in t.positions if f"pos.{p}" in ds.column_names})
     positions = {p: torch.tensor(ds[f"pos.{p}"]) for p in names}
     last = subject.n_layers - 1 if max_layer is None else min(max_layer, subject.n_layers - 1)
     layers = [EMBED_LAYER, *range(last + 1)]  # extraction stops after block `last` (stop_at_layer)
-    stores = {tag: extract_activations(model.bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
-                                       layers, progress=progress)
-              for tag, model in (("subject", subject), ("random-init", twin))}
+    scorer = behavior if isinstance(behavior, TextScorer) and last == subject.n_layers - 1 else None
+    stores = {}
+    for tag, model, scores in (("subject", subject, scorer), ("random-init", twin, None)):
+        with timer(f"{tag} activations" + (" and behaviour" if scores else "")):
+            out = run_dir / "activations" / tag / f"seed{seed}"
+            stores[tag] = extract_activations(model.bridge, ids, positions, out, layers, lengths, scorer=scores,
+                                              progress=progress)
+    if isinstance(behavior, TextScorer):  # scored in the subject's extraction pass, unless that stopped early
+        with timer("data and behaviour"):
+            behavior = behavior.result() if scorer else score_examples(subject.hf_model, subject.tokenizer,
+                                                                       behavior.examples, progress=progress)
     labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
     groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
     text = "ids" in ds.column_names
@@ -125,23 +137,26 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
     """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
     if n < 10 * folds:
         raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
-    started = time.perf_counter()
-    subject = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
-                         trust_remote_code=trust_remote_code)
-    twin = random_twin(subject, seed=seed + 1000)
+    started, timer = time.perf_counter(), PhaseTimer()
+    with timer("load"):
+        subject = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
+                             trust_remote_code=trust_remote_code)
+        twin = random_twin(subject, seed=seed + 1000)
     trained_on = subject.info.get("task", {})
     if trained_on and trained_on.get("name") not in (None, task.name):
         print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
     with atomic_dir(out, overwrite=overwrite) as run_dir:
         per_seed, causal_per_seed, behaviors = [], [], []
         for s in range(seed, seed + seeds):
-            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress, max_layer)
+            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress, max_layer, timer)
             behaviors.append(behavior)
-            per_seed.append(probe_all(data, task, folds, progress))
+            with timer("linear probes"):
+                per_seed.append(probe_all(data, task, folds, progress))
             if causal and data.answer_classes is not None:
                 from mesaprobe.probes.causal import run_causal
 
-                causal_per_seed.append(run_causal(subject, task, data, folds, progress))
+                with timer("causal probes"):
+                    causal_per_seed.append(run_causal(subject, task, data, folds, progress))
         probes = average_rows(per_seed)
         causal_rows = average_rows(causal_per_seed, key="effect") if causal_per_seed else []
         indices, verdict = summarize(task, per_seed, causal_per_seed or None)
@@ -156,7 +171,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "indices": indices,
             "verdict": verdict,
             "environment": {"python": platform.python_version(), "packages": package_versions(),
-                            "wall_time_s": round(time.perf_counter() - started, 2)},
+                            "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds},
         }
         atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,
                                                    "folds": folds, "random_init": random_init, "seed": seed,

@@ -11,31 +11,6 @@ from mesaprobe.models.loading import load_model
 from mesaprobe.tasks import get_task
 
 
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    from mesaprobe.models.finetune import sft_pairs
-
-    corpus = [get_task(t).render_text(i.meta)[0] + " " + i.answer for t in ("argmax", "rocks", "kv-recall")
-              for i in get_task(t).instances(300, 0)]
-    corpus += [p["prompt"] + p["completion"] for p in sft_pairs(get_task("gridworld"), 100, 99)]
-    core = Tokenizer(models.BPE(unk_token=None))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    core.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "</s>"],
-                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="</s>")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512)
-    out = tmp_path_factory.mktemp("llama") / "tiny-llama"
-    LlamaForCausalLM(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
-
-
 def test_text_positions_align_with_the_models_tokens(tiny_llama):
     from mesaprobe.models.text_eval import text_examples
 
@@ -57,6 +32,10 @@ def test_probe_of_an_untrained_lm_in_natural_language_scores_at_chance(tiny_llam
     assert {r["layer"] for r in res["probes"]} == {-1, 0, 1}
     assert {r["position"] for r in res["probes"]} >= {"answer", "item0", "item4"}
     assert res["verdict"] in {"neither", "inconclusive"}  # no causal probes on text yet: never stronger
+    phases = res["environment"]["phase_s"]  # behaviour scored in the subject's extraction pass
+    assert set(phases) == {"load", "data and behaviour", "subject activations and behaviour", "random-init activations",
+                           "linear probes"}
+    assert sum(phases.values()) <= res["environment"]["wall_time_s"]
 
 
 def test_max_layer_stops_early(tiny_llama, tmp_path):
@@ -65,6 +44,8 @@ def test_max_layer_stops_early(tiny_llama, tmp_path):
     res = run_probe(str(tiny_llama), get_task("kv-recall"), tmp_path / "run", n=60, seeds=1, folds=3,
                     progress=False, max_layer=0)
     assert {r["layer"] for r in res["probes"]} == {-1, 0}
+    assert "subject activations" in res["environment"]["phase_s"]  # no logits there: behaviour scored apart
+    assert 0 <= res["behavior"]["rank_accuracy"] <= 1
 
 
 def test_a_lora_adapter_is_merged_into_its_base(tiny_llama, tmp_path):

@@ -1,0 +1,36 @@
+"""Forward passes over right-padded sequences: batches sized by a token budget, logits kept only where needed."""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+
+import torch
+
+# Measured on SmolLM2-135M, ~155-token prompts, 2 CPU threads: 1-4k tokens a batch run ~1.5x faster than 40k.
+TOKENS_PER_BATCH = 2048
+
+
+def token_batches(lengths: Sequence[int], tokens_per_batch: int = TOKENS_PER_BATCH) -> Iterator[slice]:
+    """Consecutive row slices whose padded size (rows x longest row) stays within the budget; one row at least."""
+    start, n = 0, len(lengths)
+    while start < n:
+        stop, width = start + 1, lengths[start]
+        while stop < n and (stop - start + 1) * max(width, lengths[stop]) <= tokens_per_batch:
+            width = max(width, lengths[stop])
+            stop += 1
+        yield slice(start, stop)
+        start = stop
+
+
+def takes_logits_to_keep(hf_model) -> bool:
+    return "logits_to_keep" in inspect.signature(hf_model.forward).parameters
+
+
+def last_token_logits_kwargs(hf_model, lengths: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Forward kwargs that compute the unembedding only at each row's last real token (where the model takes
+    `logits_to_keep`: the LM head is ~20% of a small LM's forward), and each row's index into the logits' time axis."""
+    last = lengths - 1
+    if not takes_logits_to_keep(hf_model):
+        return {}, last
+    keep, index = torch.unique(last, return_inverse=True)
+    return {"logits_to_keep": keep}, index

@@ -1,0 +1,77 @@
+"""Scoring natural-language search prompts: batched, cached scoring equals reading each prompt alone, and the probe's
+extraction pass scores behaviour exactly as a separate scoring pass does."""
+import pytest
+import torch
+
+from mesaprobe.models.batches import token_batches
+from mesaprobe.models.loading import load_model
+from mesaprobe.models.text_eval import TextScorer, score_examples, text_examples
+from mesaprobe.tasks import get_task
+
+
+@torch.no_grad()
+def reference_scores(model, tokenizer, ex, steps=4):
+    """Each candidate's log-probability and the greedy reply, from full forwards of one unpadded sequence, no cache."""
+    scores = []
+    for c in ex.candidates:
+        cand = tokenizer(" " + c, add_special_tokens=False)["input_ids"]
+        logp = model(torch.tensor([ex.ids + cand])).logits[0].log_softmax(-1)
+        scores.append(sum(logp[len(ex.ids) - 1 + k, t] for k, t in enumerate(cand)))
+    ids = list(ex.ids)
+    for _ in range(steps):
+        ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
+    return torch.stack(scores), tokenizer.decode(ids[len(ex.ids):])
+
+
+def sharp_attention(model, scale=8.0):
+    """Scale queries and keys so that attention is peaked and positions matter (random init attends ~uniformly)."""
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.q_proj.weight *= scale
+            layer.self_attn.k_proj.weight *= scale
+    return model
+
+
+@pytest.mark.parametrize("task", ["argmax", "kv-recall"])
+def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task):
+    m = load_model(str(tiny_llama))
+    sharp_attention(m.hf_model)
+    examples = text_examples(get_task(task), m.tokenizer, 12, 0, shots=2)
+    widths = [len(m.tokenizer(" " + c, add_special_tokens=False)["input_ids"])
+              for ex in examples for c in ex.candidates]
+    assert max(widths) > 1  # candidates of several tokens: their later tokens come from the cached forward
+    lengths = [len(ex.ids) for ex in examples]
+    budget = 4 * max(lengths)
+    assert any(len(set(lengths[b])) > 1 for b in token_batches(lengths, budget))  # rows of unequal length share a batch
+    scorer = TextScorer(m.hf_model, m.tokenizer, examples)
+    result = score_examples(m.hf_model, m.tokenizer, examples, tokens_per_batch=budget, progress=False, scorer=scorer)
+    for i, ex in enumerate(examples):
+        want, reply = reference_scores(m.hf_model, m.tokenizer, ex)
+        torch.testing.assert_close(scorer.candidate_logprobs[i], want, atol=1e-4, rtol=1e-4)
+        assert scorer.generated[i] == reply
+    hits = sum(ex.candidates[int(s.argmax())] == ex.answer for ex, s in zip(examples, scorer.candidate_logprobs))
+    assert result["rank_accuracy"] == hits / len(examples)
+
+
+def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama, tmp_path):
+    from mesaprobe.models.rollout import pad_batch
+    from mesaprobe.probes.extract import extract_activations
+
+    m = load_model(str(tiny_llama))
+    examples = text_examples(get_task("argmax"), m.tokenizer, 16, 1, shots=2)
+    ids, _ = pad_batch([ex.ids for ex in examples], m.tokenizer.pad_token_id)
+    lengths = torch.tensor([len(ex.ids) for ex in examples])
+    positions = {"answer": torch.tensor([ex.positions["answer"] for ex in examples])}
+    joint = TextScorer(m.hf_model, m.tokenizer, examples)
+    store = extract_activations(m.bridge, ids, positions, tmp_path / "a", [-1, 0, 1], lengths,
+                                tokens_per_batch=3 * int(lengths.max()), scorer=joint, progress=False)
+    alone = TextScorer(m.hf_model, m.tokenizer, examples)
+    assert joint.result() == score_examples(m.hf_model, m.tokenizer, examples, progress=False, scorer=alone)
+    for a, b in zip(joint.candidate_logprobs, alone.candidate_logprobs):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # activations of a row read in a padded batch equal those of the row read alone
+    single = extract_activations(m.bridge, ids[:1, : lengths[0]], {"answer": positions["answer"][:1]},
+                                 tmp_path / "b", [-1, 0, 1], progress=False)
+    for layer in (-1, 0, 1):
+        torch.testing.assert_close(torch.tensor(store.load(layer)[:1]), torch.tensor(single.load(layer)),
+                                   atol=1e-5, rtol=1e-5)
