@@ -1,5 +1,7 @@
 """A pretrained LM on the search tasks in natural language, few-shot, plain text and through its chat template:
-rank accuracy (candidates' full log-probabilities), greedy accuracy and chance, per task.
+rank accuracy (candidates' full log-probabilities), greedy accuracy and chance, per task. Also where the ranking's
+pick sits among the candidates beside where the answer sits (for argmax and rocks the candidates are the list's items
+in order, so a model that reads positions instead of values shows up there).
 
     python experiments/lm_search_accuracy.py [--model smollm2] [--n 100] [--shots 3] [--out experiments/lm_search.json]
 """
@@ -11,8 +13,13 @@ import time
 
 from mesaprobe.fsutil import atomic_write_json
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.text_eval import score_examples, text_examples
+from mesaprobe.models.text_eval import TextScorer, score_examples, text_examples
 from mesaprobe.tasks import get_task
+
+
+def histogram(indices: list[int]) -> dict[int, float]:
+    """Share of examples at each candidate index."""
+    return {i: round(indices.count(i) / len(indices), 3) for i in sorted(set(indices))}
 
 
 def main() -> None:
@@ -32,9 +39,13 @@ def main() -> None:
         for chat in (False, True):
             t0 = time.perf_counter()
             examples = text_examples(task, m.tokenizer, args.n, args.seed, shots=args.shots, chat=chat)
-            scores = score_examples(m.hf_model, m.tokenizer, examples, progress=False)
+            scorer = TextScorer(m.hf_model, m.tokenizer, examples)
+            scores = score_examples(m.hf_model, m.tokenizer, examples, progress=False, scorer=scorer)
+            picked = [int(s.argmax()) for s in scorer.candidate_logprobs]
+            answer = [ex.candidates.index(ex.answer) for ex in examples]
             row = {"task": name, "prompt": "chat" if chat else "plain", "shots": args.shots, "n": args.n,
-                   **{k: round(v, 3) for k, v in scores.items()}, "wall_s": round(time.perf_counter() - t0, 1)}
+                   **{k: round(v, 3) for k, v in scores.items()}, "wall_s": round(time.perf_counter() - t0, 1),
+                   "picked_candidate_index": histogram(picked), "answer_candidate_index": histogram(answer)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     atomic_write_json(args.out, {"model": args.model, "rows": rows})
