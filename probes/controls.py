@@ -21,14 +21,21 @@ def control_labels(labels: np.ndarray, seed: int, token_ids: np.ndarray | None =
 
 def observation_features(ids: np.ndarray, position: np.ndarray, vocab_size: int) -> sp.csr_matrix:
     """One-hot of every input token at or before each example's `position` (what the model has observed), as a
-    sparse matrix: a linear probe on it decodes whatever sits in the tokens themselves. Only the (position, token)
-    columns that occur are kept (at most n * T, however large the vocabulary): a column that is zero in every row
-    carries nothing a probe could use, and a 49k-token vocabulary times 200 positions does not fit in memory."""
+    sparse matrix: a linear probe on it decodes whatever sits in the tokens themselves. Each token is keyed by its
+    absolute position and, where `position` varies between examples (prompts of different lengths, steps of an
+    episode), also by its offset from `position`: the same item then sits at one offset though at many absolute
+    places. Only the columns that occur are kept (at most 2 * n * T, however large the vocabulary): a column that is
+    zero in every row carries nothing a probe could use, and a 49k-token vocabulary times 200 positions does not fit
+    in memory."""
     n, t = ids.shape
     seen = np.arange(t)[None, :] <= position[:, None]
     rows, cols = np.nonzero(seen)
-    features = cols.astype(np.int64) * vocab_size + ids[rows, cols]
-    used, columns = np.unique(features, return_inverse=True)
+    tokens = ids[rows, cols].astype(np.int64)
+    keys = [cols.astype(np.int64) * vocab_size + tokens]
+    if np.unique(position).size > 1:
+        keys.append((t + position[rows] - cols).astype(np.int64) * vocab_size + tokens)
+    used, columns = np.unique(np.concatenate(keys), return_inverse=True)
+    rows = np.tile(rows, len(keys))
     return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(n, len(used)))
 
 
