@@ -19,24 +19,27 @@ def control_labels(labels: np.ndarray, seed: int, token_ids: np.ndarray | None =
     return np.array([table[t] for t in token_ids.tolist()], dtype=labels.dtype)
 
 
-def observation_features(ids: np.ndarray, position: np.ndarray, vocab_size: int) -> sp.csr_matrix:
+def observation_features(ids: np.ndarray, position: np.ndarray, vocab_size: int,
+                         keyed_by: str = "position") -> sp.csr_matrix:
     """One-hot of every input token at or before each example's `position` (what the model has observed), as a
     sparse matrix: a linear probe on it decodes whatever sits in the tokens themselves. Each token is keyed by its
-    absolute position and, where `position` varies between examples (prompts of different lengths, steps of an
-    episode), also by its offset from `position`: the same item then sits at one offset though at many absolute
-    places. Only the columns that occur are kept (at most 2 * n * T, however large the vocabulary): a column that is
-    zero in every row carries nothing a probe could use, and a 49k-token vocabulary times 200 positions does not fit
-    in memory."""
+    absolute position (`keyed_by="position"`) or by its offset from `position` (`"offset"`: where prompts differ in
+    length, the same item sits at one offset though at many absolute places). Only the columns that occur are kept
+    (at most n * T, however large the vocabulary): a column that is zero in every row carries nothing a probe could
+    use, and a 49k-token vocabulary times 200 positions does not fit in memory."""
     n, t = ids.shape
     seen = np.arange(t)[None, :] <= position[:, None]
     rows, cols = np.nonzero(seen)
-    tokens = ids[rows, cols].astype(np.int64)
-    keys = [cols.astype(np.int64) * vocab_size + tokens]
-    if np.unique(position).size > 1:
-        keys.append((t + position[rows] - cols).astype(np.int64) * vocab_size + tokens)
-    used, columns = np.unique(np.concatenate(keys), return_inverse=True)
-    rows = np.tile(rows, len(keys))
+    key = cols if keyed_by == "position" else position[rows] - cols
+    features = key.astype(np.int64) * vocab_size + ids[rows, cols]
+    used, columns = np.unique(features, return_inverse=True)
     return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(n, len(used)))
+
+
+def observation_keyings(position: np.ndarray) -> tuple[str, ...]:
+    """The keyings worth a baseline probe: by offset as well only where the probed position moves between rows
+    (with one position for all, offsets only rename the positions)."""
+    return ("position", "offset") if np.unique(position).size > 1 else ("position",)
 
 
 def chance_score(labels: np.ndarray, kind: str) -> float:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mesaprobe.probes.controls import chance_score, control_labels, observation_features
+from mesaprobe.probes.controls import chance_score, control_labels, observation_features, observation_keyings
 from mesaprobe.probes.extract import ActivationStore, hook_name
 from mesaprobe.probes.linear import cv_score
 
@@ -36,7 +36,9 @@ def probe_target(data: ProbeData, target: str, position: str, kind: str, token_b
     pos = data.positions[position]
     token_ids = data.ids[np.arange(len(pos)), pos] if token_bound else None
     y_control = control_labels(y, seed=data.seed, token_ids=token_ids)
-    obs = cv_score(observation_features(data.ids, pos, data.vocab_size), y, kind, folds, data.seed, data.groups)
+    # the better of the keyings: a conservative baseline (picking by held-out score favours it, not the model)
+    obs = max(cv_score(observation_features(data.ids, pos, data.vocab_size, key), y, kind, folds, data.seed,
+                       data.groups) for key in observation_keyings(pos))
     n_test = len(y) // folds
     rows = []
     for layer in data.subject.layers:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mesaprobe.probes.controls import chance_score, control_labels, observation_features
+from mesaprobe.probes.controls import chance_score, control_labels, observation_features, observation_keyings
 from mesaprobe.probes.linear import cv_score
 from mesaprobe.probes.linear_suite import probe_target
 
@@ -33,14 +33,14 @@ def test_control_labels_keep_the_distribution_and_are_per_token_type():
 def test_observation_features_see_only_tokens_up_to_the_position():
     ids = np.array([[1, 2, 3], [3, 2, 1]])
     f = observation_features(ids, np.array([0, 2]), vocab_size=4).toarray()
-    # (position, token) pairs that occur: (0,1), (0,3), (1,2), (2,1); (offset, token): (0,1), (2,3), (1,2), (0,1)
-    assert f.shape == (2, 7)
-    assert f[0].sum() == 2 and f[1].sum() == 6  # example 0 has seen only its first token
-    assert (f[0] * f[1]).sum() == 1  # token 1 at offset 0 from the probed position, in both
-    same = observation_features(ids, np.array([2, 2]), vocab_size=4).toarray()
-    assert same.shape == (2, 5)  # one probed position for all: offsets would only repeat the positions
+    assert f.shape == (2, 4)  # the (position, token) pairs that occur: (0,1), (0,3), (1,2), (2,1)
+    assert f[0].sum() == 1 and f[1].sum() == 3  # example 0 has seen only its first token
+    assert (f[0] * f[1]).sum() == 0  # token 1 at position 0 is not token 3 at position 0
+    by_offset = observation_features(ids, np.array([0, 2]), vocab_size=4, keyed_by="offset").toarray()
+    assert (by_offset[0] * by_offset[1]).sum() == 1  # token 1 at offset 0 from the probed position, in both
     big = np.random.default_rng(0).integers(0, 49152, size=(500, 200))  # an LM's vocabulary: stays small
     assert observation_features(big, np.full(500, 199), vocab_size=49152).shape[1] <= 500 * 200
+    assert observation_keyings(np.full(5, 3)) == ("position",)  # one position for all: offsets add nothing
 
 
 def test_the_observation_baseline_reads_a_token_at_a_fixed_offset_from_a_moving_position():
@@ -49,9 +49,11 @@ def test_the_observation_baseline_reads_a_token_at_a_fixed_offset_from_a_moving_
     ids = rng.integers(0, 12, size=(n, t))
     position = rng.integers(5, t, size=n)  # prompts of different lengths: the probed token moves
     y = ids[np.arange(n), position - 2] % 4  # what sat two tokens before it
-    features = observation_features(ids, position, 12)
-    assert cv_score(features, y, "class") > 0.9
-    assert cv_score(features, rng.permutation(y), "class") < 0.35
+    assert observation_keyings(position) == ("position", "offset")
+    assert cv_score(observation_features(ids, position, 12), y, "class") < 0.4  # absolute places miss it
+    by_offset = observation_features(ids, position, 12, keyed_by="offset")
+    assert cv_score(by_offset, y, "class") > 0.9
+    assert cv_score(by_offset, rng.permutation(y), "class") < 0.35
 
 
 @pytest.fixture(scope="module")
