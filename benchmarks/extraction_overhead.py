@@ -1,8 +1,8 @@
 """Extraction cost against a bare HF forward pass over the same batches (issue: pretrained LMs).
 Target: mesaprobe's extraction (TransformerBridge hooks at every layer, gather at the probed positions, write
 safetensors shards) takes <= 1.10x the time of `model(ids)` on the same batches. Both compute the unembedding at
-the last position only (`logits_to_keep=1`, as extraction does), so the ratio is the cost of the hooks alone. Both are timed in this process,
-interleaved, best of several repeats, so machine noise hits both alike.
+the last position only (`logits_to_keep=1`, as extraction does), so the ratio is the cost of the hooks alone. Both
+are timed in this process, interleaved, best of several repeats, so machine noise hits both alike.
 
     python benchmarks/extraction_overhead.py [--model smollm2|DIR] [--n 128] [--out benchmarks/extraction_overhead.json]"""
 from __future__ import annotations

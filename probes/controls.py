@@ -27,6 +27,8 @@ def observation_features(ids: np.ndarray, position: np.ndarray, vocab_size: int,
     length, the same item sits at one offset though at many absolute places). Only the columns that occur are kept
     (at most n * T, however large the vocabulary): a column that is zero in every row carries nothing a probe could
     use, and a 49k-token vocabulary times 200 positions does not fit in memory."""
+    if keyed_by not in ("position", "offset"):
+        raise ValueError(f"keyed_by must be 'position' or 'offset', not {keyed_by!r}")
     n, t = ids.shape
     seen = np.arange(t)[None, :] <= position[:, None]
     rows, cols = np.nonzero(seen)
