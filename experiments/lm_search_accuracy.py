@@ -13,7 +13,7 @@ import time
 
 from mesaprobe.fsutil import atomic_write_json
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.text_eval import TextScorer, score_examples, text_examples
+from mesaprobe.models.text_eval import TextScorer, text_examples
 from mesaprobe.tasks import get_task
 
 
@@ -40,7 +40,7 @@ def main() -> None:
             t0 = time.perf_counter()
             examples = text_examples(task, m.tokenizer, args.n, args.seed, shots=args.shots, chat=chat)
             scorer = TextScorer(m.hf_model, m.tokenizer, examples)
-            scores = score_examples(m.hf_model, m.tokenizer, examples, progress=False, scorer=scorer)
+            scores = scorer.run(progress=False)
             picked = [int(s.argmax()) for s in scorer.candidate_logprobs]
             answer = [ex.candidates.index(ex.answer) for ex in examples]
             row = {"task": name, "prompt": "chat" if chat else "plain", "shots": args.shots, "n": args.n,

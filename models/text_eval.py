@@ -114,6 +114,21 @@ class TextScorer:
             scores = scores + (rest * cand_mask[:, 1:]).sum(1)
         return list(scores.float().cpu().split([len(cs) for cs in cands]))
 
+    @torch.no_grad()
+    def run(self, tokens_per_batch: int = TOKENS_PER_BATCH, progress: bool = True) -> dict:
+        """Feed the scorer forward passes of its own (right-padded batches cut by a token budget, logits at each
+        prompt's last token), for when no extraction pass feeds it; return `result()`."""
+        device = next(self.model.parameters()).device
+        ids, _ = pad_batch([ex.ids for ex in self.examples], self.tokenizer.pad_token_id or 0)
+        lengths = torch.tensor([len(ex.ids) for ex in self.examples])
+        batches = list(token_batches(lengths.tolist(), tokens_per_batch))
+        for rows in tqdm(batches, desc="score", disable=progress_disabled(progress), leave=False):
+            lens = lengths[rows].to(device)
+            kwargs, index = last_token_logits_kwargs(self.model, lens)
+            out = self.model(input_ids=ids[rows, : int(lens.max())].to(device), use_cache=True, **kwargs)
+            self(rows, out.logits[torch.arange(len(lens), device=device), index], out.past_key_values, lens)
+        return self.result()
+
     def result(self) -> dict:
         if any(s is None for s in self.candidate_logprobs):
             raise RuntimeError("TextScorer: some examples were never scored")
@@ -129,20 +144,7 @@ class TextScorer:
                 "chance": sum(1 / len(ex.candidates) for ex in self.examples) / n}
 
 
-@torch.no_grad()
 def score_examples(model, tokenizer, examples: list[TextExample], max_new_tokens: int = 4,
-                   tokens_per_batch: int = TOKENS_PER_BATCH, progress: bool = True,
-                   scorer: TextScorer | None = None) -> dict:
-    """A `TextScorer` (`scorer`, or a new one) fed its own forward passes: right-padded batches cut by a token
-    budget, logits at each prompt's last token."""
-    device = next(model.parameters()).device
-    scorer = scorer or TextScorer(model, tokenizer, examples, max_new_tokens)
-    ids, _ = pad_batch([ex.ids for ex in examples], tokenizer.pad_token_id or 0)
-    lengths = torch.tensor([len(ex.ids) for ex in examples])
-    batches = list(token_batches(lengths.tolist(), tokens_per_batch))
-    for rows in tqdm(batches, desc="score", disable=progress_disabled(progress), leave=False):
-        lens = lengths[rows].to(device)
-        kwargs, index = last_token_logits_kwargs(model, lens)
-        out = model(input_ids=ids[rows, : int(lens.max())].to(device), use_cache=True, **kwargs)
-        scorer(rows, out.logits[torch.arange(len(lens), device=device), index], out.past_key_values, lens)
-    return scorer.result()
+                   tokens_per_batch: int = TOKENS_PER_BATCH, progress: bool = True) -> dict:
+    """Rank and greedy accuracy of `examples`, from forward passes of their own (`TextScorer.run`)."""
+    return TextScorer(model, tokenizer, examples, max_new_tokens).run(tokens_per_batch, progress)

@@ -15,7 +15,7 @@ from mesaprobe.fsutil import atomic_dir, atomic_write_json
 from mesaprobe.models.behavior import answer_logits
 from mesaprobe.models.loading import LoadedModel, load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
-from mesaprobe.models.text_eval import TextScorer, score_examples
+from mesaprobe.models.text_eval import TextScorer
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
@@ -97,8 +97,7 @@ def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed:
                                               progress=progress)
     if isinstance(behavior, TextScorer):  # scored in the subject's extraction pass, unless that stopped early
         with timer("data and behaviour"):
-            behavior = behavior.result() if scorer else score_examples(subject.hf_model, subject.tokenizer,
-                                                                       behavior.examples, progress=progress)
+            behavior = behavior.result() if scorer else behavior.run(progress=progress)
     labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
     groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
     text = "ids" in ds.column_names

@@ -5,7 +5,7 @@ import torch
 
 from mesaprobe.models.batches import token_batches
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.text_eval import TextScorer, score_examples, text_examples
+from mesaprobe.models.text_eval import TextScorer, text_examples
 from mesaprobe.tasks import get_task
 
 
@@ -44,7 +44,7 @@ def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task):
     budget = 4 * max(lengths)
     assert any(len(set(lengths[b])) > 1 for b in token_batches(lengths, budget))  # rows of unequal length share a batch
     scorer = TextScorer(m.hf_model, m.tokenizer, examples)
-    result = score_examples(m.hf_model, m.tokenizer, examples, tokens_per_batch=budget, progress=False, scorer=scorer)
+    result = scorer.run(tokens_per_batch=budget, progress=False)
     for i, ex in enumerate(examples):
         want, reply = reference_scores(m.hf_model, m.tokenizer, ex)
         torch.testing.assert_close(scorer.candidate_logprobs[i], want, atol=1e-4, rtol=1e-4)
@@ -66,7 +66,7 @@ def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama
     store = extract_activations(m.bridge, ids, positions, tmp_path / "a", [-1, 0, 1], lengths,
                                 tokens_per_batch=3 * int(lengths.max()), scorer=joint, progress=False)
     alone = TextScorer(m.hf_model, m.tokenizer, examples)
-    assert joint.result() == score_examples(m.hf_model, m.tokenizer, examples, progress=False, scorer=alone)
+    assert joint.result() == alone.run(progress=False)
     for a, b in zip(joint.candidate_logprobs, alone.candidate_logprobs):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     # activations of a row read in a padded batch equal those of the row read alone
