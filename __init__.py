@@ -1,3 +1,15 @@
-"""mesaprobe: search-in-map vs cross-time goal optimization, probed with linear and causal probes."""
+"""mesaprobe: search-in-map vs cross-time goal optimization, probed with linear and causal probes.
+
+`import mesaprobe` is light; `train`, `probe`, `load_results`, `results_frame` and `clean` load what they need on
+first use (mesaprobe/api.py)."""
 
 __version__ = "0.1.0"
+__all__ = ["train", "probe", "load_results", "results_frame", "clean"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from mesaprobe import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mesaprobe' has no attribute {name!r}")

@@ -3,6 +3,8 @@ happen inside the commands so that `mesaprobe --help` stays fast."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -19,20 +21,27 @@ app = typer.Typer(
 )
 
 PARAM_HELP = "Task parameter KEY=VALUE (repeatable), e.g. -p K=7. See `mesaprobe tasks`."
+TASK_HELP = "Task name (see `mesaprobe tasks`), or your own task class as path/to/file.py:ClassName."
+PARAM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9]+)\s*$", re.ASCII)
 
 
 def _params(items: Optional[List[str]]) -> dict[str, int]:
     out = {}
     for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not value.lstrip("-").isdigit():
-            raise UserError(f"bad --param {item!r}: expected KEY=INTEGER, e.g. K=7")
-        out[key.strip()] = int(value)
+        match = PARAM.match(item)
+        if not match:
+            raise UserError(f"bad --param {item!r}: expected KEY=INTEGER with ASCII digits, e.g. K=7")
+        out[match[1]] = int(match[2])
     return out
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
+
+
 def _run(fn: Callable[[], object]) -> object:
-    """Run a command body: a UserError becomes one line on stderr and exit code 2."""
+    """Run a command body: a UserError becomes one line on stderr and exit code 2; SIGTERM cleans up like Ctrl-C."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return fn()
     except UserError as exc:
@@ -44,11 +53,15 @@ def _run(fn: Callable[[], object]) -> object:
 
 
 @app.command()
-def tasks() -> None:
-    """List the tasks, their family (search / goal) and their parameters with defaults and ranges."""
-    from mesaprobe.tasks import REGISTRY
+def tasks(
+    spec: Optional[str] = typer.Argument(None, help="Show only this task (a name or path/to/file.py:ClassName)."),
+) -> None:
+    """List the tasks (built in, and from `mesaprobe.tasks` entry points), their family (search / goal) and their
+    parameters with defaults and ranges. Write your own: docs/adding-a-task.md."""
+    from mesaprobe.tasks import all_tasks, task_class
 
-    for name, cls in sorted(REGISTRY.items()):
+    found = _run(lambda: {(cls := task_class(spec)).name: cls} if spec else all_tasks())
+    for name, cls in sorted(found.items()):
         typer.echo(f"{name:12s} {cls.family:7s} {cls.summary}")
         for key, p in cls.PARAMS.items():
             typer.echo(f"{'':21s}{key}={p.default}  [{p.low}..{p.high}]  {p.help}")
@@ -56,7 +69,7 @@ def tasks() -> None:
 
 @app.command()
 def train(
-    task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
+    task: str = typer.Argument(..., help=TASK_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (HF format)."),
     method: str = typer.Option("sl", "--method", "-m", help="sl: supervised (behaviour cloning; SFT with --base); "
                                                            "rl: PPO (GRPO with --base)."),
@@ -67,12 +80,12 @@ def train(
                                                    "with TRL instead of training a tiny one: SFT or GRPO."),
     lr: Optional[float] = typer.Option(None, help="Learning rate for --base fine-tuning (default: SFT 5e-5, GRPO "
                                                    "1e-4; warm-start GRPO from an SFT model, a high rate collapses)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing --out."),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
-    from mesaprobe.models.train import train as train_model
+    from mesaprobe.api import train as train_model
 
-    summary = _run(lambda: train_model(task, method, out, seed=seed, steps=steps, params=_params(param),
+    summary = _run(lambda: train_model(task, out, method=method, seed=seed, steps=steps, params=_params(param),
                                        overwrite=overwrite, base=base, lr=lr))
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
 
@@ -80,7 +93,7 @@ def train(
 @app.command()
 def probe(
     model: str = typer.Argument(..., help="Model directory, hub id, .gguf file, or `smollm2`."),
-    task: str = typer.Argument(..., help="Task name (see `mesaprobe tasks`)."),
+    task: str = typer.Argument(..., help=TASK_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (results.json and its data)."),
     n: int = typer.Option(1000, "--n", help="Examples per seed."),
     seeds: int = typer.Option(3, help="Independent data seeds (indices get a bootstrap CI over them)."),
@@ -89,20 +102,20 @@ def probe(
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
     causal: bool = typer.Option(True, "--causal/--no-causal", help="Run LEACE, interchange, patching, steering."),
     dtype: str = typer.Option("float32", help="Weights dtype: float32, bfloat16 or float16."),
-    max_layer: Optional[int] = typer.Option(None, help="Probe blocks 0..MAX_LAYER only (the forward pass stops there)."),
+    max_layer: Optional[int] = typer.Option(None, help="Probe blocks 0..MAX_LAYER only (the forward pass stops there); "
+                                                       "0 <= MAX_LAYER < the model's blocks."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow a hub model's own code to run."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
-    overwrite: bool = typer.Option(False, help="Replace an existing --out."),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
     probes, the search and goal indices with bootstrap CIs over seeds, and the verdict -> OUT/results.json."""
-    from mesaprobe.probes.run import run_probe
-    from mesaprobe.tasks import get_task
+    from mesaprobe.api import probe as run_probe
 
-    results = _run(lambda: run_probe(model, get_task(task, **_params(param)), out, n=n, seeds=seeds, folds=folds,
-                                     random_init=random_init, overwrite=overwrite, seed=seed,
-                                     causal=causal, dtype=dtype, max_layer=max_layer,
-                                     trust_remote_code=trust_remote_code))
+    results = _run(lambda: run_probe(model, task, out, n=n, seeds=seeds, folds=folds, seed=seed,
+                                     params=_params(param), random_init=random_init, causal=causal, dtype=dtype,
+                                     max_layer=max_layer, trust_remote_code=trust_remote_code,
+                                     overwrite=overwrite))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
 
@@ -123,13 +136,28 @@ def report(
 def card(
     model: Path = typer.Argument(..., help="A model directory (trained here or any HF directory)."),
     results: Optional[List[Path]] = typer.Option(None, "--results", "-r", help="Run directories to report on."),
-    push: Optional[str] = typer.Option(None, "--push", help="Upload the model and card to this Hub repo id."),
+    push: Optional[str] = typer.Option(None, "--push", help="Upload the model and card to this Hub repo id first; "
+                                                            "the card is written only if that succeeds."),
+    replace_readme: bool = typer.Option(False, "--replace-readme", help="Replace a README.md mesaprobe did not "
+                                                                        "write (by default it is kept)."),
 ) -> None:
     """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
     from mesaprobe.reports.card import card_command
 
-    path = _run(lambda: card_command(model, results or [], push))
+    path = _run(lambda: card_command(model, results or [], push, replace_readme))
     typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
+
+
+@app.command()
+def clean(
+    directory: Path = typer.Argument(Path("."), help="Where the killed runs wrote (the parent of their --out)."),
+) -> None:
+    """Remove what killed runs left behind: hidden `.NAME.*.partial` directories and stale `.NAME.lock` files.
+    A run still in progress is left alone. (The next run on the same --out removes them too.)"""
+    from mesaprobe.api import clean as clean_dir
+
+    gone = _run(lambda: clean_dir(directory))
+    typer.echo("\n".join(f"removed {p}" for p in gone) if gone else "nothing to clean")
 
 
 @app.command()

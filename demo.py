@@ -29,11 +29,9 @@ def format_table(name: str, results: dict, top: int = 5) -> str:
 
 
 def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
-    from mesaprobe.models.train import train
-    from mesaprobe.probes.run import run_probe
+    from mesaprobe.api import probe, train
     from mesaprobe.reports.card import card_command
     from mesaprobe.reports.html import write_report
-    from mesaprobe.tasks import get_task
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -42,9 +40,9 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
     for task_name, method, steps, n in PLAN[quick]:
         name = f"{task_name}-{method}"
         model_dir, run_dir = out / "models" / name, out / "runs" / name
-        summary = train(task_name, method, model_dir, seed=0, steps=steps)
+        summary = train(task_name, model_dir, method=method, seed=0, steps=steps)
         print(f"trained {model_dir}: {summary['behavior']} in {summary['wall_time_s']} s", flush=True)
-        all_results[name] = run_probe(str(model_dir), get_task(task_name), run_dir, n=n, seeds=3)
+        all_results[name] = probe(model_dir, task_name, run_dir, n=n, seeds=3)
         runs[name] = run_dir
         card_command(model_dir, [run_dir])
         write_report([run_dir], out / "reports" / f"{name}.html")

@@ -1,6 +1,8 @@
 """Process-wide set-up shared by commands: device choice, quiet third-party progress bars, phase timings."""
 from __future__ import annotations
 
+import os
+import threading
 import time
 from contextlib import contextmanager
 
@@ -60,3 +62,15 @@ class PhaseTimer:
             yield
         finally:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - start, 2)
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """For a worker process: exit as soon as `parent_pid` is no longer its parent (the parent died, even by
+    SIGKILL, and the worker was re-parented), so no worker outlives the run that started it."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()

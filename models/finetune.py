@@ -15,25 +15,8 @@ import time
 import torch
 
 from mesaprobe.models.loading import load_model
+from mesaprobe.models.subject import by_family
 from mesaprobe.tasks.base import Task
-
-
-def sft_pairs(task: Task, n: int, seed: int) -> list[dict]:
-    if task.family == "search":
-        return [dict(zip(("prompt", "completion"), (p, " " + a)))
-                for p, a in (task.render_text(i.meta) for i in task.instances(n, seed=f"finetune:{seed}"))]
-    pairs = []
-    for layout in task.layouts(n, f"finetune:{seed}"):
-        env = task.make_env(layout)
-        obs, _ = env.reset()
-        text, done = task.render_text(layout)[0], False
-        while not done:
-            action = task.oracle_action(env)
-            pairs.append({"prompt": text, "completion": f" {task.ACTION_WORDS[action]}."})
-            obs, _, terminated, truncated, _ = env.step(action)
-            text += f" {task.ACTION_WORDS[action]}. {task.text_observation(obs)}"
-            done = terminated or truncated
-    return pairs[: max(n, 1) * 4]
 
 
 def answer_reward(completions, answer, **_) -> list[float]:
@@ -44,6 +27,22 @@ def answer_reward(completions, answer, **_) -> list[float]:
         words = re.findall(r"[A-Za-z]+|\d+", text)
         out.append(1.0 if words and words[0] == target else 0.0)
     return out
+
+
+def grpo_answers(task: Task, n: int, seed: int):
+    """GRPO on a search task: one reply per prompt, rewarded 1 for the right answer."""
+    rows = [{"prompt": p, "answer": a} for p, a in
+            (task.render_text(i.meta) for i in task.instances(n, seed=f"finetune:{seed}"))]
+    return rows, answer_reward, {}, 6
+
+
+def grpo_episodes(task: Task, n: int, seed: int):
+    """GRPO on a goal task: whole text episodes played by a rollout function, rewarded with their return."""
+    from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
+
+    layouts = task.layouts(n, f"finetune:{seed}")
+    rows = [{"prompt": task.render_text(layout)[0]} for layout in layouts]
+    return rows, episode_return, {"rollout_func": episode_rollout_func(task, layouts)}, 512
 
 
 def common_args(out_dir: str, steps: int, lr: float, seed: int, batch: int) -> dict:
@@ -65,22 +64,13 @@ def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | Non
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if method == "sl":
-            data = datasets.Dataset.from_list(sft_pairs(task, steps * 8, seed))
+            data = datasets.Dataset.from_list(task.sft_pairs(steps * 8, seed))
             args = SFTConfig(**common_args(tmp, steps, lr or 5e-5, seed, 8), completion_only_loss=True)
             trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
         else:
-            if task.family == "goal":
-                from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
-
-                layouts = task.layouts(steps * 8, f"finetune:{seed}")
-                rows = [{"prompt": task.render_text(layout)[0]} for layout in layouts]
-                reward, extra = episode_return, {"rollout_func": episode_rollout_func(task, layouts)}
-            else:
-                rows = [{"prompt": p, "answer": a} for p, a in
-                        (task.render_text(i.meta) for i in task.instances(steps * 8, seed=f"finetune:{seed}"))]
-                reward, extra = answer_reward, {}
+            rows, reward, extra, completion_tokens = by_family(task, grpo_answers, grpo_episodes)(task, steps * 8, seed)
             args = GRPOConfig(**common_args(tmp, steps, lr or 1e-4, seed, 4), num_generations=4,
-                              max_completion_length=6 if task.family == "search" else 512, beta=0.0)
+                              max_completion_length=completion_tokens, beta=0.0)
             trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args,
                                   train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer, **extra)
         trainer.train()
@@ -93,13 +83,18 @@ def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | Non
 
 
 def evaluate_text(model, tokenizer, task: Task, seed: int, n: int) -> dict:
-    if task.family == "search":
+    """Held-out behaviour in natural language: zero-shot answers (search) or text episodes (goal)."""
+    def search(task):
         from mesaprobe.models.text_eval import score_examples, text_examples
 
-        return score_examples(model, tokenizer, text_examples(task, tokenizer, n, 10_000 + seed, shots=0, chat=False),
-                              progress=False)
-    from mesaprobe.models.rollout import behavior
-    from mesaprobe.models.text_rollout import text_rollout
+        examples = text_examples(task, tokenizer, n, 10_000 + seed, shots=0, chat=False)
+        return score_examples(model, tokenizer, examples, progress=False)
 
-    episodes, bad = text_rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test"))
-    return behavior(task, episodes) | {"unparseable": bad}
+    def goal(task):
+        from mesaprobe.models.rollout import behavior
+        from mesaprobe.models.text_rollout import text_rollout
+
+        episodes, bad = text_rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test"))
+        return behavior(task, episodes) | {"unparseable": bad}
+
+    return by_family(task, search, goal)(task)

@@ -80,12 +80,16 @@ def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_co
         model = AutoModelForCausalLM.from_pretrained(ref, config=config, use_safetensors=True,
                                                      dtype=getattr(torch, dtype), **kwargs)
         return model, tokenizer
-    except (OSError, ValueError) as exc:
+    except UserError:
+        raise
+    except Exception as exc:  # a damaged file raises whatever its reader raises (SafetensorError, OSError, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "trust_remote_code" in str(exc):
             raise UserError(f"{ref} needs its own code to load; pass --trust-remote-code if you trust it") from None
         if local:
-            raise UserError(f"cannot load {ref}: {first}") from None
+            raise UserError(f"cannot load {ref}: {type(exc).__name__}: {first}") from None
+        if not isinstance(exc, (OSError, ValueError)):
+            raise
         raise UserError(f"cannot fetch {ref!r} from the Hugging Face Hub (offline or unknown id); "
                         "download it and pass its local directory instead") from None
 

@@ -68,25 +68,6 @@ def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None):
     return logits, values
 
 
-@dataclass
-class Steering:
-    """Add `vectors[i]` to the residual stream after block `layer` at token `positions[i]` of episode i, in every
-    forward pass of the rollout (the steered token stays in context, as it would in a KV cache)."""
-
-    bridge: object
-    layer: int
-    vectors: torch.Tensor  # [n_episodes, d_model]
-    positions: torch.Tensor  # [n_episodes]
-
-    def logits(self, ids: torch.Tensor, active: list[int]) -> torch.Tensor:
-        from mesaprobe.probes.intervene import edit_hook
-
-        idx = torch.tensor(active)
-        vec = self.vectors[idx]
-        hook = edit_hook(self.layer, self.positions[idx], lambda x, rows: x + vec[rows.cpu()].to(x.device))
-        return self.bridge.run_with_hooks(ids, fwd_hooks=[hook])
-
-
 class CachedPolicy:
     """Incremental forward passes with a KV cache: each step feeds only the tokens appended since the last one.
     Prompts are left-padded with explicit position ids, so every row sees the same positions as it would alone;
@@ -129,10 +110,11 @@ class CachedPolicy:
 
 @torch.no_grad()
 def rollout(model, tokenizer, task: GoalTask, layouts: list[dict], greedy: bool = True, value_head=None,
-            generator: torch.Generator | None = None, steering: Steering | None = None,
-            use_cache: bool = True) -> list[Episode]:
+            generator: torch.Generator | None = None, steering=None, use_cache: bool = True) -> list[Episode]:
     """Batched closed loop. With `use_cache` (the default; not with steering, whose hooks need the whole sequence),
-    each step feeds only the new action and observation tokens through the model's KV cache."""
+    each step feeds only the new action and observation tokens through the model's KV cache. `steering`, when given,
+    computes each step's logits instead of the model: `steering.logits(ids [b, T], active episode indices)`
+    (probes/causal/steering.py adds a direction to the residual stream there)."""
     device = next(model.parameters()).device
     act_ids = action_ids(tokenizer, task)
     token_ids(tokenizer, [task.vocabulary()])  # every token an episode can show must be in the vocabulary

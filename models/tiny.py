@@ -1,7 +1,7 @@
-"""Tiny GPT-2-style models built from a config, sized per task."""
+"""Tiny GPT-2-style models built from a config, sized by the task (`Task.model_size`)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -10,15 +10,6 @@ class TinySize:
     n_embd: int = 64
     n_head: int = 4
     n_positions: int = 64
-
-
-# Measured on this project's 2-core CPU machine; see README "Numbers".
-DEFAULT_SIZES: dict[str, TinySize] = {
-    "argmax": TinySize(2, 64, 4),
-    "rocks": TinySize(3, 64, 4),
-    "kv-recall": TinySize(2, 64, 4),
-    "icl-linear": TinySize(4, 128, 4),
-}
 
 
 def tiny_config(vocab_size: int, size: TinySize, pad_token_id: int, bos_token_id: int):
@@ -46,7 +37,3 @@ def build_tiny_model(tokenizer, size: TinySize, seed: int):
     torch.manual_seed(seed)
     config = tiny_config(len(tokenizer), size, tokenizer.pad_token_id, tokenizer.bos_token_id)
     return GPT2LMHeadModel(config)
-
-
-def size_dict(size: TinySize) -> dict:
-    return asdict(size)

@@ -1,43 +1,55 @@
-"""`mesaprobe train`: dispatch a task and a method to its trainer, save the model directory."""
+"""Training a model for a task: a tiny model from scratch (supervised, or PPO on a goal task), or a pretrained base
+fine-tuned with TRL (SFT / GRPO). `train_into` trains and saves into a directory the caller provides."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from mesaprobe.errors import UserError
-from mesaprobe.tasks import get_task
+from mesaprobe.models.subject import by_family
+from mesaprobe.tasks.base import Task
 
 METHODS = ("sl", "rl")
 
 
-def train(task_name: str, method: str, out: str | Path, seed: int = 0, steps: int | None = None,
-          params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True,
-          base: str | None = None, lr: float | None = None) -> dict:
-    """A tiny model trained from scratch, or with `base` a pretrained model fine-tuned with TRL (SFT / GRPO)."""
+def check_train_options(task: Task, method: str, steps: int | None, base: str | None, lr: float | None) -> None:
+    """Everything about a training request that can be refused before any work."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    task = get_task(task_name, **(params or {}))
     if steps is not None and steps < 1:
         raise UserError(f"--steps must be positive, got {steps}")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out} already exists and is not empty; choose another --out or pass --overwrite")
     if lr is not None and (base is None or lr <= 0):
         raise UserError("--lr is for fine-tuning a --base model and must be positive")
+    if base is None and method not in task.tiny_methods:
+        raise UserError(f"{task.name} is a {task.family} task: a tiny model learns it with --method "
+                        f"{' or '.join(task.tiny_methods)}")
+
+
+def train_tiny(task: Task, method: str, seed: int, steps: int | None, progress: bool):
+    """(model, tokenizer, summary) of a tiny model trained from scratch."""
+    def search(task):
+        from mesaprobe.models.train_sl import train_search_sl
+
+        return train_search_sl(task, seed=seed, steps=steps, progress=progress)
+
+    def goal(task):
+        from mesaprobe.models.train_goal import train_goal
+
+        return train_goal(task, method, seed=seed, steps=steps, progress=progress)
+
+    return by_family(task, search, goal)(task)
+
+
+def train_into(task: Task, method: str, directory: str | Path, seed: int = 0, steps: int | None = None,
+               progress: bool = True, base: str | None = None, lr: float | None = None) -> dict:
+    """Train and save the model directory into `directory`; return the training summary."""
+    from mesaprobe.models.save import save_model_dir
+
+    check_train_options(task, method, steps, base, lr)
     if base is not None:
         from mesaprobe.models.finetune import finetune
 
         model, tokenizer, summary = finetune(task, base, method, seed=seed, steps=steps, lr=lr)
-    elif task.family == "search":
-        if method == "rl":
-            raise UserError(f"{task.name} is a search task: it is trained by supervised learning (--method sl)")
-        from mesaprobe.models.train_sl import train_search_sl
-
-        model, tokenizer, summary = train_search_sl(task, seed=seed, steps=steps, progress=progress)
     else:
-        from mesaprobe.models.train_goal import train_goal
-
-        model, tokenizer, summary = train_goal(task, method, seed=seed, steps=steps, progress=progress)
-    from mesaprobe.models.save import save_model_dir
-
-    save_model_dir(model, tokenizer, summary, out, overwrite=overwrite)
+        model, tokenizer, summary = train_tiny(task, method, seed, steps, progress)
+    save_model_dir(model, tokenizer, summary, directory)
     return summary

@@ -13,7 +13,6 @@ from mesaprobe.models.optim import supervised_loop
 from mesaprobe.runtime import quiet_libraries
 from mesaprobe.tasks.goal_base import GoalTask
 
-GOAL_SIZE = TinySize(n_layer=3, n_embd=64, n_head=4, n_positions=128)
 EVAL_EPISODES = 500
 
 
@@ -45,16 +44,17 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
-               budget: int | None = None, size: TinySize = GOAL_SIZE):
+               budget: int | None = None, size: TinySize | None = None):
     """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
     per method (default: the task's `episode_budget`, the same for both)."""
     quiet_libraries()
     budget = budget or task.episode_budget
+    size = size or TinySize(**task.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     start = time.perf_counter()
     if method == "sl":
-        steps = steps or 1500
+        steps = steps or task.train_steps
         model = train_bc(task, model, tokenizer, seed, budget, steps, progress)
         extra = {}
     else:

@@ -5,13 +5,12 @@ import time
 
 import torch
 from mesaprobe.models.behavior import search_accuracy
-from mesaprobe.models.tiny import DEFAULT_SIZES, TinySize, build_tiny_model
+from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
 from mesaprobe.models.optim import supervised_loop
 from mesaprobe.runtime import quiet_libraries
 from mesaprobe.tasks.base import ANSWER_POSITION, Task
 
-DEFAULT_STEPS = {"argmax": 1500, "rocks": 2500, "kv-recall": 2000, "icl-linear": 4000}
 EVAL_EXAMPLES = 2000
 
 
@@ -26,8 +25,8 @@ def train_search_sl(
 ):
     """Returns (model, tokenizer, summary). Training instances and evaluation instances come from disjoint seeds."""
     quiet_libraries()
-    steps = steps or DEFAULT_STEPS.get(task.name, 2000)
-    size = size or DEFAULT_SIZES.get(task.name, TinySize())
+    steps = steps or task.train_steps
+    size = size or TinySize(**task.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     pool = task.instances(min(steps * batch_size, 50_000), seed=f"train:{seed}")

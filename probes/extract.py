@@ -17,13 +17,10 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.probes.hooks import EMBED_LAYER, hook_name, stop_layer
 from mesaprobe.runtime import progress_disabled
 
-EMBED_LAYER = -1
-
-
-def hook_name(layer: int) -> str:
-    return "blocks.0.hook_resid_pre" if layer == EMBED_LAYER else f"blocks.{layer}.hook_resid_post"
+__all__ = ["EMBED_LAYER", "ActivationStore", "extract_activations", "hook_name"]
 
 
 @dataclass
@@ -73,8 +70,6 @@ def extract_activations(
     `scorer(rows, last_logits [B, V], hf_cache, lengths)` is handed each batch's logits at its rows' last tokens
     and KV cache, so behaviour is scored in the same forward (it needs every layer: no `stop_at_layer`)."""
     from safetensors.numpy import save_file
-
-    from mesaprobe.probes.intervene import stop_layer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

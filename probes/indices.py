@@ -36,12 +36,14 @@ def decodability(task, rows: list[dict], family_indices: tuple[str, ...]) -> flo
     return float(np.mean(list(best.values()))) if best else 0.0
 
 
-def horizon(rows: list[dict], margin: float = DECODABLE) -> int:
-    """G2's horizon H: the largest k whose position+k is decodable beyond the observation baseline by `margin`."""
+def horizon(task, rows: list[dict], margin: float = DECODABLE) -> int:
+    """G2's horizon H: the largest k whose future-state target (TargetSpec.horizon = k) is decodable beyond the
+    observation baseline by `margin`."""
+    steps = {t.name: t.horizon for t in task.targets() if t.horizon}
     h = 0
     for r in rows:
-        if r["target"].startswith("position+") and r["layer"] >= 0 and r["score"] - r["obs_baseline"] > margin:
-            h = max(h, int(r["target"].split("+")[1]))
+        if r["target"] in steps and r["layer"] >= 0 and r["score"] - r["obs_baseline"] > margin:
+            h = max(h, steps[r["target"]])
     return h
 
 
@@ -50,14 +52,16 @@ def index_entry(per_seed: list[float]) -> dict:
 
 
 CAUSAL = 0.10  # a causal effect counts when it beats its random-subspace / random-direction control by this much
-CAUSAL_METHODS = {"search": ("leace", "interchange"), "goal": ("leace", "interchange", "steer")}
+FAMILY_INDICES = {"search": ("S1",), "goal": ("G1", "G2")}  # the decodability indices of each family
 
 
 def causal_margin(task, rows: list[dict]) -> float:
     """S5 (search) / G4 (goal): the largest effect beyond its control among the causal probes of the answer and
-    of the index-feeding targets. Whole-residual patching is left out: it localises, it does not test a
-    probed variable (patching the whole stream at the answer position succeeds in any model)."""
-    methods = CAUSAL_METHODS[task.family]
+    of the index-feeding targets, over the methods registered as evidence for the task's family (whole-residual
+    patching is not: it localises, it does not test a probed variable)."""
+    from mesaprobe.probes.causal import evidence_methods
+
+    methods = evidence_methods(task.family)
     margins = [r["effect"] - r["control_effect"] for r in rows if r["method"] in methods]
     return max(margins, default=0.0)
 
@@ -93,8 +97,7 @@ def summarize(task, per_seed_rows: list[list[dict]], causal: list[list[dict]] | 
     """indices + verdict of a run. An index value is min(decodability, causal margin) per seed: both must hold.
     Without causal probes (`--no-causal`) the value is the decodability alone and the verdict at most
     'inconclusive'."""
-    indexes = ("S1",) if task.family == "search" else ("G1", "G2")
-    dec = [decodability(task, rows, indexes) for rows in per_seed_rows]
+    dec = [decodability(task, rows, FAMILY_INDICES[task.family]) for rows in per_seed_rows]
     evidence = {"decodability": index_entry(dec), "causal": None}
     values = dec
     if causal is not None:
@@ -102,9 +105,9 @@ def summarize(task, per_seed_rows: list[list[dict]], causal: list[list[dict]] | 
         evidence["causal"] = index_entry(margins)
         values = [min(d, m) for d, m in zip(dec, margins)]
     entry = index_entry(values) | evidence
-    if task.family == "goal":
-        entry["horizon"] = [horizon(rows) for rows in per_seed_rows]
-    missing = {"value": None, "ci": None, "note": f"not a {'goal' if task.family == 'search' else 'search'} task"}
-    indices = {"search": entry, "goal": missing} if task.family == "search" else {"search": missing, "goal": entry}
-    verdict = verdict_rule(entry if task.family == "search" else None, entry if task.family == "goal" else None)
-    return indices, verdict
+    if any(t.horizon for t in task.targets()):
+        entry["horizon"] = [horizon(task, rows) for rows in per_seed_rows]
+    indices = {family: entry if family == task.family else {"value": None, "ci": None, "note": f"not a {family} task"}
+               for family in FAMILY_INDICES}
+    return indices, verdict_rule(**{family: indices[family] if family == task.family else None
+                                    for family in FAMILY_INDICES})

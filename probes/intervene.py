@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 import torch
 
-from mesaprobe.probes.extract import hook_name
+from mesaprobe.probes.hooks import hook_name, stop_layer
 
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new
 
@@ -56,20 +55,8 @@ def resid_at(bridge, ids: torch.Tensor, layer: int, positions: torch.Tensor, bat
     return torch.cat(captured)
 
 
-def stop_layer(deepest: int, n_layers: int) -> int | None:
-    """`stop_at_layer` that still runs block `deepest` (layer -1, the embeddings, needs block 0 entered)."""
-    stop = max(deepest + 1, 1)
-    return stop if stop < n_layers else None
-
-
 def random_orthonormal(d: int, rank: int, seed: int) -> torch.Tensor:
     """A uniformly random d x rank orthonormal basis (QR of a Gaussian matrix)."""
     g = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(d, max(rank, 1), generator=g))
     return q[:, :rank]
-
-
-def class_index(answer_ids: np.ndarray, class_ids: torch.Tensor) -> np.ndarray:
-    """Token ids -> index into the answer classes."""
-    lookup = {int(t): i for i, t in enumerate(class_ids.tolist())}
-    return np.array([lookup.get(int(t), -1) for t in answer_ids])

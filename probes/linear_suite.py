@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesaprobe.probes.controls import chance_score, control_labels, observation_features, observation_keyings
-from mesaprobe.probes.extract import ActivationStore, hook_name
+from mesaprobe.probes.extract import ActivationStore
+from mesaprobe.probes.hooks import hook_name
 from mesaprobe.probes.linear import cv_score
+from mesaprobe.schema import ProbeRow, label_key
 
 
 @dataclass
@@ -32,7 +34,7 @@ class ProbeData:
 
 def probe_target(data: ProbeData, target: str, position: str, kind: str, token_bound: bool, folds: int) -> list[dict]:
     """Rows for one (target, position) over all layers of the store."""
-    y = data.labels[f"{target}@{position}"]
+    y = data.labels[label_key(target, position)]
     pos = data.positions[position]
     token_ids = data.ids[np.arange(len(pos)), pos] if token_bound else None
     y_control = control_labels(y, seed=data.seed, token_ids=token_ids)
@@ -46,13 +48,9 @@ def probe_target(data: ProbeData, target: str, position: str, kind: str, token_b
         score = cv_score(X, y, kind, folds, data.seed, data.groups)
         control = cv_score(X, y_control, kind, folds, data.seed, data.groups)
         random_init = cv_score(data.random_init.load(layer, position), y, kind, folds, data.seed, data.groups)
-        rows.append({
-            "target": target, "hook": hook_name(layer), "layer": layer, "position": position,
-            "metric": "accuracy" if kind == "class" else "r2",
-            "score": score, "control": control, "selectivity": score - control,
-            "random_init": random_init, "obs_baseline": obs, "chance": chance_score(y, kind),
-            "n_train": len(y) - n_test, "n_test": n_test,
-        })
+        rows.append(ProbeRow(target, hook_name(layer), layer, position, "accuracy" if kind == "class" else "r2",
+                             score, control, score - control, random_init, obs, chance_score(y, kind),
+                             len(y) - n_test, n_test).to_dict())
     return rows
 
 

@@ -1,132 +1,90 @@
-"""`mesaprobe probe`: behaviour, activations, linear probes (and, by default, causal probes) -> RUN/results.json."""
+"""`mesaprobe probe`: behaviour, activations, linear probes and causal probes -> RUN/results.json.
+
+The subject (models/subject.py) builds each seed's rows and scores behaviour; this module extracts activations of
+the subject and its random-init twin, fits the linear probes beside their controls, runs the causal methods the
+subject supports (probes/causal/), and summarises indices and verdict (probes/indices.py)."""
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil import atomic_dir, atomic_write_json
-from mesaprobe.models.behavior import answer_logits
-from mesaprobe.models.loading import LoadedModel, load_model, random_twin
+from mesaprobe.fsutil import atomic_write_json, output_dir, preflight
+from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
-from mesaprobe.models.text_eval import TextScorer
-from mesaprobe.models.tokenizer import encode_tokens, token_ids
+from mesaprobe.models.subject import Subject, make_subject
+from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
-from mesaprobe.runtime import PhaseTimer, package_versions, progress_disabled
-from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Task
-from mesaprobe.tasks.goal_base import DECISION
-
-SCHEMA = "mesaprobe.results/1"
+from mesaprobe.runtime import PhaseTimer, exit_with_parent, package_versions, progress_disabled
+from mesaprobe.schema import SCHEMA, CausalRow, RunConfig, label_key
+from mesaprobe.tasks.base import Task
 
 
-def speaks_task_tokens(subject: LoadedModel, task: Task) -> bool:
-    """A tiny model trained here speaks synthetic tokens (on another task's vocabulary it fails with a clear
-    message); any other model, a pretrained base fine-tuned here included, speaks them only if its vocabulary has
-    every one, else it gets natural language."""
-    if subject.info.get("task") and not subject.info.get("base"):
-        return True
-    return set(task.vocabulary()) | {BOS} <= set(subject.tokenizer.get_vocab())
-
-
-def text_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: bool):
-    """Natural-language rows for a pretrained LM: token ids, positions aligned to its tokens, labels there."""
-    import datasets
-
-    from mesaprobe.models.text_eval import text_examples
-
-    if task.family == "goal":
-        from mesaprobe.probes.goal_data import text_rollout_dataset
-
-        return text_rollout_dataset(subject.hf_model, subject.tokenizer, task, n, seed)
-    examples = text_examples(task, subject.tokenizer, n, seed)
-    rows = []
-    for ex in examples:
-        labels = task.build(ex.meta).labels
-        row = {"ids": ex.ids, "answer": ex.answer} | {f"pos.{k}": v for k, v in ex.positions.items()}
-        row |= {f"label.{t}@{p}": float(v) for t, by_pos in labels.items() for p, v in by_pos.items()
-                if p in ex.positions}
-        rows.append(row)
-    return datasets.Dataset.from_list(rows), TextScorer(subject.hf_model, subject.tokenizer, examples)
-
-
-def task_dataset(subject: LoadedModel, task: Task, n: int, seed: int, progress: bool = False):
-    """The probe rows of one seed and the subject's behaviour on them: a dict, or for natural-language search tasks
-    a `TextScorer` still to be fed the forward passes (the extraction pass feeds it)."""
-    if not speaks_task_tokens(subject, task):
-        return text_dataset(subject, task, n, seed, progress)
-    if task.family == "goal":
-        from mesaprobe.probes.goal_data import rollout_dataset
-
-        ds, behavior, _ = rollout_dataset(subject.hf_model, subject.tokenizer, task, n, seed)
-        return ds, behavior
-    ds = task.dataset(n, seed=f"probe:{seed}", counterfactuals=True)
-    ids = encode_tokens(subject.tokenizer, ds["tokens"])
-    logits = answer_logits(subject.hf_model, ids, torch.tensor(ds[f"pos.{ANSWER_POSITION}"]))
-    answers = encode_tokens(subject.tokenizer, [[a] for a in ds["answer"]])[:, 0]
-    return ds, {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
-
-
-def replicate(subject: LoadedModel, twin: LoadedModel, task: Task, n: int, seed: int, run_dir: Path,
-              progress: bool, max_layer: int | None = None, timer: PhaseTimer | None = None
-              ) -> tuple[ProbeData, dict]:
-    """Draw one seed's data, save it, extract both models' activations; return the probe data and behaviour."""
+def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
+              timer: PhaseTimer | None = None) -> tuple[ProbeData, dict]:
+    """Draw one seed's data, save it, extract both models' activations at blocks 0..`last` and the embeddings;
+    return the probe data and the subject's behaviour."""
     timer = timer or PhaseTimer()
     with timer("data and behaviour"):
-        ds, behavior = task_dataset(subject, task, n, seed, progress)
-    ds.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
-    seqs = ds["ids"] if "ids" in ds.column_names else token_ids(subject.tokenizer, ds["tokens"])
-    ids, lengths = pad_batch(seqs, subject.tokenizer.pad_token_id)[0], torch.tensor([len(s) for s in seqs])
-    names = sorted({p for t in task.targets() for p in t.positions if f"pos.{p}" in ds.column_names})
-    positions = {p: torch.tensor(ds[f"pos.{p}"]) for p in names}
-    last = subject.n_layers - 1 if max_layer is None else min(max_layer, subject.n_layers - 1)
+        inputs = subject.probe_inputs(n, seed, progress)
+    inputs.dataset.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
+    ids = pad_batch(inputs.sequences, subject.tokenizer.pad_token_id)[0]
+    lengths = torch.tensor([len(s) for s in inputs.sequences])
+    positions = {p: torch.tensor(v) for p, v in inputs.positions.items()}
     layers = [EMBED_LAYER, *range(last + 1)]  # extraction stops after block `last` (stop_at_layer)
-    scorer = behavior if isinstance(behavior, TextScorer) and last == subject.n_layers - 1 else None
+    scorer = inputs.scorer if last == subject.loaded.n_layers - 1 else None  # scoring needs the whole pass
     stores = {}
-    for tag, model, scores in (("subject", subject, scorer), ("random-init", twin, None)):
+    for tag, bridge, scores in (("subject", subject.bridge, scorer), ("random-init", twin.bridge, None)):
         with timer(f"{tag} activations" + (" and behaviour" if scores else "")):
-            out = run_dir / "activations" / tag / f"seed{seed}"
-            stores[tag] = extract_activations(model.bridge, ids, positions, out, layers, lengths, scorer=scores,
-                                              progress=progress)
-    if isinstance(behavior, TextScorer):  # scored in the subject's extraction pass, unless that stopped early
-        with timer("data and behaviour"):
-            behavior = behavior.result() if scorer else behavior.run(progress=progress)
-    labels = {c[len("label."):]: np.asarray(ds[c]) for c in ds.column_names if c.startswith("label.")}
-    groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
-    text = "ids" in ds.column_names
-    class_ids = None if text else torch.tensor(token_ids(subject.tokenizer, [task.answer_classes()])[0])
-    data = ProbeData(ids.numpy(), {k: v.numpy() for k, v in positions.items()}, labels, stores["subject"],
-                     stores["random-init"], len(subject.tokenizer), seed, groups,
-                     answer_position=DECISION if task.family == "goal" else ANSWER_POSITION, class_ids=class_ids)
-    if text:  # natural language: answers span several tokens, no causal probes yet
-        data.answer_classes = None
-    elif task.family == "goal":
-        data.answer_classes = labels[f"answer@{DECISION}"].astype(int)
-    else:
-        index = {a: i for i, a in enumerate(task.answer_classes())}
-        data.answer_classes = np.array([index[a] for a in ds["answer"]])
-        data.cf_classes = np.array([index[a] for a in ds["cf_answer"]])
-        data.cf_ids = encode_tokens(subject.tokenizer, ds["cf_tokens"]).numpy()
+            stores[tag] = extract_activations(bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
+                                              layers, lengths, scorer=scores, progress=progress)
+    with timer("data and behaviour"):
+        behavior = subject.finish(inputs, scored_in_pass=scorer is not None, progress=progress)
+    data = ProbeData(ids.numpy(), inputs.positions, inputs.labels, stores["subject"], stores["random-init"],
+                     len(subject.tokenizer), seed, inputs.groups, answer_position=subject.task.answer_position,
+                     class_ids=inputs.class_ids, answer_classes=inputs.answer_classes, cf_ids=inputs.cf_ids,
+                     cf_classes=inputs.cf_classes)
     return data, behavior
 
 
-def probe_all(data: ProbeData, task: Task, folds: int, progress: bool, jobs: int = -1) -> list[dict]:
-    """Every (target, position) the data has labels for, in parallel over the machine's cores; in task order."""
-    from joblib import Parallel, delayed
+def probe_all(data: ProbeData, task: Task, folds: int, progress: bool) -> list[dict]:
+    """Every (target, position) the data has labels for, in parallel over the machine's cores; in task order.
+    The workers (loky's, as joblib uses) exit on their own when this process dies, however it dies."""
+    from joblib import Parallel, delayed, parallel_config
 
-    todo = [(t, p) for t in task.targets() for p in t.positions if f"{t.name}@{p}" in data.labels]
-    runner = Parallel(n_jobs=jobs, return_as="generator")
-    rows = runner(delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
-    rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
-                leave=False)
-    return [row for group in rows for row in group]
+    todo = [(t, p) for t in task.targets() for p in t.positions if label_key(t.name, p) in data.labels]
+    with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+        rows = Parallel(n_jobs=-1, return_as="generator")(
+            delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
+        rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
+                    leave=False)
+        return [row for group in rows for row in group]
+
+
+def check_options(n: int, seeds: int, folds: int) -> None:
+    if folds < 2:
+        raise UserError(f"--folds {folds}: cross-validation needs at least 2 folds")
+    if seeds < 1:
+        raise UserError(f"--seeds {seeds}: run at least 1 seed")
+    if n < 10 * folds:
+        raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
+
+
+def check_max_layer(max_layer: int | None, n_layers: int) -> int:
+    """The deepest block to probe."""
+    if max_layer is None:
+        return n_layers - 1
+    if not 0 <= max_layer < n_layers:
+        raise UserError(f"--max-layer {max_layer} is out of range: this model has blocks 0..{n_layers - 1}")
+    return max_layer
 
 
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
@@ -134,59 +92,56 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
               causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
               max_layer: int | None = None) -> dict:
     """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
-    if n < 10 * folds:
-        raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
+    config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer)
+    check_options(n, seeds, folds)
+    protect = (Path(model),) if Path(model).exists() else ()
+    preflight(out, "run", overwrite, protect)
     started, timer = time.perf_counter(), PhaseTimer()
-    with timer("load"):
-        subject = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
-                             trust_remote_code=trust_remote_code)
-        twin = random_twin(subject, seed=seed + 1000)
-    trained_on = subject.info.get("task", {})
-    if trained_on and trained_on.get("name") not in (None, task.name):
-        print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
-    with atomic_dir(out, overwrite=overwrite) as run_dir:
-        per_seed, causal_per_seed, behaviors = [], [], []
+    with output_dir(out, "run", overwrite, protect) as run_dir:
+        with timer("load"):
+            loaded = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
+                                trust_remote_code=trust_remote_code)
+            last = check_max_layer(max_layer, loaded.n_layers)
+            twin = random_twin(loaded, seed=seed + 1000)
+        trained_on = loaded.info.get("task", {})
+        if trained_on and trained_on.get("name") not in (None, task.name):
+            print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
+        subject = make_subject(loaded, task)
+        per_seed, causal_per_seed, behaviors, skipped = [], [], [], []
         for s in range(seed, seed + seeds):
-            data, behavior = replicate(subject, twin, task, n, s, run_dir, progress, max_layer, timer)
+            data, behavior = replicate(subject, twin, n, s, run_dir, progress, last, timer)
             behaviors.append(behavior)
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, folds, progress))
-            if causal and data.answer_classes is not None:
-                from mesaprobe.probes.causal import run_causal
-
-                with timer("causal probes"):
-                    causal_per_seed.append(run_causal(subject, task, data, folds, progress))
-        probes = average_rows(per_seed)
-        causal_rows = average_rows(causal_per_seed, key="effect") if causal_per_seed else []
-        indices, verdict = summarize(task, per_seed, causal_per_seed or None)
+            ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
+                                progress)
+            with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():
+                rows, skipped = run_causal(ctx, enabled=causal)
+            causal_per_seed.append([CausalRow.from_dict(r).to_dict() for r in rows])
+        ran = any(causal_per_seed)
+        indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None)
         results = {
             "schema": SCHEMA,
-            "model": {"source": model, "training": subject.training, "n_layers": subject.n_layers,
-                      "d_model": subject.d_model},
+            "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
+                      "d_model": loaded.d_model, "subject": subject.kind},
             "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
             "behavior": mean_behavior(behaviors),
-            "probes": probes,
-            "causal": causal_rows,
+            "probes": average_rows(per_seed),
+            "causal": average_rows(causal_per_seed, key="effect") if ran else [],
+            "causal_skipped": [s.to_dict() for s in skipped],
             "indices": indices,
             "verdict": verdict,
             "environment": {"python": platform.python_version(), "packages": package_versions(),
                             "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds},
         }
-        atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe(), "n": n, "seeds": seeds,
-                                                   "folds": folds, "random_init": random_init, "seed": seed,
-                                                   "causal": causal, "dtype": dtype, "max_layer": max_layer})
+        atomic_write_json(run_dir / "config.json", config.to_dict())
         atomic_write_json(run_dir / "results.json", results)
     return results
 
 
 def mean_behavior(behaviors: list[dict]) -> dict:
     """Mean of each behaviour metric over seeds, with the per-seed values."""
+    import numpy as np
+
     out = {k: float(np.mean([b[k] for b in behaviors])) for k in behaviors[0] if k != "n_episodes"}
     return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in out}
-
-
-def load_results(run: str | Path) -> dict:
-    path = Path(run) / "results.json" if Path(run).is_dir() else Path(run)
-    if not path.is_file():
-        raise UserError(f"{run}: no results.json (run `mesaprobe probe` first)")
-    return json.loads(path.read_text())

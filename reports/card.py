@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 from mesaprobe.errors import UserError
+from mesaprobe.fsutil import MARKER, atomic_write_text
+from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
+from mesaprobe.schema import load_results
+
+CARD_TAG = "mesaprobe"  # every card mesaprobe writes carries this tag; a README.md without it is the user's
 
 CAVEATS = ("Probes show what is linearly decodable, not what is used; the verdict needs a causal effect beyond a "
            "random-subspace or random-direction control (DESIGN.md). Indices carry bootstrap CIs over only the "
@@ -36,9 +41,11 @@ def eval_results(model_name: str, results: list[dict]):
         for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:3]:
             out.append(EvalResult(metric_type=f"probe/{r['target']}@{r['position']}/L{r['layer']}",
                                   metric_value=round(r["score"], 4), **common))
-        for r in [c for c in res.get("causal", []) if c["method"] != "patch"][:6]:
-            out.append(EvalResult(metric_type=f"{r['method']}/{r['target']}/L{r['layer']}",
-                                  metric_value=round(r["effect"], 4), **common))
+        for method in evidence_methods(res["task"]["family"]):  # each method's three strongest effects
+            rows = [c for c in res.get("causal", []) if c["method"] == method]
+            for r in sorted(rows, key=lambda c: c["control_effect"] - c["effect"])[:3]:
+                out.append(EvalResult(metric_type=f"{r['method']}/{r['target']}/L{r['layer']}",
+                                      metric_value=round(r["effect"], 4), **common))
     return out
 
 
@@ -61,7 +68,7 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
     name = model_dir.name
     data = ModelCardData(
         model_name=name, library_name="transformers", license="apache-2.0",
-        tags=["mesaprobe", "interpretability", "mesa-optimization", f"method-{method}", f"task-{task.get('name', 'none')}"],
+        tags=[CARD_TAG, "interpretability", "mesa-optimization", f"method-{method}", f"task-{task.get('name', 'none')}"],
         eval_results=eval_results(name, [r for _, r in results]) or None,
     )
     lines = [f"# {name}", "",
@@ -89,26 +96,60 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
 
 
 def write_card(model_dir: str | Path, results: list[tuple[str, dict]]) -> Path:
-    from mesaprobe.fsutil import atomic_write_text
-
     return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results)))
 
 
-def card_command(model_dir: Path, runs: list[Path], push: str | None = None) -> Path:
-    """Write MODEL/README.md from its training.json and the named runs; upload the folder only with `push`.
-    The token comes from huggingface_hub's own login or HF_TOKEN and is never printed or written."""
-    from mesaprobe.probes.run import load_results
+def is_mesaprobe_card(readme: Path) -> bool:
+    from huggingface_hub import ModelCard
 
+    try:
+        return CARD_TAG in (ModelCard.load(readme).data.tags or [])
+    except Exception:  # unparseable metadata: not a card we wrote
+        return False
+
+
+def push_hint(exc: Exception, repo_id: str) -> str:
+    """What to check after a failed push, in words."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return "HF_HUB_OFFLINE is set; unset it to push"
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403) or "token" in str(exc).lower():
+        return (f"check your Hugging Face token (`hf auth login` or HF_TOKEN) and that it may write to {repo_id}")
+    if isinstance(exc, HfHubHTTPError) and status:
+        return f"the Hub answered HTTP {status}; check the repo id {repo_id!r} and your access to it"
+    if isinstance(exc, (OSError, ConnectionError)) or "connect" in type(exc).__name__.lower():
+        return "could not reach the Hub; check the network connection"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
+
+
+def push_model(model_dir: Path, card: str, repo_id: str) -> None:
+    """One commit: the model directory's files (mesaprobe's marker left out) and the card, read from memory."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    files = [p for p in sorted(model_dir.rglob("*")) if p.is_file() and p.name not in ("README.md", MARKER)]
+    operations = [CommitOperationAdd(str(p.relative_to(model_dir)), str(p)) for p in files]
+    operations.append(CommitOperationAdd("README.md", card.encode()))
+    try:
+        api = HfApi()
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        api.create_commit(repo_id, operations, commit_message="mesaprobe: model and card", repo_type="model")
+    except Exception as exc:  # network, auth or permission: one line with what to check, never the token
+        raise UserError(f"could not push to {repo_id}: {push_hint(exc, repo_id)}; nothing was written") from None
+
+
+def card_command(model_dir: Path, runs: list[Path], push: str | None = None, replace_readme: bool = False) -> Path:
+    """Write MODEL/README.md from its training.json and the named runs; with `push`, upload first and write the
+    card only once the upload succeeded. A README.md that mesaprobe did not write is kept unless
+    `replace_readme`. The token comes from huggingface_hub's own login or HF_TOKEN and is never printed."""
+    model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir} is not a model directory (no config.json)")
-    path = write_card(model_dir, [(str(r), load_results(r)) for r in runs])
+    readme = model_dir / "README.md"
+    if readme.is_file() and not replace_readme and not is_mesaprobe_card(readme):
+        raise UserError(f"{readme} was not written by mesaprobe; pass --replace-readme to replace it")
+    card = str(build_card(model_dir, [(str(r), load_results(r)) for r in runs]))
     if push:
-        from huggingface_hub import HfApi
-
-        try:
-            api = HfApi()
-            api.create_repo(push, repo_type="model", exist_ok=True)
-            api.upload_folder(folder_path=str(model_dir), repo_id=push, repo_type="model")
-        except Exception as exc:  # network, auth or permission: one line, no token in it
-            raise UserError(f"could not push to {push}: {type(exc).__name__}") from None
-    return path
+        push_model(model_dir, card, push)
+    return atomic_write_text(readme, card)

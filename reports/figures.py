@@ -51,11 +51,20 @@ def probe_heatmap(label: str, res: dict, target: str, value: str = "selectivity"
     return _layout(fig, f"{label}: {target} {value} (layer x position)", "position", "layer")
 
 
-def causal_bars(runs: list[tuple[str, dict]], method: str) -> go.Figure | None:
-    """LEACE accuracy drops or interchange IIA per (target, layer), beside their random controls."""
+def causal_figures(runs: list[tuple[str, dict]]) -> list[go.Figure]:
+    """One figure per registered causal method (or per run, for maps), drawn as the method declares (Plot.kind)."""
+    from mesaprobe.probes.causal import REGISTRY
+
+    draw = {"bars": lambda m: [causal_bars(runs, m)], "curves": lambda m: [causal_curves(runs, m)],
+            "map": lambda m: [causal_map(label, res, m) for label, res in runs]}
+    return [f for method in REGISTRY.values() for f in draw[method.plot.kind](method) if f is not None]
+
+
+def causal_bars(runs: list[tuple[str, dict]], method) -> go.Figure | None:
+    """Effects per (target, layer) beside their random controls and the method's further series."""
     fig, any_rows = go.Figure(), False
     for i, (label, res) in enumerate(runs):
-        rows = [r for r in res["causal"] if r["method"] == method]
+        rows = [r for r in res["causal"] if r["method"] == method.name]
         if not rows:
             continue
         any_rows = True
@@ -65,46 +74,43 @@ def causal_bars(runs: list[tuple[str, dict]], method: str) -> go.Figure | None:
                              marker_color=color))
         fig.add_trace(go.Bar(x=names, y=[r["control_effect"] for r in rows], name=f"{label}: random subspace",
                              marker_color=color, opacity=0.35))
-        if method == "interchange":
-            fig.add_trace(go.Bar(x=names, y=[r["null_space_effect"] for r in rows], name=f"{label}: null space",
+        for field, legend in method.plot.series:
+            fig.add_trace(go.Bar(x=names, y=[r.get(field) for r in rows], name=f"{label}: {legend}",
                                  marker_color=color, opacity=0.15))
     if not any_rows:
         return None
-    title = {"leace": "LEACE: drop in answer accuracy after erasure",
-             "interchange": "Interchange intervention accuracy (IIA)"}[method]
     fig.update_layout(barmode="group")
-    return _layout(fig, title, "target @ position, layer", "effect")
+    return _layout(fig, method.plot.title, "target @ position, layer", "effect")
 
 
-def patching_map(label: str, res: dict) -> go.Figure | None:
-    rows = [r for r in res["causal"] if r["method"] == "patch"]
+def causal_map(label: str, res: dict, method) -> go.Figure | None:
+    rows = [r for r in res["causal"] if r["method"] == method.name]
     if not rows:
         return None
     positions = list(dict.fromkeys(r["position"] for r in rows))
     layers = sorted({r["layer"] for r in rows})
-    z = [[next(r["effect"] for r in rows if r["layer"] == l and r["position"] == p) for p in positions]
+    z = [[next((r["effect"] for r in rows if r["layer"] == l and r["position"] == p), None) for p in positions]
          for l in layers]
     fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, zmin=0, zmax=1, colorscale="Blues",
-                               colorbar=dict(title="IIA")))
-    return _layout(fig, f"{label}: activation patching from the counterfactual (IIA)", "token position", "layer")
+                               colorbar=dict(title="effect")))
+    return _layout(fig, f"{label}: {method.plot.title}", "token position", "layer")
 
 
-def steering_curves(runs: list[tuple[str, dict]]) -> go.Figure | None:
+def causal_curves(runs: list[tuple[str, dict]], method) -> go.Figure | None:
+    """The series of each run's strongest row (effect beyond its control) over k."""
     fig, any_rows = go.Figure(), False
+    dashes = ("solid", "dash", "dot", "dashdot")
     for i, (label, res) in enumerate(runs):
-        rows = [r for r in res["causal"] if r["method"] == "steer"]
+        rows = [r for r in res["causal"] if r["method"] == method.name]
         if not rows:
             continue
         any_rows = True
         best = max(rows, key=lambda r: r["effect"] - r["control_effect"])
-        ks = list(range(1, len(best["reach_by_k"]) + 1))
         color = COLORS[i % len(COLORS)]
-        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k"], name=f"{label}: goal direction (L{best['layer']})",
-                                 line=dict(color=color, width=3)))
-        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k_random"], name=f"{label}: random direction",
-                                 line=dict(color=color, dash="dash")))
-        fig.add_trace(go.Scatter(x=ks, y=best["reach_by_k_unsteered"], name=f"{label}: unsteered",
-                                 line=dict(color=color, dash="dot")))
+        for j, (field, legend) in enumerate(method.plot.series):
+            ks = list(range(1, len(best[field]) + 1))
+            fig.add_trace(go.Scatter(x=ks, y=best[field], name=f"{label}: {legend} (L{best['layer']})",
+                                     line=dict(color=color, dash=dashes[j % len(dashes)], width=3 if j == 0 else 1.5)))
     if not any_rows:
         return None
-    return _layout(fig, "Steering persistence: P(reached the steered goal within k steps)", "k", "rate")
+    return _layout(fig, method.plot.title, "k", "rate")

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from mesaprobe.errors import UserError
+from mesaprobe.fsutil import atomic_write_text, check_writable
+from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
-from mesaprobe.fsutil import atomic_write_text
 from mesaprobe.reports import figures
+from mesaprobe.schema import load_results
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -33,21 +35,21 @@ def fmt_index(entry: dict | None) -> str:
 
 def evidence_sentence(res: dict) -> str:
     """The verdict and what it rests on, in words a researcher reads in ten seconds."""
-    family = "search" if res["task"]["family"] == "search" else "goal"
+    family = res["task"]["family"]
     entry = res["indices"][family]
     dec, causal = entry.get("decodability"), entry.get("causal")
     parts = [f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} seeds)"]
     if dec:
         parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
                      f"{fmt_index(dec)}")
-    rows = [r for r in res.get("causal", []) if r["method"] != "patch"]
+    rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family)]
     if causal and rows:
         top = max(rows, key=lambda r: r["effect"] - r["control_effect"])
         parts.append(f"strongest causal effect: {top['method']} on {top['target']} at layer {top['layer']}: "
                      f"{top['effect']:.2f} vs {top['control_effect']:.2f} for the random control")
     elif not causal:
         parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
-    if family == "goal" and "horizon" in entry:
+    if "horizon" in entry:
         parts.append(f"future-state horizon H = {entry['horizon']}")
     return "; ".join(parts) + "."
 
@@ -101,6 +103,15 @@ def differences(runs: list[tuple[str, dict]]) -> str:
     return table(rows, ["comparison", "quantity", "difference", "95% CI"])
 
 
+def skipped_section(runs: list[tuple[str, dict]]) -> str:
+    """The causal methods that did not run, and why: never silently absent."""
+    rows = [{"run": label, "method": s["method"], "why it did not run": s["reason"]}
+            for label, res in runs for s in res.get("causal_skipped", [])]
+    if not rows:
+        return ""
+    return "<h3>Causal methods not run</h3>" + table(rows, ["run", "method", "why it did not run"])
+
+
 def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     import plotly.offline
 
@@ -119,12 +130,12 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     targets = list(dict.fromkeys(r["target"] for _, res in pairs for r in res["probes"]))
     probe_figs = [figures.probe_curve(pairs, t) for t in targets]
     probe_figs += [f for label, res in pairs for t in targets if (f := figures.probe_heatmap(label, res, t))]
-    causal_figs = [figures.causal_bars(pairs, "leace"), figures.causal_bars(pairs, "interchange"),
-                   *[figures.patching_map(label, res) for label, res in pairs], figures.steering_curves(pairs)]
-    for heading, group in (("Linear probes", probe_figs), ("Causal evidence", causal_figs)):
+    for heading, group in (("Linear probes", probe_figs), ("Causal evidence", figures.causal_figures(pairs))):
         group = [f for f in group if f is not None]
         sections.append(f"<h2>{heading}</h2>" + "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group)))
         figs += group
+        if heading == "Causal evidence":
+            sections.append(skipped_section(pairs))
     best = [{"run": label, **{k: r[k] for k in ("target", "position", "layer", "metric", "score", "control",
                                                 "selectivity", "random_init", "obs_baseline")}}
             for label, res in pairs for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:8]]
@@ -138,10 +149,9 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
-    from mesaprobe.probes.run import load_results
-
     if not run_dirs:
         raise UserError("name at least one run directory")
+    check_writable(out, file=True)
     runs = []
     for run in run_dirs:
         res = load_results(run)

@@ -11,6 +11,8 @@ QUERY = ">"
 class ArgmaxTask(SearchTask):
     name = "argmax"
     summary = "K distinct numbers in 0..V-1 -> the largest"
+    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    train_steps = 1500
     PARAMS = {
         "K": Param(5, 2, 20, "how many numbers"),
         "V": Param(64, 4, 500, "numbers are drawn from 0..V-1"),

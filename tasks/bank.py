@@ -79,6 +79,9 @@ class BankTask(GoalTask):
         if self.params["T"] <= self.params["d"]:
             raise UserError(f"bank: horizon T={self.params['T']} must exceed the delay d={self.params['d']}")
 
+    def steer_horizon(self) -> int:
+        return self.params["T"]
+
     def max_balance(self) -> int:
         p = self.params
         return p["c"] + 1 + p["T"] * p["r"] * p["c"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from mesaprobe.errors import UserError
+from mesaprobe.schema import label_column, position_column
 
 BOS, PAD, UNK = "<bos>", "<pad>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, UNK]
@@ -38,6 +39,7 @@ class TargetSpec:
     token_bound: bool = False
     description: str = ""
     index: str | None = None  # which index it feeds: "S1" running best (search), "G1"/"G2" (goal)
+    horizon: int | None = None  # G2 targets: the state this many steps later
 
 
 @dataclass
@@ -53,13 +55,29 @@ def is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
+REGISTRY: dict[str, type["Task"]] = {}
+
+
 class Task:
-    """Base of all tasks: validated integer parameters, targets, the synthetic vocabulary."""
+    """Base of all tasks: validated integer parameters, targets, the synthetic vocabulary, and the task's policy
+    (the tiny model it is trained on, its training steps, where the answer is read). A subclass with a `name`
+    registers itself."""
 
     name: ClassVar[str]
     family: ClassVar[Literal["search", "goal"]]
     summary: ClassVar[str]
     PARAMS: ClassVar[dict[str, Param]] = {}
+    # the tiny GPT-2 a task is trained on by default (n_layer, n_embd, n_head, n_positions) and its training steps
+    model_size: ClassVar[dict[str, int]] = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
+    train_steps: ClassVar[int] = 2000
+    tiny_methods: ClassVar[tuple[str, ...]] = ("sl",)  # how a tiny model learns it (goal tasks: "rl" too)
+    answer_position: ClassVar[str] = ANSWER_POSITION  # the position name where the model emits its answer
+    has_counterfactuals: ClassVar[bool] = False  # minimally changed inputs with another answer (patching)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and cls.__module__.startswith("mesaprobe.tasks."):
+            REGISTRY[cls.name] = cls
 
     def __init__(self, **params: int):
         unknown = set(params) - set(self.PARAMS)
@@ -89,13 +107,20 @@ class Task:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "family": self.family, "params": dict(self.params)}
+        out = {"name": self.name, "family": self.family, "params": dict(self.params)}
+        spec = getattr(self, "spec", self.name)
+        return out | ({"spec": spec} if spec != self.name else {})
+
+    def sft_pairs(self, n: int, seed: int) -> list[dict]:
+        """Natural-language prompt/completion pairs of the oracle's answers (supervised fine-tuning data)."""
+        raise NotImplementedError
 
 
 class SearchTask(Task):
     """A search-in-map task: one prompt, one answer token, labels per named position, counterfactual pairs."""
 
     family = "search"
+    has_counterfactuals = True
 
     def draw(self, rng: random.Random) -> dict[str, Any]:
         """Draw the raw content (meta) of one instance."""
@@ -136,6 +161,10 @@ class SearchTask(Task):
         rng = random.Random(f"{self.name}:{seed}")
         return [self.sample(rng) for _ in range(n)]
 
+    def sft_pairs(self, n: int, seed: int) -> list[dict]:
+        return [{"prompt": p, "completion": " " + a}
+                for p, a in (self.render_text(i.meta) for i in self.instances(n, seed=f"finetune:{seed}"))]
+
     def dataset(self, n: int, seed: int, counterfactuals: bool = False):
         """A `datasets.Dataset`: tokens, answer, meta (JSON), `pos.<name>` and `label.<target>@<position>` columns;
         with `counterfactuals`, also `cf_tokens`/`cf_answer` of a minimally changed instance whose answer differs."""
@@ -145,9 +174,9 @@ class SearchTask(Task):
         rows = []
         for inst in self.instances(n, seed):
             row: dict[str, Any] = {"tokens": inst.tokens, "answer": inst.answer, "meta": json.dumps(inst.meta)}
-            row |= {f"pos.{k}": v for k, v in inst.positions.items()}
+            row |= {position_column(k): v for k, v in inst.positions.items()}
             for target, by_pos in inst.labels.items():
-                row |= {f"label.{target}@{pos}": float(v) for pos, v in by_pos.items()}
+                row |= {label_column(target, pos): float(v) for pos, v in by_pos.items()}
             if counterfactuals:
                 cf = self.counterfactual(inst, rng)
                 row |= {"cf_tokens": cf.tokens, "cf_answer": cf.answer}

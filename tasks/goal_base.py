@@ -18,6 +18,10 @@ HORIZON_K = 3  # position+k targets for k = 1..HORIZON_K
 
 class GoalTask(Task):
     family = "goal"
+    model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 128}
+    train_steps = 1500  # behaviour cloning's optimizer steps (PPO's iterations follow from the episode budget)
+    answer_position = DECISION
+    tiny_methods = ("sl", "rl")
     ACTIONS: ClassVar[list[str]]
     ACTION_WORDS: ClassVar[list[str]]  # the same actions in natural language (text environments for LMs)
     gamma: ClassVar[float] = 1.0
@@ -64,6 +68,10 @@ class GoalTask(Task):
     def episode_return(self, episode) -> float:
         return episode.discounted_return(self.gamma)
 
+    def steer_horizon(self) -> int:
+        """How many steps a steered rollout is followed (reach-by-k for k = 1..this): the episode's step budget."""
+        raise NotImplementedError
+
     def extra_behavior(self, episodes) -> dict[str, float]:
         """Task-specific behaviour metrics (e.g. the proxy-goal share)."""
         return {}
@@ -72,7 +80,7 @@ class GoalTask(Task):
     def targets(self) -> list[TargetSpec]:
         d = (DECISION,)
         future = [TargetSpec(f"position+{k}", "class", d, description=f"state {k} steps later in the rollout",
-                             index="G2") for k in range(1, HORIZON_K + 1)]
+                             index="G2", horizon=k) for k in range(1, HORIZON_K + 1)]
         return [
             TargetSpec("answer", "class", d, description="the oracle's next action"),
             TargetSpec("goal", "class", d, description="the goal", index="G1"),
@@ -87,6 +95,21 @@ class GoalTask(Task):
     def layouts(self, n: int, seed: int | str, split: str = "train") -> list[dict[str, Any]]:
         rng = random.Random(f"{self.name}:{split}:{seed}")
         return [self.draw_layout(rng, split) for _ in range(n)]
+
+    def sft_pairs(self, n: int, seed: int) -> list[dict]:
+        """At every decision of oracle text transcripts: the transcript so far -> the oracle's action word."""
+        pairs = []
+        for layout in self.layouts(n, f"finetune:{seed}"):
+            env = self.make_env(layout)
+            obs, _ = env.reset()
+            text, done = self.render_text(layout)[0], False
+            while not done:
+                action = self.oracle_action(env)
+                pairs.append({"prompt": text, "completion": f" {self.ACTION_WORDS[action]}."})
+                obs, _, terminated, truncated, _ = env.step(action)
+                text += f" {self.ACTION_WORDS[action]}. {self.text_observation(obs)}"
+                done = terminated or truncated
+        return pairs[: max(n, 1) * 4]
 
     def oracle_episode(self, layout: dict[str, Any]) -> list[str]:
         """The oracle's full token sequence for a layout (behaviour cloning data)."""

@@ -108,6 +108,9 @@ class GridworldTask(GoalTask):
         n = self.params["N"]
         return cell[0] < max(2, n // 2) and cell[1] < max(2, n // 2)
 
+    def steer_horizon(self) -> int:
+        return self.params["budget"]
+
     def walk_budget(self) -> int:
         """Steps available for walking (a layout's shortest path must fit)."""
         return self.params["budget"]

@@ -23,6 +23,8 @@ def n_consistent(xs: list[int], p: int) -> int:
 class ICLLinearTask(SearchTask):
     name = "icl-linear"
     summary = "n pairs (x, a*x+b mod p) then a query x -> y"
+    model_size = {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    train_steps = 4000
     PARAMS = {
         "p": Param(7, 3, 31, "the modulus (prime)", prime=True),
         "n": Param(4, 1, 16, "how many in-context pairs"),

@@ -13,6 +13,8 @@ QUERY = "?"
 class KVRecallTask(SearchTask):
     name = "kv-recall"
     summary = "K key:value pairs, then a key -> its value"
+    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    train_steps = 2000
     PARAMS = {
         "K": Param(4, 2, 26, "how many pairs"),
         "V": Param(10, 2, 100, "values are drawn from 0..V-1"),

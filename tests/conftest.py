@@ -10,10 +10,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
 
 @pytest.fixture(scope="session")
 def argmax_dir(tmp_path_factory):
-    from mesaprobe.models.train import train
+    from mesaprobe.api import train
 
     out = tmp_path_factory.mktemp("models") / "argmax-sl"
-    summary = train("argmax", "sl", out, seed=0, progress=False)
+    summary = train("argmax", method="sl", out=out, seed=0, progress=False)
     return out, summary
 
 
@@ -28,8 +28,8 @@ def argmax_run(argmax_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def gridworld_sl_dir(tmp_path_factory):
-    from mesaprobe.models.train import train
+    from mesaprobe.api import train
 
     out = tmp_path_factory.mktemp("models") / "gridworld-sl"
-    train("gridworld", "sl", out, seed=0, progress=False)
+    train("gridworld", method="sl", out=out, seed=0, progress=False)
     return out

@@ -10,11 +10,10 @@ def tiny_llama(tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from mesaprobe.models.finetune import sft_pairs
-
+    
     corpus = [get_task(t).render_text(i.meta)[0] + " " + i.answer for t in ("argmax", "rocks", "kv-recall")
               for i in get_task(t).instances(300, 0)]
-    corpus += [p["prompt"] + p["completion"] for p in sft_pairs(get_task("gridworld"), 100, 99)]
+    corpus += [p["prompt"] + p["completion"] for p in get_task("gridworld").sft_pairs(100, 99)]
     core = Tokenizer(models.BPE(unk_token=None))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()

@@ -9,7 +9,7 @@ from mesaprobe.models.ppo import gae
 from mesaprobe.models.rollout import behavior, rollout
 from mesaprobe.models.tiny import build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
-from mesaprobe.models.train_goal import GOAL_SIZE
+from mesaprobe.models.tiny import TinySize
 from mesaprobe.tasks import get_task
 
 
@@ -23,7 +23,8 @@ def test_gae_on_a_known_episode():
 def test_an_untrained_policy_is_far_from_the_bar():
     task = get_task("gridworld")
     tok = build_tokenizer(task.vocabulary())
-    b = behavior(task, rollout(build_tiny_model(tok, GOAL_SIZE, 0).eval(), tok, task, task.layouts(200, 0, "test")))
+    model = build_tiny_model(tok, TinySize(**task.model_size), 0).eval()
+    b = behavior(task, rollout(model, tok, task, task.layouts(200, 0, "test")))
     assert b["success_rate"] < 0.6 and b["optimal_rate"] < 0.4
 
 
@@ -34,9 +35,9 @@ def test_gridworld_sl_reaches_95_percent_on_held_out_layouts(gridworld_sl_dir):
 
 
 def test_gridworld_ppo_on_sparse_reward_reaches_95_percent_on_held_out_layouts(tmp_path):
-    from mesaprobe.models.train import train
+    from mesaprobe.api import train
 
-    summary = train("gridworld", "rl", tmp_path / "rl", seed=0, progress=False)
+    summary = train("gridworld", method="rl", out=tmp_path / "rl", seed=0, progress=False)
     assert summary["behavior"]["success_rate"] >= 0.95
     assert summary["method"] == "rl" and summary["episode_budget"] == 8192
     assert (tmp_path / "rl" / "value_head.safetensors").is_file()
@@ -62,7 +63,7 @@ def test_the_kv_cached_rollout_matches_full_recomputation(name):
     if name == "gridworld":
         layouts += get_task("gridworld").layouts(40, 4)
     tok = build_tokenizer(task.vocabulary())
-    model = build_tiny_model(tok, GOAL_SIZE, 1).eval()
+    model = build_tiny_model(tok, TinySize(**task.model_size), 1).eval()
     head = torch.nn.Linear(model.config.hidden_size, 1)
     runs = [rollout(model, tok, task, layouts, greedy=False, value_head=head,
                     generator=torch.Generator().manual_seed(0), use_cache=c) for c in (True, False)]

@@ -32,6 +32,8 @@ def test_probe_of_an_untrained_lm_in_natural_language_scores_at_chance(tiny_llam
     assert {r["layer"] for r in res["probes"]} == {-1, 0, 1}
     assert {r["position"] for r in res["probes"]} >= {"answer", "item0", "item4"}
     assert res["verdict"] in {"neither", "inconclusive"}  # no causal probes on text yet: never stronger
+    assert {s["method"] for s in res["causal_skipped"]} == {"leace", "interchange", "patch"}
+    assert all("natural-language" in s["reason"] for s in res["causal_skipped"]) and res["causal"] == []
     phases = res["environment"]["phase_s"]  # behaviour scored in the subject's extraction pass
     assert set(phases) == {"load", "data and behaviour", "subject activations and behaviour", "random-init activations",
                            "linear probes"}
@@ -181,10 +183,10 @@ def test_grpo_rollout_func_returns_whole_episodes_with_the_environments_words_ma
 @pytest.mark.parametrize("task,method", [("argmax", "sl"), ("gridworld", "sl"), ("kv-recall", "rl"),
                                          ("gridworld", "rl")])
 def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_llama, tmp_path, task, method):
-    from mesaprobe.models.train import train
+    from mesaprobe.api import train
 
     out = tmp_path / f"{task}-{method}"
-    summary = train(task, method, out, steps=2, base=str(tiny_llama), progress=False)
+    summary = train(task, method=method, out=out, steps=2, base=str(tiny_llama), progress=False)
     assert summary["trainer"] == {"sl": "SFTTrainer", "rl": "GRPOTrainer"}[method]
     assert summary["base"] == str(tiny_llama) and (out / "model.safetensors").is_file()
     reloaded = load_model(str(out))
@@ -195,14 +197,15 @@ def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tin
     """Untrained, the LM names no move; after SFT on oracle transcripts it names one every time, and `probe` reads
     its own episodes (goal, position, future positions at each decision) beside the controls."""
     from mesaprobe.models.text_rollout import text_rollout
-    from mesaprobe.models.train import train
+    from mesaprobe.api import train
     from mesaprobe.probes.run import run_probe
 
     task = get_task("gridworld")
     base = load_model(str(tiny_llama))
     _, unparsed = text_rollout(base.hf_model, base.tokenizer, task, task.layouts(10, 0))
     assert unparsed == 10
-    summary = train("gridworld", "sl", tmp_path / "sft", steps=150, base=str(tiny_llama), lr=3e-3, progress=False)
+    summary = train("gridworld", method="sl", out=tmp_path / "sft", steps=150, base=str(tiny_llama), lr=3e-3,
+                    progress=False)
     assert summary["behavior"]["unparseable"] == 0 and summary["behavior"]["n_episodes"] == 100
     res = run_probe(str(tmp_path / "sft"), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
     assert res["behavior"]["unparseable_rate"] == 0

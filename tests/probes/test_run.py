@@ -4,7 +4,8 @@ import json
 import pytest
 
 from mesaprobe.errors import UserError
-from mesaprobe.probes.run import SCHEMA, run_probe
+from mesaprobe.probes.run import run_probe
+from mesaprobe.schema import SCHEMA
 from mesaprobe.tasks import get_task
 
 PROBE_KEYS = {"target", "hook", "layer", "position", "metric", "score", "control", "selectivity", "random_init",

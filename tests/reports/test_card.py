@@ -42,8 +42,8 @@ class RecordingApi:
     def create_repo(self, *a, **k):
         RecordingApi.calls.append(("create_repo", a, k))
 
-    def upload_folder(self, *a, **k):
-        RecordingApi.calls.append(("upload_folder", a, k))
+    def create_commit(self, *a, **k):
+        RecordingApi.calls.append(("create_commit", a, k))
 
 
 def test_nothing_is_pushed_without_push_and_push_uploads_the_folder(model_copy, monkeypatch):
@@ -56,8 +56,11 @@ def test_nothing_is_pushed_without_push_and_push_uploads_the_folder(model_copy, 
     assert RecordingApi.calls == []
     result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl"])
     assert result.exit_code == 0, result.output
-    assert [c[0] for c in RecordingApi.calls] == ["create_repo", "upload_folder"]
-    assert RecordingApi.calls[1][2]["repo_id"] == "me/argmax-sl"
+    assert [c[0] for c in RecordingApi.calls] == ["create_repo", "create_commit"]
+    repo_id, operations = RecordingApi.calls[1][1]
+    assert repo_id == "me/argmax-sl"
+    pushed = {op.path_in_repo for op in operations}
+    assert {"model.safetensors", "config.json", "README.md"} <= pushed and ".mesaprobe" not in pushed
     assert "hf_secret_token_value" not in result.output
     assert not any("hf_secret_token_value" in p.read_text(errors="ignore") for p in model_copy.iterdir() if p.is_file())
 

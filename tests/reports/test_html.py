@@ -101,3 +101,17 @@ def test_the_request_check_catches_a_cdn_script(tmp_path):
     page.write_text('<html><head><script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script></head>'
                     "<body>x</body></html>")
     assert any(u.startswith("https://cdn.plot.ly") for u in page_requests(tmp_path, page))
+
+
+def test_skipped_causal_methods_are_shown_with_their_reason(argmax_run, tmp_path):
+    """A method the subject could not run is named in the page with why, never silently absent; the page renders."""
+    src, results = argmax_run
+    results = json.loads(json.dumps(results))
+    results["causal_skipped"] = [{"method": "interchange", "reason": "no counterfactual <inputs> here"}]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report([run], tmp_path / "report.html")
+    dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0
+    assert "Causal methods not run" in dom.stdout and "no counterfactual &lt;inputs&gt; here" in dom.stdout

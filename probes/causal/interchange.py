@@ -6,8 +6,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
+from mesaprobe.schema import label_key
 from mesaprobe.probes.intervene import logits_at, random_orthonormal, resid_at
 from mesaprobe.probes.linear import fold_indices, make_probe
+
+
+class Interchange(CausalMethod):
+    name = "interchange"
+    description = "patch the probe's subspace in from a counterfactual input; interchange-intervention accuracy"
+    families = ("search", "goal")
+    evidence = True
+    needs = frozenset({"answer_logits", "counterfactuals"})
+    plot = Plot("bars", "Interchange intervention accuracy (IIA)", (("null_space_effect", "null space"),))
+
+    def run(self, ctx: CausalContext) -> list[dict]:
+        bridge = ctx.subject.bridge
+        return [interchange_row(bridge, ctx.data, t, p, k, layer, ctx.folds)
+                for t, p, k, layer in ctx.jobs("interchange")]
 
 
 def probe_subspace(X: np.ndarray, y: np.ndarray, kind: str) -> torch.Tensor:
@@ -32,7 +48,7 @@ def subspace_patch(basis: torch.Tensor, source: torch.Tensor):
 
 def interchange_row(bridge, data, target: str, position: str, kind: str, layer: int, folds: int) -> dict:
     X = data.subject.load(layer, position)
-    y = data.labels[f"{target}@{position}"]
+    y = data.labels[label_key(target, position)]
     pos = torch.tensor(data.positions[position])
     answer_pos = torch.tensor(data.positions[data.answer_position])
     ids, cf_ids = torch.tensor(data.ids), torch.tensor(data.cf_ids)

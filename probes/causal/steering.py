@@ -4,17 +4,52 @@ actions against the unsteered rollout. Beside a random direction of the same nor
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from mesaprobe.models.rollout import Steering, rollout
+from mesaprobe.models.rollout import rollout
+from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
+from mesaprobe.schema import label_key
+from mesaprobe.probes.intervene import edit_hook
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
+
+
+class Steer(CausalMethod):
+    name = "steer"
+    description = "add the goal-B minus goal-A direction at the first decision; P(reach B) by k in closed loop"
+    families = ("goal",)
+    evidence = True
+    needs = frozenset({"rollouts"})
+    plot = Plot("curves", "Steering persistence: P(reached the steered goal within k steps)",
+                (("reach_by_k", "goal direction"), ("reach_by_k_random", "random direction"),
+                 ("reach_by_k_unsteered", "unsteered")))
+
+    def run(self, ctx: CausalContext) -> list[dict]:
+        return [steering_row(ctx.subject, ctx.task, ctx.data, layer) for layer in ctx.layers]
+
+
+@dataclass
+class Steering:
+    """Add `vectors[i]` to the residual stream after block `layer` at token `positions[i]` of episode i, in every
+    forward pass of the rollout (the steered token stays in context, as it would in a KV cache)."""
+
+    bridge: object
+    layer: int
+    vectors: torch.Tensor  # [n_episodes, d_model]
+    positions: torch.Tensor  # [n_episodes]
+
+    def logits(self, ids: torch.Tensor, active: list[int]) -> torch.Tensor:
+        idx = torch.tensor(active)
+        vec = self.vectors[idx]
+        hook = edit_hook(self.layer, self.positions[idx], lambda x, rows: x + vec[rows.cpu()].to(x.device))
+        return self.bridge.run_with_hooks(ids, fwd_hooks=[hook])
 
 
 def goal_means(data, layer: int) -> dict[int, torch.Tensor]:
     X = data.subject.load(layer, DECISION)
-    goals = data.labels[f"goal@{DECISION}"].astype(int)
+    goals = data.labels[label_key("goal", DECISION)].astype(int)
     return {int(g): torch.tensor(X[goals == g].mean(0)) for g in np.unique(goals)}
 
 
@@ -35,7 +70,7 @@ def steering_row(subject, task: GoalTask, data, layer: int, n_episodes: int = 20
     means = goal_means(data, layer)
     rng = random.Random(f"steer:{data.seed}:{layer}")
     layouts = task.layouts(n_episodes, f"steer:{data.seed}", split="train")
-    k_max = k_max or task.params.get("budget", task.params.get("T", 8))
+    k_max = k_max or task.steer_horizon()
     plain = rollout(subject.hf_model, subject.tokenizer, task, layouts)
     first = torch.tensor([ep.decisions[0] for ep in plain])
     goal_a = [int(ep.labels[0]["goal"]) for ep in plain]

@@ -6,7 +6,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
 from mesaprobe.probes.intervene import logits_at, resid_at
+
+
+class Patching(CausalMethod):
+    """Localises rather than tests a probed variable: patching the whole stream at the answer position succeeds in
+    any model, so it is no evidence for the verdict."""
+
+    name = "patch"
+    description = "patch the whole residual stream per (layer, token) from a counterfactual input"
+    families = ("search", "goal")
+    evidence = False
+    needs = frozenset({"answer_logits", "counterfactuals"})
+    plot = Plot("map", "activation patching from the counterfactual (IIA)")
+
+    def run(self, ctx: CausalContext) -> list[dict]:
+        names = {}
+        for name, idx in ctx.data.positions.items():
+            if len(set(idx.tolist())) == 1:
+                names[int(idx[0])] = name
+        return patching_rows(ctx.subject.bridge, ctx.data, [-1, *ctx.layers], names)
 
 
 def patching_rows(bridge, data, layers: list[int], position_names: dict[int, str], limit: int = 400) -> list[dict]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from mesaprobe.errors import UserError
 from mesaprobe.models.rollout import behavior, rollout
+from mesaprobe.schema import label_column, position_column
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
 
@@ -10,8 +11,8 @@ def decision_rows(ep, episode: int, sequence: dict) -> list[dict]:
     """One row per decision of `ep`: `sequence` (its tokens or ids), the decision position, every label there."""
     rows = []
     for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
-        row = sequence | {"episode": episode, "step": t, f"pos.{DECISION}": decision}
-        rows.append(row | {f"label.{name}@{DECISION}": float(v) for name, v in (labels | future).items()})
+        row = sequence | {"episode": episode, "step": t, position_column(DECISION): decision}
+        rows.append(row | {label_column(name, DECISION): float(v) for name, v in (labels | future).items()})
     return rows
 
 

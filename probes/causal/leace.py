@@ -6,9 +6,24 @@ import numpy as np
 import torch
 from concept_erasure import LeaceEraser
 
+from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
+from mesaprobe.schema import label_key
 from mesaprobe.probes.controls import chance_score
 from mesaprobe.probes.intervene import logits_at, random_orthonormal
 from mesaprobe.probes.linear import fit_score, fold_indices
+
+
+class Leace(CausalMethod):
+    name = "leace"
+    description = "erase the probed concept with LEACE (fitted per training fold); drop in answer accuracy"
+    families = ("search", "goal")
+    evidence = True
+    needs = frozenset({"answer_logits"})
+    plot = Plot("bars", "LEACE: drop in answer accuracy after erasure")
+
+    def run(self, ctx: CausalContext) -> list[dict]:
+        bridge = ctx.subject.bridge
+        return [leace_row(bridge, ctx.data, t, p, k, layer, ctx.folds) for t, p, k, layer in ctx.jobs("leace")]
 
 
 def concept_matrix(y: np.ndarray, kind: str) -> torch.Tensor:
@@ -22,7 +37,7 @@ def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, f
     """Drop in answer accuracy after erasing `target` at (layer, position), with `probe_after` (a fresh in-fold
     probe on erased activations), `chance`, and `control_effect` (a random subspace of the same rank erased)."""
     X = data.subject.load(layer, position)
-    y = data.labels[f"{target}@{position}"]
+    y = data.labels[label_key(target, position)]
     pos = torch.tensor(data.positions[position])
     answer_pos = torch.tensor(data.positions[data.answer_position])
     ids = torch.tensor(data.ids)

@@ -1,0 +1,68 @@
+"""The Python API: the functions the command line calls.
+
+    import mesaprobe
+    mesaprobe.train("argmax", out="models/argmax")
+    results = mesaprobe.probe("models/argmax", "argmax", out="runs/argmax")
+    probes, causal = mesaprobe.results_frame("runs/argmax")
+    print(results["verdict"], probes.sort_values("selectivity").tail())
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mesaprobe.schema import load_results
+
+__all__ = ["train", "probe", "load_results", "results_frame", "clean"]
+
+
+def _task(task, params: dict | None):
+    from mesaprobe.tasks import get_task
+
+    return get_task(task, **(params or {})) if isinstance(task, str) else task
+
+
+def train(task, out: str | Path, method: str = "sl", seed: int = 0, steps: int | None = None,
+          params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True,
+          base: str | None = None, lr: float | None = None) -> dict:
+    """Train a tiny model on `task` (a name, `file.py:Class`, or a Task), or fine-tune `base` with TRL, and write
+    `out`: an HF model directory with training.json and a README.md model card. Returns the training summary."""
+    from mesaprobe.fsutil import output_dir, preflight
+    from mesaprobe.models.train import check_train_options, train_into
+    from mesaprobe.reports.card import write_card
+
+    task = _task(task, params)
+    check_train_options(task, method, steps, base, lr)
+    protect = (Path(base),) if base and Path(base).exists() else ()
+    preflight(out, "model", overwrite, protect)
+    with output_dir(out, "model", overwrite, protect) as directory:
+        summary = train_into(task, method, directory, seed=seed, steps=steps, progress=progress, base=base, lr=lr)
+        write_card(directory, results=[])
+    return summary
+
+
+def probe(model: str | Path, task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5, seed: int = 0,
+          params: dict[str, int] | None = None, random_init: bool = False, causal: bool = True,
+          dtype: str = "float32", max_layer: int | None = None, trust_remote_code: bool = False,
+          overwrite: bool = False, progress: bool = True) -> dict:
+    """Behaviour, activations, linear probes beside their controls, causal probes, indices and verdict of `model`
+    on `task`; writes the run directory `out` (results.json among it) and returns the results."""
+    from mesaprobe.probes.run import run_probe
+
+    return run_probe(str(model), _task(task, params), out, n=n, seeds=seeds, folds=folds, random_init=random_init,
+                     overwrite=overwrite, progress=progress, seed=seed, causal=causal, dtype=dtype,
+                     trust_remote_code=trust_remote_code, max_layer=max_layer)
+
+
+def results_frame(run: str | Path):
+    """(probe rows, causal rows) of a run as two pandas DataFrames: one row per probe or intervention."""
+    import pandas as pd
+
+    results = load_results(run)
+    return pd.DataFrame(results["probes"]), pd.DataFrame(results["causal"])
+
+
+def clean(directory: str | Path) -> list[Path]:
+    """Remove what killed runs left in `directory` (hidden partial directories, stale locks)."""
+    from mesaprobe.fsutil import clean as clean_leftovers
+
+    return clean_leftovers(directory)

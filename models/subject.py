@@ -1,0 +1,182 @@
+"""The model under study, as the probes see it. Two kinds:
+- `TokenSubject`: a model that speaks the task's synthetic tokens (a tiny model trained here, or any model whose
+  vocabulary has them): one token per answer, counterfactual inputs of equal length, closed-loop rollouts;
+- `TextSubject`: a pretrained LM that gets the task in natural language through its own tokenizer.
+
+Each builds one seed's probe inputs (its data rows, behaviour, what causal probes need) and says which causal
+capabilities it has (`missing(needs)` gives the reason one is absent). probes/run.py asks the subject; it never
+inspects columns or types."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from mesaprobe.models.behavior import answer_logits
+from mesaprobe.models.loading import LoadedModel
+from mesaprobe.models.tokenizer import encode_tokens, token_ids
+from mesaprobe.schema import label_column, label_columns, position_column, position_columns
+from mesaprobe.tasks.base import BOS, Task
+
+CAPABILITIES = ("answer_logits", "counterfactuals", "rollouts")
+
+
+def by_family(task: Task, search, goal):
+    """The one place the models layer forks on a task's family: `search` or `goal`, whichever fits `task`."""
+    return {"search": search, "goal": goal}[task.family]
+
+
+@dataclass
+class ProbeInputs:
+    """One seed's rows for the probes, and the subject's behaviour on them."""
+
+    dataset: Any  # datasets.Dataset, saved in the run directory
+    sequences: list[list[int]]  # token ids per row (unpadded)
+    positions: dict[str, np.ndarray]  # position name -> token index per row
+    labels: dict[str, np.ndarray]  # "target@position" -> label per row
+    behavior: dict | None  # None until `finish` (text: scored in the extraction pass)
+    scorer: Callable | None = None  # fed by the extraction pass (text search tasks)
+    groups: np.ndarray | None = None  # CV groups: rows of one episode stay in one fold
+    class_ids: torch.Tensor | None = None  # token ids of the answer classes
+    answer_classes: np.ndarray | None = None  # per row: index of the right answer among class_ids
+    cf_ids: np.ndarray | None = None  # counterfactual inputs [n, T]
+    cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
+
+
+def inputs_from_dataset(ds, sequences: list[list[int]], task: Task, behavior, **extra) -> ProbeInputs:
+    columns = position_columns(ds.column_names)
+    wanted = {p for t in task.targets() for p in t.positions if p in columns}
+    positions = {p: np.asarray(ds[columns[p]]) for p in sorted(wanted)}
+    labels = {key: np.asarray(ds[c]) for key, c in label_columns(ds.column_names).items()}
+    groups = np.asarray(ds["episode"]) if "episode" in ds.column_names else None
+    return ProbeInputs(ds, sequences, positions, labels, behavior, groups=groups, **extra)
+
+
+class Subject:
+    """A loaded model and the task it is probed on."""
+
+    kind: str
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, loaded: LoadedModel, task: Task):
+        self.loaded, self.task = loaded, task
+
+    @property
+    def bridge(self):
+        return self.loaded.bridge
+
+    @property
+    def hf_model(self):
+        return self.loaded.hf_model
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    def probe_inputs(self, n: int, seed: int, progress: bool = False) -> ProbeInputs:
+        return by_family(self.task, self.search_inputs, self.goal_inputs)(n, seed, progress)
+
+    def finish(self, inputs: ProbeInputs, scored_in_pass: bool, progress: bool = False) -> dict:
+        """The behaviour of `inputs`: as built, or scored by the extraction pass, or by passes of its own."""
+        return inputs.behavior
+
+    def missing(self, needs: frozenset[str]) -> str | None:
+        """Why this subject cannot give what a causal method needs, or None when it can."""
+        lacking = sorted(set(needs) - set(self.capabilities))
+        return self.reason(lacking[0]) if lacking else None
+
+    def reason(self, capability: str) -> str:
+        raise NotImplementedError
+
+    def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        raise NotImplementedError
+
+    def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        raise NotImplementedError
+
+
+class TokenSubject(Subject):
+    kind = "task-tokens"
+
+    def __init__(self, loaded: LoadedModel, task: Task):
+        super().__init__(loaded, task)
+        caps = {"answer_logits"} | ({"counterfactuals"} if task.has_counterfactuals else set())
+        self.capabilities = frozenset(caps | by_family(task, set(), {"rollouts"}))
+        self.class_ids = torch.tensor(token_ids(loaded.tokenizer, [task.answer_classes()])[0])
+
+    def reason(self, capability: str) -> str:
+        return {"counterfactuals": f"{self.task.name} has no counterfactual inputs (minimally changed inputs with "
+                                   "another answer)",
+                "rollouts": f"{self.task.name} is not a goal task"}.get(capability, f"no {capability}")
+
+    def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        task, tok = self.task, self.tokenizer
+        ds = task.dataset(n, seed=f"probe:{seed}", counterfactuals=True)
+        ids = encode_tokens(tok, ds["tokens"])
+        logits = answer_logits(self.hf_model, ids, torch.tensor(ds[position_column(task.answer_position)]))
+        answers = encode_tokens(tok, [[a] for a in ds["answer"]])[:, 0]
+        behavior = {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
+        index = {a: i for i, a in enumerate(task.answer_classes())}
+        return inputs_from_dataset(ds, ids.tolist(), task, behavior, class_ids=self.class_ids,
+                                   answer_classes=np.array([index[a] for a in ds["answer"]]),
+                                   cf_ids=encode_tokens(tok, ds["cf_tokens"]).numpy(),
+                                   cf_classes=np.array([index[a] for a in ds["cf_answer"]]))
+
+    def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        from mesaprobe.models.goal_data import rollout_dataset
+
+        ds, behavior, _ = rollout_dataset(self.hf_model, self.tokenizer, self.task, n, seed)
+        answers = np.asarray(ds[label_column("answer", self.task.answer_position)]).astype(int)
+        return inputs_from_dataset(ds, token_ids(self.tokenizer, ds["tokens"]), self.task, behavior,
+                                   class_ids=self.class_ids, answer_classes=answers)
+
+
+class TextSubject(Subject):
+    kind = "natural-language"
+
+    def reason(self, capability: str) -> str:
+        return ("causal probes on natural-language prompts are not implemented yet (answers span several tokens "
+                "and counterfactual prompts are not aligned token by token)")
+
+    def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        import datasets
+
+        from mesaprobe.models.text_eval import TextScorer, text_examples
+
+        examples = text_examples(self.task, self.tokenizer, n, seed)
+        rows = []
+        for ex in examples:
+            labels = self.task.build(ex.meta).labels
+            row = {"ids": ex.ids, "answer": ex.answer} | {position_column(k): v for k, v in ex.positions.items()}
+            row |= {label_column(t, p): float(v) for t, by_pos in labels.items() for p, v in by_pos.items()
+                    if p in ex.positions}
+            rows.append(row)
+        ds = datasets.Dataset.from_list(rows)
+        scorer = TextScorer(self.hf_model, self.tokenizer, examples)
+        return inputs_from_dataset(ds, ds["ids"], self.task, None, scorer=scorer)
+
+    def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
+        from mesaprobe.models.goal_data import text_rollout_dataset
+
+        ds, behavior = text_rollout_dataset(self.hf_model, self.tokenizer, self.task, n, seed)
+        return inputs_from_dataset(ds, ds["ids"], self.task, behavior)
+
+    def finish(self, inputs: ProbeInputs, scored_in_pass: bool, progress: bool = False) -> dict:
+        if inputs.scorer is None:
+            return inputs.behavior
+        return inputs.scorer.result() if scored_in_pass else inputs.scorer.run(progress=progress)
+
+
+def speaks_task_tokens(loaded: LoadedModel, task: Task) -> bool:
+    """A tiny model trained here speaks synthetic tokens (on another task's vocabulary it fails with a clear
+    message); any other model, a pretrained base fine-tuned here included, speaks them only if its vocabulary has
+    every one, else it gets natural language."""
+    if loaded.info.get("task") and not loaded.info.get("base"):
+        return True
+    return set(task.vocabulary()) | {BOS} <= set(loaded.tokenizer.get_vocab())
+
+
+def make_subject(loaded: LoadedModel, task: Task) -> Subject:
+    return TokenSubject(loaded, task) if speaks_task_tokens(loaded, task) else TextSubject(loaded, task)

@@ -1,0 +1,67 @@
+"""The contract of a causal probe method. A subclass of `CausalMethod` with a `name` registers itself; it declares the
+families it applies to, whether it counts as causal evidence for the verdict (probes/indices.py reads this), what it
+needs from the subject under study (a subject that lacks it records the method as skipped, with its reason), how it
+runs, and how the report draws its rows (reports/figures.py draws each `Plot.kind`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from tqdm.auto import tqdm
+
+from mesaprobe.runtime import progress_disabled
+
+PLOT_KINDS = ("bars", "map", "curves")
+REQUIRED = ("name", "description", "families", "evidence", "needs", "plot")
+REGISTRY: dict[str, type["CausalMethod"]] = {}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """How the report draws a method's rows. bars: effect and control_effect per (target, layer), plus `series`
+    (field, legend) bars; map: effect over (layer, position); curves: the best row's `series` fields over k."""
+
+    kind: str
+    title: str
+    series: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class CausalContext:
+    """What a method runs on: the subject (its bridge and HF model), the task, one seed's probe data, the folds
+    and the blocks to intervene at."""
+
+    subject: Any
+    task: Any
+    data: Any  # probes.linear_suite.ProbeData
+    folds: int
+    layers: list[int]
+    progress: bool = True
+
+    def jobs(self, desc: str) -> list[tuple[str, str, str, int]]:
+        """(target, position, kind, layer) over the causally probed targets and the blocks, with a progress bar."""
+        todo = [(t, p, k, layer) for t, p, k in causal_targets(self.task) for layer in self.layers]
+        return tqdm(todo, desc=f"{desc} seed {self.data.seed}", disable=progress_disabled(self.progress), leave=False)
+
+
+def causal_targets(task) -> list[tuple[str, str, str]]:
+    """(target, position, kind): the answer, and the targets feeding S1 / G1 at their last (most informed) position."""
+    return [(t.name, t.positions[-1], t.kind) for t in task.targets() if t.name == "answer" or t.index in ("S1", "G1")]
+
+
+class CausalMethod:
+    name: ClassVar[str]
+    description: ClassVar[str]
+    families: ClassVar[tuple[str, ...]]  # task families it applies to
+    evidence: ClassVar[bool]  # counts as causal evidence for the verdict (S5 / G4)
+    needs: ClassVar[frozenset[str]]  # subject capabilities: answer_logits, counterfactuals, rollouts
+    plot: ClassVar[Plot]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
+
+    def run(self, ctx: CausalContext) -> list[dict]:
+        """The method's rows (results.json `causal`, schema.CausalRow fields) for one seed."""
+        raise NotImplementedError

@@ -1,0 +1,48 @@
+"""Every registered task, whoever wrote it, declares what the rest of the tool needs: these tests run over the
+registry, so a new task file is checked here without editing them."""
+import random
+
+import pytest
+
+from mesaprobe.schema import label_column, position_column
+from mesaprobe.tasks import REGISTRY, get_task
+from mesaprobe.tasks.goal_base import GoalTask
+
+TASKS = sorted(REGISTRY)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_task_declares_its_policy(name):
+    task = get_task(name)
+    assert task.family in ("search", "goal") and task.summary and task.PARAMS
+    assert set(task.model_size) == {"n_layer", "n_embd", "n_head", "n_positions"}
+    assert task.model_size["n_embd"] % task.model_size["n_head"] == 0 and task.train_steps > 0
+    assert set(task.tiny_methods) <= {"sl", "rl"} and "sl" in task.tiny_methods
+    targets = {t.name: t for t in task.targets()}
+    assert targets["answer"].positions == (task.answer_position,)  # DESIGN: every task has `answer`
+    assert all(t.kind in ("class", "number") and t.positions for t in targets.values())
+    assert all(t.index in (None, "S1", "G1", "G2") for t in targets.values())
+    assert all((t.index == "G2") == (t.horizon is not None) for t in targets.values())
+    assert {t.index for t in targets.values()} - {None} == ({"S1"} if task.family == "search" else {"G1", "G2"})
+    assert set(task.answer_classes()) <= set(task.vocabulary())
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_task_labels_every_target_and_renders_in_words(name):
+    task = get_task(name)
+    if isinstance(task, GoalTask):
+        assert task.steer_horizon() > 0
+        layout = task.layouts(1, 0)[0]
+        prompt, answer = task.render_text(layout)
+        assert answer in task.ACTION_WORDS and len(task.ACTION_WORDS) == len(task.ACTIONS)
+        assert set(task.oracle_episode(layout)) <= set(task.vocabulary()) | {"<bos>"}
+        pairs = task.sft_pairs(2, 0)
+        assert pairs and all(p["completion"].strip(" .") in task.ACTION_WORDS for p in pairs)
+        return
+    ds = task.dataset(20, seed=0, counterfactuals=task.has_counterfactuals)
+    for t in task.targets():
+        for p in t.positions:
+            assert label_column(t.name, p) in ds.column_names and position_column(p) in ds.column_names
+    prompt, answer = task.render_text(task.draw(random.Random(0)))
+    assert prompt and answer
+    assert task.sft_pairs(3, 0)[0]["completion"].startswith(" ")

@@ -1,0 +1,35 @@
+"""The Python API: `import mesaprobe` is light and exposes what the CLI calls."""
+import subprocess
+import sys
+
+import mesaprobe
+
+
+def test_the_api_reads_a_run_as_data_frames(argmax_run):
+    out, results = argmax_run
+    assert mesaprobe.load_results(out)["verdict"] == results["verdict"]
+    probes, causal = mesaprobe.results_frame(out)
+    assert len(probes) == len(results["probes"]) and len(causal) == len(results["causal"])
+    assert {"target", "layer", "score", "control", "random_init", "obs_baseline"} <= set(probes.columns)
+    best = probes.sort_values("selectivity").iloc[-1]
+    assert best["selectivity"] == max(r["selectivity"] for r in results["probes"])
+    assert set(causal["method"]) == {"leace", "interchange", "patch"}
+
+
+def test_probe_through_the_api_equals_the_command_line(argmax_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from mesaprobe.cli import app
+
+    api = mesaprobe.probe(argmax_dir[0], "argmax", tmp_path / "api", n=60, seeds=1, folds=3, causal=False,
+                          progress=False)
+    cli = CliRunner().invoke(app, ["probe", str(argmax_dir[0]), "argmax", "--out", str(tmp_path / "cli"), "--n", "60",
+                                   "--seeds", "1", "--folds", "3", "--no-causal"])
+    assert cli.exit_code == 0
+    assert mesaprobe.load_results(tmp_path / "cli")["probes"] == api["probes"]
+    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch"}
+
+
+def test_importing_mesaprobe_loads_no_heavy_library():
+    code = "import sys, mesaprobe; print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

@@ -1,0 +1,187 @@
+"""A user's data is never lost and bad input is one `error:` line: each case reproduces a failure found on main."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from mesaprobe.cli import app
+
+runner = CliRunner()
+CLI = [sys.executable, "-m", "mesaprobe.cli"]
+
+
+def one_error_line(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+
+
+@pytest.fixture()
+def model_copy(argmax_dir, tmp_path):
+    out = tmp_path / "mcopy"
+    shutil.copytree(argmax_dir[0], out)
+    return out
+
+
+def test_overwrite_dot_keeps_the_users_files(tmp_path, monkeypatch):
+    (tmp_path / "sentinel.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", ".", "--overwrite", "--steps", "5"]),
+                   "current directory")
+    assert (tmp_path / "sentinel.txt").read_text() == "keep me"
+
+
+def test_overwrite_never_deletes_the_model_being_probed(model_copy):
+    result = runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(model_copy), "--overwrite"])
+    one_error_line(result, "which this command reads")
+    assert (model_copy / "model.safetensors").is_file()
+
+
+def test_two_probes_into_one_out_never_both_succeed(model_copy, tmp_path):
+    """Two processes, the second started while the first holds --out: one result set, never a silent replace."""
+    out = tmp_path / "same"
+    args = ["probe", str(model_copy), "argmax", "--out", str(out), "--n", "60", "--seeds", "1", "--folds", "3",
+            "--no-causal"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    first = subprocess.Popen(CLI + args + ["--seed", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / ".same.lock").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run(CLI + args + ["--seed", "5"], env=env, capture_output=True, text=True)
+    out_first, err_first = first.communicate(timeout=300)
+    assert first.returncode == 0, err_first
+    assert second.returncode == 2 and second.stderr.startswith("error: "), second.stderr
+    assert ("being written by another mesaprobe run" in second.stderr or "already exists" in second.stderr)
+    assert json.loads((out / "config.json").read_text())["seed"] == 0
+
+
+def test_a_truncated_safetensors_file_is_one_line(model_copy, tmp_path):
+    weights = model_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    one_error_line(runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r")]),
+                   "cannot load")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"schema": "mesaprobe.res', "not valid JSON"),
+    ("[]", "not a mesaprobe results file"),
+    ('{"verdict": "both"}', "not a mesaprobe results file"),
+    ('{"schema": "mesaprobe.results/1", "model": {}}', "incomplete"),
+])
+def test_a_broken_results_file_is_one_line_for_report_and_card(argmax_dir, tmp_path, content, message):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(content)
+    one_error_line(runner.invoke(app, ["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")]), message)
+    card = runner.invoke(app, ["card", str(argmax_dir[0]), "--results", str(tmp_path / "run")])
+    one_error_line(card, message)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_train_refuses_an_unwritable_out_before_training(tmp_path, monkeypatch):
+    import mesaprobe.models.train as train_module
+
+    def must_not_train(*a, **k):
+        raise AssertionError("training started before --out was checked")
+
+    monkeypatch.setattr(train_module, "train_into", must_not_train)
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", "/proc/mesaprobe-model"]), "cannot write in")
+    (tmp_path / "existing").write_text("a file")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(tmp_path / "existing")]), "is a file")
+    assert (tmp_path / "existing").read_text() == "a file"
+
+
+def test_report_out_naming_a_directory_is_one_line(argmax_run, tmp_path):
+    one_error_line(runner.invoke(app, ["report", str(argmax_run[0]), "--out", str(tmp_path)]), "is a directory")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--folds", "1"], "at least 2 folds"), (["--folds", "0"], "at least 2 folds"),
+    (["--seeds", "0"], "at least 1 seed"), (["--seeds", "-1"], "at least 1 seed"),
+    (["-p", "K=²"], "bad --param"), (["-p", "K=٣"], "bad --param"),
+    (["--max-layer", "-5"], "--max-layer -5 is out of range"), (["--max-layer", "99"], "--max-layer 99 is out of range"),
+])
+def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, args, message):
+    out = tmp_path / "r"
+    one_error_line(runner.invoke(app, ["probe", str(argmax_dir[0]), "argmax", "--out", str(out), *args]), message)
+    assert not out.exists() and not list(tmp_path.glob(".r.*"))
+
+
+@pytest.mark.slow
+def test_a_killed_probe_leaves_no_worker_and_its_leftovers_are_cleaned(model_copy, tmp_path):
+    """kill -9 in the middle of the linear probes: the loky workers exit on their own, `clean` removes the partial
+    directory. SIGTERM instead: the run removes its own partial directory and lock."""
+    import psutil
+
+    args = ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r"), "--n", "600", "--seeds", "3"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+        proc = subprocess.Popen(CLI + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        parent, workers, deadline = psutil.Process(proc.pid), [], time.time() + 120
+        while not workers and time.time() < deadline:
+            workers = [p for p in parent.children(recursive=True) if "LokyProcess" in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        assert workers, "the probe never reached its linear probes"
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"workers outlived their parent: {alive}"
+        if sig == signal.SIGKILL:
+            assert list(tmp_path.glob(".r.*.partial"))
+            result = runner.invoke(app, ["clean", str(tmp_path)])
+            assert result.exit_code == 0 and "removed" in result.output
+        else:
+            assert proc.returncode == 128 + signal.SIGTERM
+        assert not list(tmp_path.glob(".r.*")) and not (tmp_path / "r").exists()
+
+
+def test_card_keeps_a_users_readme_and_writes_only_after_a_successful_push(model_copy, monkeypatch):
+    readme = model_copy / "README.md"
+    readme.write_text("# My notes\nhand-written\n")
+    one_error_line(runner.invoke(app, ["card", str(model_copy)]), "--replace-readme")
+    assert readme.read_text() == "# My notes\nhand-written\n"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    failed = runner.invoke(app, ["card", str(model_copy), "--replace-readme", "--push", "me/m"])
+    one_error_line(failed, "HF_HUB_OFFLINE is set")
+    assert readme.read_text() == "# My notes\nhand-written\n"  # a failed push writes nothing
+    assert runner.invoke(app, ["card", str(model_copy), "--replace-readme"]).exit_code == 0
+    assert "mesaprobe" in readme.read_text()
+    assert runner.invoke(app, ["card", str(model_copy)]).exit_code == 0  # our own card is ours to rewrite
+
+
+def test_push_errors_say_what_to_check(model_copy, monkeypatch):
+    import httpx
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError
+
+    class Unauthorised:
+        def create_repo(self, *a, **k):
+            response = httpx.Response(401, request=httpx.Request("POST", "https://example.invalid"))
+            raise HfHubHTTPError("401 Client Error: Unauthorized", response=response)
+
+    class Unreachable:
+        def create_repo(self, *a, **k):
+            raise httpx.ConnectError("Name or service not known")
+
+    for api, message in ((Unauthorised, "check your Hugging Face token"), (Unreachable, "check the network")):
+        monkeypatch.setattr(huggingface_hub, "HfApi", api)
+        one_error_line(runner.invoke(app, ["card", str(model_copy), "--push", "me/m"]), message)
+
+
+def test_trained_and_probed_directories_follow_the_umask(model_copy, tmp_path):
+    old = os.umask(0o022)
+    try:
+        result = runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r"), "--n", "60",
+                                     "--seeds", "1", "--folds", "3", "--no-causal"])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "r").rglob("*")}
+    assert modes <= {0o644, 0o755} and (tmp_path / "r").stat().st_mode & 0o777 == 0o755

@@ -1,0 +1,27 @@
+"""The results contract: typed rows round-trip, and `load_results` refuses anything that is not a results file."""
+import json
+
+import pytest
+
+from mesaprobe.errors import UserError
+from mesaprobe.schema import CausalRow, ProbeRow, RunConfig, load_results
+
+
+def test_rows_and_config_round_trip(argmax_run):
+    out, results = argmax_run
+    for row in results["probes"]:
+        assert ProbeRow.from_dict(row).to_dict() == row
+    for row in results["causal"]:
+        assert CausalRow.from_dict(row).to_dict() == row
+    config = json.loads((out / "config.json").read_text())
+    assert RunConfig.from_dict(config).to_dict() == config
+    assert load_results(out) == json.loads(json.dumps(results))
+
+
+def test_a_row_missing_a_field_is_refused(argmax_run, tmp_path):
+    _, results = argmax_run
+    broken = json.loads(json.dumps(results))
+    del broken["probes"][0]["obs_baseline"]
+    (tmp_path / "results.json").write_text(json.dumps(broken))
+    with pytest.raises(UserError, match="ProbeRow lacks obs_baseline"):
+        load_results(tmp_path)
