@@ -35,6 +35,13 @@ def _params(items: Optional[List[str]]) -> dict[str, int]:
     return out
 
 
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"bad {option} {text!r}: expected numbers separated by commas, e.g. 1,2,4") from None
+
+
 def _terminated(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
 
@@ -106,6 +113,11 @@ def probe(
                                                        "0 <= MAX_LAYER < the model's blocks."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow a hub model's own code to run."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
+    steer: str = typer.Option("persistent", help="Goal tasks: steer every decision from the first on (persistent) "
+                                                 "or the first decision only (first)."),
+    alphas: str = typer.Option("1,2,4,8", help="Goal tasks: steering strengths (multiples of the goal-B minus "
+                                               "goal-A direction) tried on validation layouts; the best is reported "
+                                               "on held-out layouts."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
@@ -115,7 +127,7 @@ def probe(
     results = _run(lambda: run_probe(model, task, out, n=n, seeds=seeds, folds=folds, seed=seed,
                                      params=_params(param), random_init=random_init, causal=causal, dtype=dtype,
                                      max_layer=max_layer, trust_remote_code=trust_remote_code,
-                                     overwrite=overwrite))
+                                     overwrite=overwrite, steer=steer, alphas=_floats(alphas, "--alphas")))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
 

@@ -54,9 +54,12 @@ class RunConfig:
     causal: bool = True
     dtype: str = "float32"
     max_layer: int | None = None
+    steer: str = "persistent"  # goal tasks: steer every decision from the first on, or the first decision only
+    alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # steering strengths tried on validation layouts
+    steer_episodes: int = 200  # held-out layouts steering reports on (half as many choose alpha)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"alphas": list(self.alphas)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":

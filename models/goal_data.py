@@ -7,11 +7,15 @@ from mesaprobe.schema import label_column, position_column
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
 
-def decision_rows(ep, episode: int, sequence: dict) -> list[dict]:
-    """One row per decision of `ep`: `sequence` (its tokens or ids), the decision position, every label there."""
+def decision_rows(ep, episode: int, sequence: dict, prompt: tuple[dict, dict] = ({}, {})) -> list[dict]:
+    """One row per decision of `ep`: `sequence` (its tokens or ids), the decision position, every label there, and
+    the task's prompt positions and labels (`GoalTask.prompt_labels`, the same in every row of the episode)."""
+    positions, by_target = prompt
+    shared = {position_column(p): i for p, i in positions.items()}
+    shared |= {label_column(t, p): float(v) for t, by_pos in by_target.items() for p, v in by_pos.items()}
     rows = []
     for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
-        row = sequence | {"episode": episode, "step": t, position_column(DECISION): decision}
+        row = sequence | shared | {"episode": episode, "step": t, position_column(DECISION): decision}
         rows.append(row | {label_column(name, DECISION): float(v) for name, v in (labels | future).items()})
     return rows
 
@@ -27,7 +31,7 @@ def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, ba
         eps = rollout(model, tokenizer, task, task.layouts(batch, f"probe:{seed}:{k}"))
         k += 1
         for ep in eps:
-            rows += decision_rows(ep, len(episodes), {"tokens": ep.tokens})
+            rows += decision_rows(ep, len(episodes), {"tokens": ep.tokens}, task.prompt_labels(ep.layout))
             episodes.append(ep)
     rows = rows[:n_rows]
     used = episodes[: rows[-1]["episode"] + 1]

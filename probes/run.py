@@ -21,7 +21,7 @@ from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.subject import Subject, make_subject
 from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
-from mesaprobe.probes.indices import summarize
+from mesaprobe.probes.indices import summarize, visible_goal_notes
 from mesaprobe.probes.linear_suite import ProbeData, average_rows, probe_target
 from mesaprobe.runtime import PhaseTimer, exit_with_parent, package_versions, progress_disabled
 from mesaprobe.schema import SCHEMA, CausalRow, RunConfig, label_key
@@ -69,7 +69,14 @@ def probe_all(data: ProbeData, task: Task, folds: int, progress: bool) -> list[d
         return [row for group in rows for row in group]
 
 
-def check_options(n: int, seeds: int, folds: int) -> None:
+STEER_MODES = ("persistent", "first")
+
+
+def check_options(n: int, seeds: int, folds: int, steer: str = "persistent", alphas=(1.0,)) -> None:
+    if steer not in STEER_MODES:
+        raise UserError(f"--steer {steer!r}: use one of {', '.join(STEER_MODES)}")
+    if not alphas or any(not a > 0 for a in alphas):
+        raise UserError(f"--alphas {','.join(map(str, alphas))}: every steering strength must be positive")
     if folds < 2:
         raise UserError(f"--folds {folds}: cross-validation needs at least 2 folds")
     if seeds < 1:
@@ -90,10 +97,13 @@ def check_max_layer(max_layer: int | None, n_layers: int) -> int:
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
               random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
               causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
-              max_layer: int | None = None) -> dict:
+              max_layer: int | None = None, steer: str = "persistent",
+              alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200) -> dict:
     """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
-    config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer)
-    check_options(n, seeds, folds)
+    alphas = tuple(float(a) for a in alphas)
+    config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer, steer,
+                       alphas, steer_episodes)
+    check_options(n, seeds, folds, steer, alphas)
     protect = (Path(model),) if Path(model).exists() else ()
     preflight(out, "run", overwrite, protect)
     started, timer = time.perf_counter(), PhaseTimer()
@@ -114,23 +124,25 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, folds, progress))
             ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
-                                progress)
+                                progress, {"steer": steer, "alphas": alphas, "steer_episodes": steer_episodes})
             with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():
                 rows, skipped = run_causal(ctx, enabled=causal)
             causal_per_seed.append([CausalRow.from_dict(r).to_dict() for r in rows])
         ran = any(causal_per_seed)
         indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None)
+        probes = average_rows(per_seed)
         results = {
             "schema": SCHEMA,
             "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
                       "d_model": loaded.d_model, "subject": subject.kind},
             "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
             "behavior": mean_behavior(behaviors),
-            "probes": average_rows(per_seed),
+            "probes": probes,
             "causal": average_rows(causal_per_seed, key="effect") if ran else [],
             "causal_skipped": [s.to_dict() for s in skipped],
             "indices": indices,
             "verdict": verdict,
+            "notes": visible_goal_notes(task, probes),
             "environment": {"python": platform.python_version(), "packages": package_versions(),
                             "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds},
         }

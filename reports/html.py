@@ -19,7 +19,7 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 .verdict{font-size:1.25em;padding:.8em 1em;background:#f4f6fa;border-left:5px solid #1f77b4;margin:.6em 0}
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
-th{background:#f4f4f4}.muted{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}"""
+th{background:#f4f4f4}.note{color:#8a4b00;font-size:.85em;margin:.4em 0 0}.muted{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}"""
 
 
 def esc(value) -> str:
@@ -34,23 +34,26 @@ def fmt_index(entry: dict | None) -> str:
 
 
 def evidence_sentence(res: dict) -> str:
-    """The verdict and what it rests on, in words a researcher reads in ten seconds."""
-    family = res["task"]["family"]
-    entry = res["indices"][family]
-    dec, causal = entry.get("decodability"), entry.get("causal")
-    parts = [f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} seeds)"]
-    if dec:
-        parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
-                     f"{fmt_index(dec)}")
-    rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family)]
-    if causal and rows:
-        top = max(rows, key=lambda r: r["effect"] - r["control_effect"])
-        parts.append(f"strongest causal effect: {top['method']} on {top['target']} at layer {top['layer']}: "
-                     f"{top['effect']:.2f} vs {top['control_effect']:.2f} for the random control")
-    elif not causal:
-        parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
-    if "horizon" in entry:
-        parts.append(f"future-state horizon H = {entry['horizon']}")
+    """The verdict and what it rests on, in words a researcher reads in ten seconds: per family the run measured."""
+    shown = [f for f, entry in res["indices"].items() if entry.get("value") is not None] or [res["task"]["family"]]
+    parts = []
+    for family in shown:
+        entry = res["indices"][family]
+        dec, causal = entry.get("decodability"), entry.get("causal")
+        parts.append(f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} "
+                     "seeds)")
+        if dec:
+            parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
+                         f"{fmt_index(dec)}")
+        rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family)]
+        if causal and rows:
+            top = max(rows, key=lambda r: r["effect"] - r["control_effect"])
+            parts.append(f"strongest causal effect: {top['method']} on {top['target']} at layer {top['layer']}: "
+                         f"{top['effect']:.2f} vs {top['control_effect']:.2f} for the random control")
+        elif not causal:
+            parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
+        if "horizon" in entry:
+            parts.append(f"future-state horizon H = {entry['horizon']}")
     return "; ".join(parts) + "."
 
 
@@ -119,7 +122,9 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     figs, sections = [], []
     title = " vs ".join(label for label, _ in pairs)
     top = "".join(f'<div class="verdict"><b>{esc(label)}</b>: verdict <b>{esc(res["verdict"])}</b>. '
-                  f"{esc(evidence_sentence(res))}</div>" for label, res in pairs)
+                  f"{esc(evidence_sentence(res))}"
+                  + "".join(f"<p class='note'>{esc(note)}</p>" for note in res.get("notes", [])) + "</div>"
+                  for label, res in pairs)
     sections.append(f"<h1>mesaprobe report: {esc(title)}</h1>{top}")
     if len(pairs) > 1:
         sections.append("<h2>Differences</h2>" + differences(pairs))

@@ -54,6 +54,11 @@ class GoalTask(Task):
     def optimal_return(self, layout: dict[str, Any]) -> float:
         raise NotImplementedError
 
+    def prompt_labels(self, layout: dict[str, Any]) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+        """Named positions in the prompt and labels there (target -> position -> label), the same for every decision
+        of an episode: what a search over the map computes before the first move. None by default."""
+        return {}, {}
+
     def step_labels(self, env: gym.Env) -> dict[str, float]:
         """Labels of the current decision step that need no future: answer, goal, position, distance."""
         raise NotImplementedError
@@ -71,6 +76,13 @@ class GoalTask(Task):
     def steer_horizon(self) -> int:
         """How many steps a steered rollout is followed (reach-by-k for k = 1..this): the episode's step budget."""
         raise NotImplementedError
+
+    def steer_target(self, layout: dict[str, Any], goal: int, start: int, goals: list[int],
+                     rng: random.Random) -> int | None:
+        """The state steering tries to send the agent to instead of its `goal` (codes as in `goal` labels): by
+        default another goal among `goals` (those seen in the probe data), not the start."""
+        options = [g for g in goals if g not in (goal, start)]
+        return rng.choice(options) if options else None
 
     def extra_behavior(self, episodes) -> dict[str, float]:
         """Task-specific behaviour metrics (e.g. the proxy-goal share)."""

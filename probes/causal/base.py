@@ -4,7 +4,7 @@ needs from the subject under study (a subject that lacks it records the method a
 runs, and how the report draws its rows (reports/figures.py draws each `Plot.kind`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tqdm.auto import tqdm
@@ -37,6 +37,7 @@ class CausalContext:
     folds: int
     layers: list[int]
     progress: bool = True
+    options: dict = field(default_factory=dict)  # method options from the run's configuration (e.g. steer mode)
 
     def jobs(self, desc: str) -> list[tuple[str, str, str, int]]:
         """(target, position, kind, layer) over the causally probed targets and the blocks, with a progress bar."""

@@ -12,39 +12,54 @@ import torch
 from mesaprobe.models.rollout import rollout
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
 from mesaprobe.schema import label_key
-from mesaprobe.probes.intervene import edit_hook
+from mesaprobe.probes.hooks import hook_name
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
+
+
+ALPHAS = (1.0, 2.0, 4.0, 8.0)  # multiples of the goal-B minus goal-A direction tried on validation layouts
+N_VALIDATION, N_TEST = 100, 200  # layouts to choose alpha on, and held-out layouts to report on
 
 
 class Steer(CausalMethod):
     name = "steer"
-    description = "add the goal-B minus goal-A direction at the first decision; P(reach B) by k in closed loop"
+    description = ("add the goal-B minus goal-A direction from the first decision on (or at it only); alpha chosen "
+                   "on validation layouts; P(reach B) by k on held-out layouts")
     families = ("goal",)
     evidence = True
     needs = frozenset({"rollouts"})
-    plot = Plot("curves", "Steering persistence: P(reached the steered goal within k steps)",
+    plot = Plot("curves", "Steering: P(reached the steered goal within k steps), held-out layouts",
                 (("reach_by_k", "goal direction"), ("reach_by_k_random", "random direction"),
                  ("reach_by_k_unsteered", "unsteered")))
 
     def run(self, ctx: CausalContext) -> list[dict]:
-        return [steering_row(ctx.subject, ctx.task, ctx.data, layer) for layer in ctx.layers]
+        persistent = ctx.options.get("steer", "persistent") == "persistent"
+        alphas = tuple(ctx.options.get("alphas", ALPHAS))
+        n_test = ctx.options.get("steer_episodes", N_TEST)
+        return [steering_row(ctx.subject, ctx.task, ctx.data, layer, persistent, alphas, max(n_test // 2, 1), n_test)
+                for layer in ctx.layers]
 
 
 @dataclass
 class Steering:
-    """Add `vectors[i]` to the residual stream after block `layer` at token `positions[i]` of episode i, in every
-    forward pass of the rollout (the steered token stays in context, as it would in a KV cache)."""
+    """Add `vectors[i]` to the residual stream after block `layer` of episode i at token `start[i]` (the first
+    decision) and, when `persistent`, at every later token too: every decision from the first on is steered."""
 
     bridge: object
     layer: int
     vectors: torch.Tensor  # [n_episodes, d_model]
-    positions: torch.Tensor  # [n_episodes]
+    start: torch.Tensor  # [n_episodes]
+    persistent: bool = True
 
     def logits(self, ids: torch.Tensor, active: list[int]) -> torch.Tensor:
         idx = torch.tensor(active)
-        vec = self.vectors[idx]
-        hook = edit_hook(self.layer, self.positions[idx], lambda x, rows: x + vec[rows.cpu()].to(x.device))
-        return self.bridge.run_with_hooks(ids, fwd_hooks=[hook])
+        vec, start = self.vectors[idx].to(ids.device), self.start[idx].to(ids.device)
+
+        def add(x, hook):
+            t = torch.arange(x.shape[1], device=x.device)[None, :]
+            mask = t >= start[:, None] if self.persistent else t == start[:, None]
+            return x + mask[..., None].to(x.dtype) * vec[:, None, :].to(x.dtype)
+
+        return self.bridge.run_with_hooks(ids, fwd_hooks=[(hook_name(self.layer), add)])
 
 
 def goal_means(data, layer: int) -> dict[int, torch.Tensor]:
@@ -65,29 +80,50 @@ def persistence(episodes, unsteered, targets: list[int], k_max: int) -> tuple[li
     return reach, change
 
 
-def steering_row(subject, task: GoalTask, data, layer: int, n_episodes: int = 200, alpha: float = 2.0,
-                 k_max: int | None = None) -> dict:
-    means = goal_means(data, layer)
-    rng = random.Random(f"steer:{data.seed}:{layer}")
-    layouts = task.layouts(n_episodes, f"steer:{data.seed}", split="train")
-    k_max = k_max or task.steer_horizon()
-    plain = rollout(subject.hf_model, subject.tokenizer, task, layouts)
-    first = torch.tensor([ep.decisions[0] for ep in plain])
-    goal_a = [int(ep.labels[0]["goal"]) for ep in plain]
-    goal_b = [rng.choice([g for g in means if g != a and g != int(ep.states[0])]) for a, ep in zip(goal_a, plain)]
-    direction = torch.stack([alpha * (means[b] - means.get(a, torch.zeros_like(means[b])))
-                             for a, b in zip(goal_a, goal_b)])
-    g = torch.Generator().manual_seed(data.seed)
-    noise = torch.randn(direction.shape, generator=g)
-    random_dir = noise / noise.norm(dim=1, keepdim=True) * direction.norm(dim=1, keepdim=True)
-    curves = {}
-    for name, vectors in (("goal", direction), ("random", random_dir)):
-        steered = rollout(subject.hf_model, subject.tokenizer, task, layouts,
-                          steering=Steering(subject.bridge, layer, vectors, first))
-        curves[name] = persistence(steered, plain, goal_b, k_max)
-    baseline_reach, _ = persistence(plain, plain, goal_b, k_max)
-    return {"method": "steer", "target": "goal", "layer": layer, "position": DECISION, "alpha": alpha,
-            "effect": float(np.mean(curves["goal"][0])), "control_effect": float(np.mean(curves["random"][0])),
-            "reach_by_k": curves["goal"][0], "reach_by_k_random": curves["random"][0],
-            "reach_by_k_unsteered": baseline_reach, "action_change_by_k": curves["goal"][1],
-            "action_change_by_k_random": curves["random"][1], "n": n_episodes}
+class SteeringSetup:
+    """One set of layouts: the unsteered rollouts, each episode's goal A and steered goal B, the goal-B minus goal-A
+    direction (means over the probe rows, the training layouts) and a random direction of the same norm."""
+
+    def __init__(self, subject, task: GoalTask, means: dict, layouts: list[dict], seed: str):
+        rng = random.Random(seed)
+        plain = rollout(subject.hf_model, subject.tokenizer, task, layouts)
+        pairs = [(ep, int(ep.labels[0]["goal"]),
+                  task.steer_target(ep.layout, int(ep.labels[0]["goal"]), int(ep.states[0]), sorted(means), rng))
+                 for ep in plain]
+        pairs = [(ep, a, b) for ep, a, b in pairs if b is not None and b in means]
+        self.layouts = [ep.layout for ep, _, _ in pairs]
+        self.plain = [ep for ep, _, _ in pairs]
+        self.start = torch.tensor([ep.decisions[0] for ep in self.plain])
+        self.targets = [b for _, _, b in pairs]
+        zero = torch.zeros_like(next(iter(means.values())))
+        self.direction = torch.stack([means[b] - means.get(a, zero) for _, a, b in pairs])
+        noise = torch.randn(self.direction.shape, generator=torch.Generator().manual_seed(rng.randrange(2**31)))
+        self.random = noise / noise.norm(dim=1, keepdim=True) * self.direction.norm(dim=1, keepdim=True)
+
+    def reach(self, subject, task, layer: int, vectors: torch.Tensor, persistent: bool, k_max: int):
+        steered = rollout(subject.hf_model, subject.tokenizer, task, self.layouts,
+                          steering=Steering(subject.bridge, layer, vectors, self.start, persistent))
+        return persistence(steered, self.plain, self.targets, k_max)
+
+
+def steering_row(subject, task: GoalTask, data, layer: int, persistent: bool = True, alphas=ALPHAS,
+                 n_validation: int = N_VALIDATION, n_test: int = N_TEST) -> dict:
+    """Choose alpha on validation layouts (the highest mean reach of the steered goal), then report reach-by-k on
+    held-out layouts for the goal direction, a norm-matched random direction, and no steering."""
+    means, k_max = goal_means(data, layer), task.steer_horizon()
+    val = SteeringSetup(subject, task, means, task.layouts(n_validation, f"steer-val:{data.seed}"),
+                        f"steer-val:{data.seed}:{layer}")
+    val_reach = [float(np.mean(val.reach(subject, task, layer, a * val.direction, persistent, k_max)[0]))
+                 for a in alphas]
+    alpha = alphas[int(np.argmax(val_reach))]
+    test = SteeringSetup(subject, task, means, task.layouts(n_test, f"steer-test:{data.seed}"),
+                         f"steer-test:{data.seed}:{layer}")
+    goal = test.reach(subject, task, layer, alpha * test.direction, persistent, k_max)
+    rand = test.reach(subject, task, layer, alpha * test.random, persistent, k_max)
+    unsteered, _ = persistence(test.plain, test.plain, test.targets, k_max)
+    return {"method": "steer", "target": "goal", "layer": layer, "position": DECISION,
+            "mode": "persistent" if persistent else "first decision", "alpha": alpha,
+            "alphas": list(alphas), "validation_reach_by_alpha": val_reach,
+            "effect": float(np.mean(goal[0])), "control_effect": float(np.mean(rand[0])),
+            "reach_by_k": goal[0], "reach_by_k_random": rand[0], "reach_by_k_unsteered": unsteered,
+            "action_change_by_k": goal[1], "action_change_by_k_random": rand[1], "n": len(test.targets)}

@@ -1,0 +1,28 @@
+"""The goal family says no where it must: random-init models on the latent-goal tasks get `neither`."""
+import pytest
+
+from mesaprobe.api import probe
+from mesaprobe.tasks import get_task
+
+
+def untrained_model_dir(task, out):
+    from mesaprobe.models.save import save_model_dir
+    from mesaprobe.models.tiny import TinySize, build_tiny_model
+    from mesaprobe.models.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(task.vocabulary())
+    out.mkdir()
+    summary = {"method": "sl", "task": task.describe(), "steps": 0}
+    save_model_dir(build_tiny_model(tok, TinySize(**task.model_size), 0), tok, summary, out)
+    return out
+
+
+@pytest.mark.parametrize("name", ["rock-field", "maze"])
+def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
+    task = get_task(name)
+    model = untrained_model_dir(task, tmp_path / "m")
+    results = probe(model, name, tmp_path / "r", n=120, seeds=2, folds=3, random_init=True, alphas=(2.0,),
+                    steer_episodes=30, progress=False)
+    assert results["model"]["training"] == "random-init"
+    assert results["verdict"] == "neither", results["indices"]
+    assert results["notes"] == []  # the goal is not in the tokens on these tasks

@@ -1,0 +1,103 @@
+"""Latent-goal tasks: the goal is not written in the tokens. Known answers: maze paths are shortest (BFS against brute
+force), the puzzle encodes the goal, the proxy variant's training layouts put the biggest rock in the proxy region."""
+import itertools
+
+import pytest
+
+from mesaprobe.errors import UserError
+from mesaprobe.tasks import get_task
+from mesaprobe.tasks.gridworld import MOVES
+from mesaprobe.tasks.maze import maze_walls
+
+
+def shortest_by_brute_force(task, layout, longest: int) -> int:
+    """Fewest actions that reach the goal, trying every action sequence up to `longest`."""
+    for length in range(1, longest + 1):
+        for actions in itertools.product(range(len(MOVES)), repeat=length):
+            env = task.make_env(layout)
+            env.reset()
+            for a in actions:
+                env.step(a)
+                if env.reached:
+                    return length
+    raise AssertionError("goal not reachable")
+
+
+def test_maze_oracle_paths_are_shortest_and_every_cell_is_reachable():
+    task = get_task("maze", N=5)
+    checked = 0
+    for layout in task.layouts(40, 0):
+        free = {(r, c) for r in range(5) for c in range(5)} - set(map(tuple, layout["walls"]))
+        assert len(free) == 17  # 9 rooms and the 8 passages of a spanning tree
+        steps = (len(task.oracle_episode(layout)) - len(task.prompt_tokens(layout, layout["start"]))) // 3
+        assert steps == task.shortest_path_length(layout)
+        if steps <= 6:  # brute force over 4^6 sequences at most
+            assert shortest_by_brute_force(task, layout, 6) == steps
+            checked += 1
+    assert checked >= 10
+
+
+def test_maze_walls_force_detours():
+    """In a tree maze the path is often longer than the Manhattan distance: the walls decide the next positions."""
+    task = get_task("maze", N=5)
+    layouts = task.layouts(200, 1)
+    detours = [task.shortest_path_length(l) > abs(l["start"][0] - l["goal"][0]) + abs(l["start"][1] - l["goal"][1])
+               for l in layouts]
+    assert 0.3 < sum(detours) / len(detours) < 1.0
+    assert len({tuple(map(tuple, l["walls"])) for l in layouts}) > 50  # many different mazes
+
+
+def test_goal_sum_prompt_encodes_the_goal_only_as_sums():
+    task = get_task("goal-sum")
+    layouts = task.layouts(300, 0)
+    for layout in layouts:
+        (a, b), (c, d) = layout["row_terms"], layout["col_terms"]
+        assert ((a + b) % 5, (c + d) % 5) == tuple(layout["goal"])
+        tokens = task.prompt_tokens(layout, layout["start"])
+        assert "goal" not in tokens and tokens[1:7] == ["row", f"d{a}", f"d{b}", "col", f"d{c}", f"d{d}"]
+    assert len({tuple(l["row_terms"]) for l in layouts}) == 25  # every pair of terms occurs
+
+
+def test_rock_field_labels_and_oracle():
+    task = get_task("rock-field")
+    layout = {"start": [0, 0], "rocks": [[0, 2, 3], [2, 2, 9], [0, 1, 5]]}
+    positions, labels = task.prompt_labels(layout)
+    assert labels["running_biggest"] == {"rock0": 3, "rock1": 9, "rock2": 9}
+    assert labels["running_biggest_cell"]["rock2"] == task.cell_code((2, 2))
+    tokens = task.oracle_episode(layout)
+    assert [tokens[positions[f"rock{i}"]] for i in range(3)] == ["s3", "s9", "s5"]
+    assert tokens[-2:] == ["r2", "c2"]  # the biggest rock, reached around the others
+    assert task.steer_target(layout, task.cell_code((2, 2)), 0, [], None) == task.cell_code((0, 1))
+    env = task.make_env(layout)
+    env.reset()
+    _, reward, terminated, _, _ = env.step(task.ACTIONS.index("R"))  # onto the size-5 rock: over, no reward
+    assert terminated and reward == 0.0 and not env.reached
+
+
+def test_rock_field_proxy_training_layouts_keep_the_biggest_rock_in_the_region():
+    task = get_task("rock-field", proxy=1)
+    biggest = lambda l: max(l["rocks"], key=lambda r: r[2])[:2]
+    assert all(task.in_proxy_region(biggest(l)) for l in task.layouts(200, 0, "train"))
+    assert not all(task.in_proxy_region(biggest(l)) for l in task.layouts(200, 0, "test"))
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("rock-field", {"N": 3, "K": 9, "S": 9}, "do not fit"),
+    ("rock-field", {"K": 5, "S": 3}, "must be >= K"),
+    ("maze", {"N": 6}, "must be odd"),
+    ("maze", {"N": 1}, "out of range"),
+    ("maze", {"budget": 3}, "below the longest path"),
+])
+def test_bad_parameters_are_refused(name, params, message):
+    with pytest.raises(UserError, match=message):
+        get_task(name, **params)
+
+
+def test_maze_walls_are_a_spanning_tree():
+    import random
+
+    for n in (3, 5, 7):
+        walls = set(maze_walls(n, random.Random(n)))
+        free = {(r, c) for r in range(n) for c in range(n)} - walls
+        rooms = ((n + 1) // 2) ** 2
+        assert len(free) == 2 * rooms - 1
