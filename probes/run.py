@@ -72,7 +72,10 @@ def probe_all(data: ProbeData, task: Task, folds: int, progress: bool) -> list[d
 STEER_MODES = ("persistent", "first")
 
 
-def check_options(n: int, seeds: int, folds: int, steer: str = "persistent", alphas=(1.0,)) -> None:
+def check_options(n: int, seeds: int, folds: int, steer: str = "persistent", alphas=(1.0,),
+                  steer_episodes: int = 200) -> None:
+    if steer_episodes < 2:
+        raise UserError(f"steer_episodes {steer_episodes}: steering needs at least 2 held-out layouts")
     if steer not in STEER_MODES:
         raise UserError(f"--steer {steer!r}: use one of {', '.join(STEER_MODES)}")
     if not alphas or any(not a > 0 for a in alphas):
@@ -103,7 +106,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
     alphas = tuple(float(a) for a in alphas)
     config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer, steer,
                        alphas, steer_episodes)
-    check_options(n, seeds, folds, steer, alphas)
+    check_options(n, seeds, folds, steer, alphas, steer_episodes)
     protect = (Path(model),) if Path(model).exists() else ()
     preflight(out, "run", overwrite, protect)
     started, timer = time.perf_counter(), PhaseTimer()

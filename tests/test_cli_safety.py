@@ -107,6 +107,8 @@ def test_report_out_naming_a_directory_is_one_line(argmax_run, tmp_path):
     (["--seeds", "0"], "at least 1 seed"), (["--seeds", "-1"], "at least 1 seed"),
     (["-p", "K=²"], "bad --param"), (["-p", "K=٣"], "bad --param"),
     (["--max-layer", "-5"], "--max-layer -5 is out of range"), (["--max-layer", "99"], "--max-layer 99 is out of range"),
+    (["--alphas", "0"], "must be positive"), (["--alphas", "2,-1"], "must be positive"),
+    (["--alphas", "two"], "bad --alphas"), (["--steer", "sometimes"], "--steer 'sometimes'"),
 ])
 def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, args, message):
     out = tmp_path / "r"

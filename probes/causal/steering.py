@@ -96,7 +96,7 @@ class SteeringSetup:
         self.start = torch.tensor([ep.decisions[0] for ep in self.plain])
         self.targets = [b for _, _, b in pairs]
         zero = torch.zeros_like(next(iter(means.values())))
-        self.direction = torch.stack([means[b] - means.get(a, zero) for _, a, b in pairs])
+        self.direction = torch.stack([means[b] - means.get(a, zero) for _, a, b in pairs] or [zero])[: len(pairs)]
         noise = torch.randn(self.direction.shape, generator=torch.Generator().manual_seed(rng.randrange(2**31)))
         self.random = noise / noise.norm(dim=1, keepdim=True) * self.direction.norm(dim=1, keepdim=True)
 
@@ -113,11 +113,16 @@ def steering_row(subject, task: GoalTask, data, layer: int, persistent: bool = T
     means, k_max = goal_means(data, layer), task.steer_horizon()
     val = SteeringSetup(subject, task, means, task.layouts(n_validation, f"steer-val:{data.seed}"),
                         f"steer-val:{data.seed}:{layer}")
+    test = SteeringSetup(subject, task, means, task.layouts(n_test, f"steer-test:{data.seed}"),
+                         f"steer-test:{data.seed}:{layer}")
+    if not val.targets or not test.targets:  # no layout's steered goal was seen in the probe data: nothing to add
+        zeros = [0.0] * k_max
+        return {"method": "steer", "target": "goal", "layer": layer, "position": DECISION, "effect": 0.0,
+                "control_effect": 0.0, "reach_by_k": zeros, "reach_by_k_random": zeros,
+                "reach_by_k_unsteered": zeros, "n": 0}
     val_reach = [float(np.mean(val.reach(subject, task, layer, a * val.direction, persistent, k_max)[0]))
                  for a in alphas]
     alpha = alphas[int(np.argmax(val_reach))]
-    test = SteeringSetup(subject, task, means, task.layouts(n_test, f"steer-test:{data.seed}"),
-                         f"steer-test:{data.seed}:{layer}")
     goal = test.reach(subject, task, layer, alpha * test.direction, persistent, k_max)
     rand = test.reach(subject, task, layer, alpha * test.random, persistent, k_max)
     unsteered, _ = persistence(test.plain, test.plain, test.targets, k_max)
