@@ -141,6 +141,4 @@ class BankTask(GoalTask):
         prompt = (f"You have {layout['balance']} coins and {layout['horizon']} days. Each day you can work (+1 coin), "
                   f"invest (pay {p['c']} coins, receive {p['r'] * p['c']} coins {p['d']} days later) or idle. "
                   "Maximise your coins at the end. Today you choose to")
-        env = self.make_env(layout)
-        env.reset()
-        return prompt, ACTIONS[self.oracle_action(env)]
+        return prompt, self.first_action_word(layout)

@@ -68,6 +68,4 @@ class ButtonTask(GridworldTask):
         prompt, _ = super().render_text(layout)
         prompt = prompt.replace("The goal is", "A button is").replace("Moves: up, down, left, right.",
                                                                       "Moves: up, down, left, right, press.")
-        env = self.make_env(layout)
-        env.reset()
-        return prompt, self.ACTION_WORDS[self.oracle_action(env)]
+        return prompt, self.first_action_word(layout)

@@ -108,6 +108,12 @@ class GoalTask(Task):
         rng = random.Random(f"{self.name}:{split}:{seed}")
         return [self.draw_layout(rng, split) for _ in range(n)]
 
+    def first_action_word(self, layout: dict[str, Any]) -> str:
+        """The oracle's first move in words: the answer of a layout's natural-language prompt."""
+        env = self.make_env(layout)
+        env.reset()
+        return self.ACTION_WORDS[self.oracle_action(env)]
+
     def sft_pairs(self, n: int, seed: int) -> list[dict]:
         """At every decision of oracle text transcripts: the transcript so far -> the oracle's action word."""
         pairs = []

@@ -39,6 +39,4 @@ class GoalSumTask(GridworldTask):
         prompt = (f"You are in a {n}x{n} grid (rows and columns 0 to {n - 1}). The goal's row is ({a} + {b}) mod {n} "
                   f"and its column is ({c} + {d}) mod {n}. You are at row {layout['start'][0]} col "
                   f"{layout['start'][1]}. Moves: up, down, left, right. Your move:")
-        env = self.make_env(layout)
-        env.reset()
-        return prompt, self.ACTION_WORDS[self.oracle_action(env)]
+        return prompt, self.first_action_word(layout)

@@ -181,6 +181,4 @@ class GridworldTask(GoalTask):
         prompt = (f"You are in a {n}x{n} grid (rows and columns 0 to {n - 1}){walls}. The goal is at row "
                   f"{layout['goal'][0]} col {layout['goal'][1]}. You are at row {layout['start'][0]} col "
                   f"{layout['start'][1]}. Moves: up, down, left, right. Your move:")
-        env = self.make_env(layout)
-        env.reset()
-        return prompt, self.ACTION_WORDS[self.oracle_action(env)]
+        return prompt, self.first_action_word(layout)

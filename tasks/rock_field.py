@@ -131,6 +131,4 @@ class RockFieldTask(GridworldTask):
         prompt = (f"You are in a {n}x{n} grid (rows and columns 0 to {n - 1}) with {rocks}. Stepping on a rock ends "
                   f"the walk; only the biggest rock counts. You are at row {layout['start'][0]} col "
                   f"{layout['start'][1]}. Moves: up, down, left, right. Your move:")
-        env = self.make_env(layout)
-        env.reset()
-        return prompt, self.ACTION_WORDS[self.oracle_action(env)]
+        return prompt, self.first_action_word(layout)
