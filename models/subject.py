@@ -20,8 +20,6 @@ from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.schema import label_column, label_columns, position_column, position_columns
 from mesaprobe.tasks.base import BOS, Task
 
-CAPABILITIES = ("answer_logits", "counterfactuals", "rollouts")
-
 
 def by_family(task: Task, search, goal):
     """The one place the models layer forks on a task's family: `search` or `goal`, whichever fits `task`."""
