@@ -122,7 +122,7 @@ def test_a_killed_probe_leaves_no_worker_and_its_leftovers_are_cleaned(model_cop
     directory. SIGTERM instead: the run removes its own partial directory and lock."""
     import psutil
 
-    args = ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r"), "--n", "600", "--seeds", "3"]
+    args = ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r"), "--n", "300", "--seeds", "3"]
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
     for sig in (signal.SIGKILL, signal.SIGTERM):
         proc = subprocess.Popen(CLI + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -21,8 +21,9 @@ def untrained_model_dir(task, out):
 def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
     task = get_task(name)
     model = untrained_model_dir(task, tmp_path / "m")
-    results = probe(model, name, tmp_path / "r", n=120, seeds=2, folds=3, random_init=True, alphas=(2.0,),
-                    steer_episodes=30, progress=False)
+    # `neither` rests on decodability alone (nothing beyond every control), so the causal probes are not needed here
+    results = probe(model, name, tmp_path / "r", n=120, seeds=2, folds=2, random_init=True, causal=False,
+                    progress=False)
     assert results["model"]["training"] == "random-init"
     assert results["verdict"] == "neither", results["indices"]
     assert results["notes"] == []  # the goal is not in the tokens on these tasks
