@@ -56,7 +56,7 @@ class GoalTask(Task):
 
     def prompt_labels(self, layout: dict[str, Any]) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
         """Named positions in the prompt and labels there (target -> position -> label), the same for every decision
-        of an episode: what a search over the map computes before the first move. None by default."""
+        of an episode: what a search over the map computes before the first move. Empty by default."""
         return {}, {}
 
     def step_labels(self, env: gym.Env) -> dict[str, float]:
