@@ -26,14 +26,13 @@ def train(task, out: str | Path, method: str = "sl", seed: int = 0, steps: int |
           base: str | None = None, lr: float | None = None) -> dict:
     """Train a tiny model on `task` (a name, `file.py:Class`, or a Task), or fine-tune `base` with TRL, and write
     `out`: an HF model directory with training.json and a README.md model card. Returns the training summary."""
-    from mesaprobe.fsutil import output_dir, preflight
+    from mesaprobe.fsutil import output_dir
     from mesaprobe.models.train import check_train_options, train_into
     from mesaprobe.reports.card import write_card
 
     task = _task(task, params)
     check_train_options(task, method, steps, base, lr)
     protect = (Path(base),) if base and Path(base).exists() else ()
-    preflight(out, "model", overwrite, protect)
     with output_dir(out, "model", overwrite, protect) as directory:
         summary = train_into(task, method, directory, seed=seed, steps=steps, progress=progress, base=base, lr=lr)
         write_card(directory, results=[])

@@ -182,7 +182,7 @@ def share(root: Path) -> None:
 
 
 def preflight(out: str | Path, kind: str, overwrite: bool = False, protect: tuple[Path, ...] = ()) -> Path:
-    """The checks `output_dir` makes, for a command to make before its expensive work; returns `out` made absolute."""
+    """The checks `output_dir` makes on entry, under its lock, and before the rename; returns `out` made absolute."""
     assert kind in KINDS, kind
     out = check_writable(out)
     if out.exists():
@@ -199,14 +199,10 @@ def output_dir(out: str | Path, kind: str, overwrite: bool = False, protect: tup
     """Yield a temporary sibling directory; on success it becomes `out` (with its marker), on failure it is removed.
     Everything is checked before the caller's work starts, and again before `out` is replaced."""
     out = preflight(out, kind, overwrite, protect)
-
-    def check_target() -> None:
-        preflight(out, kind, overwrite, protect)
-
     lock = OutputLock(out)
     lock.acquire(out)
     try:
-        check_target()  # again, now that no other mesaprobe run can change it
+        preflight(out, kind, overwrite, protect)  # again, now that no other mesaprobe run can change it
         remove_leftovers(out)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.", suffix=".partial"))
         try:
@@ -215,7 +211,7 @@ def output_dir(out: str | Path, kind: str, overwrite: bool = False, protect: tup
             entries = sorted(os.listdir(tmp))
             atomic_write_json(tmp / MARKER, {"kind": kind, "entries": entries})
             share(tmp)
-            check_target()
+            preflight(out, kind, overwrite, protect)  # and once more: something else may have written `out`
             if out.exists():
                 old = out.parent / f".{out.name}.{os.getpid()}.old.partial"
                 os.replace(out, old)

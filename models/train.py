@@ -41,10 +41,10 @@ def train_tiny(task: Task, method: str, seed: int, steps: int | None, progress: 
 
 def train_into(task: Task, method: str, directory: str | Path, seed: int = 0, steps: int | None = None,
                progress: bool = True, base: str | None = None, lr: float | None = None) -> dict:
-    """Train and save the model directory into `directory`; return the training summary."""
+    """Train and save the model directory into `directory`; return the training summary. The options are
+    checked by the caller first (`check_train_options`), before it takes the output directory."""
     from mesaprobe.models.save import save_model_dir
 
-    check_train_options(task, method, steps, base, lr)
     if base is not None:
         from mesaprobe.models.finetune import finetune
 

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil import atomic_write_json, output_dir, preflight
+from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.subject import Subject, make_subject
@@ -108,7 +108,6 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
                        alphas, steer_episodes)
     check_options(n, seeds, folds, steer, alphas, steer_episodes)
     protect = (Path(model),) if Path(model).exists() else ()
-    preflight(out, "run", overwrite, protect)
     started, timer = time.perf_counter(), PhaseTimer()
     with output_dir(out, "run", overwrite, protect) as run_dir:
         with timer("load"):

@@ -3,6 +3,7 @@ model-index of the probe and causal results, and sections for training, behaviou
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from mesaprobe.errors import UserError
@@ -121,7 +122,8 @@ def push_hint(exc: Exception, repo_id: str) -> str:
         return f"the Hub answered HTTP {status}; check the repo id {repo_id!r} and your access to it"
     if isinstance(exc, (OSError, ConnectionError)) or "connect" in type(exc).__name__.lower():
         return "could not reach the Hub; check the network connection"
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
+    first = str(exc).splitlines()[0] if str(exc) else "no message"
+    return f"{type(exc).__name__}: {re.sub(r'hf_[A-Za-z0-9]+', 'hf_***', first)}"  # never a token
 
 
 def push_model(model_dir: Path, card: str, repo_id: str) -> None:

@@ -172,9 +172,16 @@ def test_push_errors_say_what_to_check(model_copy, monkeypatch):
         def create_repo(self, *a, **k):
             raise httpx.ConnectError("Name or service not known")
 
-    for api, message in ((Unauthorised, "check your Hugging Face token"), (Unreachable, "check the network")):
+    class Odd:
+        def create_repo(self, *a, **k):
+            raise RuntimeError("server said no to hf_Secret123Value\nsecond line")
+
+    for api, message in ((Unauthorised, "check your Hugging Face token"), (Unreachable, "check the network"),
+                         (Odd, "RuntimeError: server said no to hf_***")):
         monkeypatch.setattr(huggingface_hub, "HfApi", api)
-        one_error_line(runner.invoke(app, ["card", str(model_copy), "--push", "me/m"]), message)
+        result = runner.invoke(app, ["card", str(model_copy), "--push", "me/m"])
+        one_error_line(result, message)
+        assert "Secret123Value" not in result.output
 
 
 def test_trained_and_probed_directories_follow_the_umask(model_copy, tmp_path):

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.schema import label_key
 from mesaprobe.probes.intervene import logits_at, random_orthonormal, resid_at
 from mesaprobe.probes.linear import fold_indices, make_probe
+from mesaprobe.schema import label_key
 
 
 class Interchange(CausalMethod):

@@ -7,10 +7,10 @@ import torch
 from concept_erasure import LeaceEraser
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.schema import label_key
 from mesaprobe.probes.controls import chance_score
 from mesaprobe.probes.intervene import logits_at, random_orthonormal
 from mesaprobe.probes.linear import fit_score, fold_indices
+from mesaprobe.schema import label_key
 
 
 class Leace(CausalMethod):

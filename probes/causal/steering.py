@@ -11,8 +11,8 @@ import torch
 
 from mesaprobe.models.rollout import rollout
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.schema import label_key
 from mesaprobe.probes.hooks import hook_name
+from mesaprobe.schema import label_key
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
 
