@@ -43,16 +43,20 @@ def probe(model: str | Path, task, out: str | Path, n: int = 1000, seeds: int = 
           params: dict[str, int] | None = None, random_init: bool = False, causal: bool = True,
           dtype: str = "float32", max_layer: int | None = None, trust_remote_code: bool = False,
           overwrite: bool = False, progress: bool = True, steer: str = "persistent",
-          alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200) -> dict:
+          alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200, device: str = "auto",
+          linear_backend: str = "sklearn") -> dict:
     """Behaviour, activations, linear probes beside their controls, causal probes, indices and verdict of `model`
     on `task`; writes the run directory `out` (results.json among it) and returns the results. Goal tasks:
-    `steer` "persistent" (every decision from the first on) or "first", `alphas` tried on validation layouts."""
+    `steer` "persistent" (every decision from the first on) or "first", `alphas` tried on validation layouts.
+    `device`: auto (CUDA when present), cpu, cuda or cuda:N, for the model and the probe fits; `linear_backend`:
+    sklearn (the loop over the cores) or batched (probes/batched.py, on `device`)."""
     from mesaprobe.probes.run import run_probe
 
     return run_probe(str(model), _task(task, params), out, n=n, seeds=seeds, folds=folds, random_init=random_init,
                      overwrite=overwrite, progress=progress, seed=seed, causal=causal, dtype=dtype,
                      trust_remote_code=trust_remote_code, max_layer=max_layer, steer=steer, alphas=alphas,
-                     steer_episodes=steer_episodes)
+                     steer_episodes=steer_episodes, device=device,
+                     linear_backend=linear_backend)
 
 
 def results_frame(run: str | Path):

@@ -118,6 +118,11 @@ def probe(
     alphas: str = typer.Option("1,2,4,8", help="Goal tasks: steering strengths (multiples of the goal-B minus "
                                                "goal-A direction) tried on validation layouts; the best is reported "
                                                "on held-out layouts."),
+    device: str = typer.Option("auto", help="Where the model runs and the probes are fitted: auto (CUDA when "
+                                            "present), cpu, cuda or cuda:N."),
+    linear_backend: str = typer.Option("sklearn", help="How linear probes are fitted: sklearn (a loop over the "
+                                                       "cores; faster on CPU as measured) or batched (tensor ops, "
+                                                       "all layers at once, on --device; closer to the optimum)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
@@ -127,7 +132,8 @@ def probe(
     results = _run(lambda: run_probe(model, task, out, n=n, seeds=seeds, folds=folds, seed=seed,
                                      params=_params(param), random_init=random_init, causal=causal, dtype=dtype,
                                      max_layer=max_layer, trust_remote_code=trust_remote_code,
-                                     overwrite=overwrite, steer=steer, alphas=_floats(alphas, "--alphas")))
+                                     overwrite=overwrite, steer=steer, alphas=_floats(alphas, "--alphas"), device=device,
+                                     linear_backend=linear_backend))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
 

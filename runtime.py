@@ -14,6 +14,26 @@ def device() -> str:
     return str(PartialState().device)
 
 
+def resolve_device(name: str = "auto") -> str:
+    """`auto`: the accelerate device (cuda when present, else cpu); `cpu`, `cuda` or `cuda:N` as asked, refused
+    with one line when that device is not here."""
+    import torch
+
+    from mesaprobe.errors import UserError
+
+    if name == "auto":
+        return device()
+    if name == "cpu":
+        return name
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        index = int(name[5:]) if ":" in name else 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: no such CUDA device here (torch sees "
+                            f"{torch.cuda.device_count() if torch.cuda.is_available() else 0})")
+        return name
+    raise UserError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
+
+
 def progress_disabled(progress: bool) -> bool | None:
     """tqdm's `disable`: None shows bars only on a terminal; True hides them."""
     return None if progress else True

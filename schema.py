@@ -57,6 +57,8 @@ class RunConfig:
     steer: str = "persistent"  # goal tasks: steer every decision from the first on, or the first decision only
     alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # steering strengths tried on validation layouts
     steer_episodes: int = 200  # held-out layouts steering reports on (half as many choose alpha)
+    device: str = "auto"  # where the model ran and the probes were fitted (auto: CUDA when present)
+    linear_backend: str = "sklearn"  # how linear probes were fitted: sklearn (loop) | batched (probes/batched.py)
 
     def to_dict(self) -> dict:
         return asdict(self) | {"alphas": list(self.alphas)}

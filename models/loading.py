@@ -9,7 +9,7 @@ from typing import Any
 from mesaprobe.errors import UserError
 from mesaprobe.models.pretrained import (DTYPE_BYTES, adapter_base, check_memory, load_gguf, merge_adapter,
                                          params_from_safetensors, smollm2_path)
-from mesaprobe.runtime import device, quiet_libraries
+from mesaprobe.runtime import quiet_libraries, resolve_device
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -109,11 +109,12 @@ def random_twin(subject: LoadedModel, seed: int) -> LoadedModel:
 
 
 def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
-               dtype: str = "float32") -> LoadedModel:
+               dtype: str = "float32", device: str = "auto") -> LoadedModel:
     """`source`: a local HF model directory (trained here, a TRL output, or any HF model), a PEFT adapter
     directory (merged into its base), a `.gguf` file, `smollm2`, or a hub id. `random_init`: the same config with
-    fresh, seeded weights."""
+    fresh, seeded weights. `device`: auto (CUDA when present), cpu, cuda or cuda:N."""
     quiet_libraries()
+    target = resolve_device(device)
     if dtype not in DTYPE_BYTES:
         raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}")
     path = Path(source).expanduser()
@@ -128,7 +129,7 @@ def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remo
         path, training = None, "pretrained"
     elif path.is_dir() and (base := adapter_base(path)) is not None:
         try:
-            inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype)
+            inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype, device=device)
         except UserError as exc:
             raise UserError(f"{source} is a PEFT adapter whose base {base!r} cannot be loaded: {exc}") from None
         model = fresh_weights(inner.hf_model, seed) if random_init else merge_adapter(inner.hf_model, path)
@@ -148,5 +149,5 @@ def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remo
         path, training = None, "pretrained"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(device()).eval()
+    model.to(target).eval()
     return LoadedModel(model, tokenizer, source, "random-init" if random_init else training, path, info)

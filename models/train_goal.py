@@ -55,7 +55,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     start = time.perf_counter()
     if method == "sl":
         steps = steps or task.train_steps
-        model = train_bc(task, model, tokenizer, seed, budget, steps, progress)
+        model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr)
         extra = {}
     else:
         from mesaprobe.models.ppo import PPOConfig, train_ppo

@@ -55,6 +55,22 @@ def resid_at(bridge, ids: torch.Tensor, layer: int, positions: torch.Tensor, bat
     return torch.cat(captured)
 
 
+@torch.no_grad()
+def resid_all(bridge, ids: torch.Tensor, layers: list[int], batch_size: int = 256) -> dict[int, torch.Tensor]:
+    """The residual stream at every token of `layers`, from one forward: layer -> [n, T, d]."""
+    captured: dict[int, list] = {layer: [] for layer in layers}
+
+    def keep(x, hook, layer):
+        captured[layer].append(x.float().cpu())
+        return x
+
+    hooks = [(hook_name(layer), lambda x, hook, layer=layer: keep(x, hook, layer)) for layer in layers]
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size].to(next(bridge.parameters()).device)
+        bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop_layer(max(layers), bridge.cfg.n_layers))
+    return {layer: torch.cat(parts) for layer, parts in captured.items()}
+
+
 def random_orthonormal(d: int, rank: int, seed: int) -> torch.Tensor:
     """A uniformly random d x rank orthonormal basis (QR of a Gaussian matrix)."""
     g = torch.Generator().manual_seed(seed)

@@ -27,6 +27,8 @@ class GoalTask(Task):
     gamma: ClassVar[float] = 1.0
     # environment episodes per method for the matched pair (SL: oracle demonstrations; RL: its own rollouts)
     episode_budget: ClassVar[int] = 8192
+    bc_batch_size: ClassVar[int] = 64  # behaviour cloning's batch (episodes) and peak learning rate
+    bc_lr: ClassVar[float] = 3e-3
 
     def action_tokens(self) -> list[str]:
         return list(self.ACTIONS)

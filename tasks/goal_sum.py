@@ -13,6 +13,11 @@ from mesaprobe.tasks.gridworld import GridworldTask
 class GoalSumTask(GridworldTask):
     name = "goal-sum"
     summary = "reach a goal cell given as sums mod N (row = a+b, col = c+d): the goal must be computed"
+    # measured here (seed 0, 5x5): 8192 episodes, batch 64, 1500 steps: 84.0% held-out success; 8192, batch 128,
+    # lr 1e-3, 3000 steps: 89.2%; 32768 episodes, batch 128, lr 3e-3, 3000 steps: 95.8%
+    episode_budget = 4 * 8192
+    train_steps = 3000
+    bc_batch_size = 128
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "budget": Param(0, 0, 100, "step budget (0: 2*N)"),

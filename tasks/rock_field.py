@@ -38,6 +38,12 @@ class RockEnv(GridEnv):
 class RockFieldTask(GridworldTask):
     name = "rock-field"
     summary = "walk to the biggest of K rocks on a grid (any rock ends the episode): search the map, then pursue"
+    # measured here (seed 0, 5x5, K=3): 8192 episodes, batch 64, 1500 steps: 81.6% held-out success; 32768
+    # episodes, batch 128, lr 1e-3, 3000 steps: 92.2% (the bar is 95%)
+    episode_budget = 4 * 8192
+    train_steps = 3000
+    bc_batch_size = 128
+    bc_lr = 1e-3
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "K": Param(3, 2, 20, "rocks"),

@@ -35,40 +35,51 @@ def probe_subspace(X: np.ndarray, y: np.ndarray, kind: str) -> torch.Tensor:
     return q[:, : min(w.shape)]
 
 
-def subspace_patch(basis: torch.Tensor, source: torch.Tensor):
-    """Edit: replace the component of x in span(basis) by that of `source` (the counterfactual's activation)."""
-
-    def edit(x, rows):
-        b = basis.to(x.device)
-        delta = (source[rows.cpu()].to(x.device) - x.float()) @ b
-        return x.float() + delta @ b.T
-
-    return edit
-
-
 def interchange_row(bridge, data, target: str, position: str, kind: str, layer: int, folds: int) -> dict:
+    """IIA of patching the probe's subspace (fitted on each training fold, applied to its held-out rows), a random
+    subspace of the same rank, and the probe's null space; the three copies of every row in one forward."""
     X = data.subject.load(layer, position)
     y = data.labels[label_key(target, position)]
     pos = torch.tensor(data.positions[position])
     answer_pos = torch.tensor(data.positions[data.answer_position])
     ids, cf_ids = torch.tensor(data.ids), torch.tensor(data.cf_ids)
-    scores = {"probe": [], "random": [], "null": []}
-    rank = 0
-    for k, (train, test) in enumerate(fold_indices(len(y), folds, data.seed)):
-        if np.unique(y[train]).size < 2:
-            continue
+    n, d = X.shape
+    splits = [(tr, te) for tr, te in fold_indices(n, folds, data.seed) if np.unique(y[tr]).size >= 2]
+    if not splits:
+        return {"method": "interchange", "target": target, "layer": layer, "position": position, "effect": 0.0,
+                "control_effect": 0.0, "null_space_effect": 0.0, "rank": 0, "n": len(y)}
+    source = resid_at(bridge, cf_ids, layer, pos)
+    bases = {"probe": [], "random": [], "null": []}
+    for k, (train, _) in enumerate(splits):
         basis = probe_subspace(X[train], y[train], kind)
         rank = basis.shape[1]
-        null = torch.linalg.qr(torch.eye(X.shape[1]) - basis @ basis.T)[0][:, : X.shape[1] - rank]
-        t = torch.tensor(test)
-        source = resid_at(bridge, cf_ids[t], layer, pos[t])
-        cf_cls = data.cf_classes[test]
-        for name, b in (("probe", basis), ("random", random_orthonormal(X.shape[1], rank, data.seed + k)),
-                        ("null", null)):
-            edit = subspace_patch(b, source)
-            pred = logits_at(bridge, ids[t], answer_pos[t], data.class_ids, [(layer, pos[t], edit)]).argmax(-1)
-            scores[name].append(float((pred.numpy() == cf_cls).mean()))
-    mean = lambda v: float(np.mean(v)) if v else 0.0
+        bases["probe"].append(basis)
+        bases["random"].append(random_orthonormal(d, rank, data.seed + k))
+        bases["null"].append(torch.linalg.qr(torch.eye(d) - basis @ basis.T)[0][:, : d - rank])
+    test = np.concatenate([te for _, te in splits])
+    fold = torch.cat([torch.full((len(te),), k) for k, (_, te) in enumerate(splits)])
+    t = torch.tensor(test)
+    variants = list(bases)
+    row_fold = torch.cat([fold + v * len(splits) for v in range(len(variants))])  # which basis edits each copy
+    all_bases = [b for v in variants for b in bases[v]]
+    src = source[t].repeat(len(variants), 1)
+
+    def edit(x, rows):
+        r = rows.cpu()
+        out = x.float().clone()
+        for k, b in enumerate(all_bases):
+            m = (row_fold[r] == k).to(x.device)
+            if m.any():
+                b = b.to(x.device)
+                out[m] = out[m] + ((src[r][m.cpu()].to(x.device) - out[m]) @ b) @ b.T
+        return out
+
+    many = lambda v: v.repeat(len(variants), *([1] * (v.dim() - 1)))
+    pred = logits_at(bridge, many(ids[t]), many(answer_pos[t]), data.class_ids,
+                     [(layer, many(pos[t]), edit)]).argmax(-1).numpy()
+    hits = (pred == np.tile(data.cf_classes[test], len(variants))).reshape(len(variants), -1)
+    fold_np = fold.numpy()
+    iia = {v: float(np.mean([hits[i][fold_np == k].mean() for k in range(len(splits))])) for i, v in enumerate(variants)}
     return {"method": "interchange", "target": target, "layer": layer, "position": position,
-            "effect": mean(scores["probe"]), "control_effect": mean(scores["random"]),
-            "null_space_effect": mean(scores["null"]), "rank": rank, "n": len(y)}
+            "effect": iia["probe"], "control_effect": iia["random"], "null_space_effect": iia["null"],
+            "rank": int(bases["probe"][-1].shape[1]), "n": len(y)}

@@ -22,8 +22,10 @@ class Leace(CausalMethod):
     plot = Plot("bars", "LEACE: drop in answer accuracy after erasure")
 
     def run(self, ctx: CausalContext) -> list[dict]:
-        bridge = ctx.subject.bridge
-        return [leace_row(bridge, ctx.data, t, p, k, layer, ctx.folds) for t, p, k, layer in ctx.jobs("leace")]
+        bridge, data = ctx.subject.bridge, ctx.data
+        clean = logits_at(bridge, torch.tensor(data.ids), torch.tensor(data.positions[data.answer_position]),
+                          data.class_ids).argmax(-1).numpy() == data.answer_classes  # shared by every row
+        return [leace_row(bridge, data, t, p, k, layer, ctx.folds, clean) for t, p, k, layer in ctx.jobs("leace")]
 
 
 def concept_matrix(y: np.ndarray, kind: str) -> torch.Tensor:
@@ -33,37 +35,50 @@ def concept_matrix(y: np.ndarray, kind: str) -> torch.Tensor:
     return torch.tensor((y[:, None] == classes[None, :]).astype(np.float32))
 
 
-def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, folds: int) -> dict:
+def by_fold(edits: list, fold: torch.Tensor):
+    """One edit that applies `edits[f]` to the rows whose held-out fold is f (`fold[row]`)."""
+
+    def edit(x, rows):
+        x, f = x.float(), fold[rows.cpu()].to(x.device)
+        out = x.clone()
+        for k, e in enumerate(edits):
+            if (f == k).any():
+                out[f == k] = e(x[f == k])
+        return out
+
+    return edit
+
+
+def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, folds: int,
+              clean: np.ndarray) -> dict:
     """Drop in answer accuracy after erasing `target` at (layer, position), with `probe_after` (a fresh in-fold
-    probe on erased activations), `chance`, and `control_effect` (a random subspace of the same rank erased)."""
+    probe on erased activations), `chance`, and `control_effect` (a random subspace of the same rank erased).
+    Each row is erased by the eraser fitted without its fold; `clean`: each row's answer correct unedited. One
+    forward carries the erased and the random-subspace copies of every row."""
     X = data.subject.load(layer, position)
     y = data.labels[label_key(target, position)]
-    pos = torch.tensor(data.positions[position])
-    answer_pos = torch.tensor(data.positions[data.answer_position])
-    ids = torch.tensor(data.ids)
-    drops, control_drops, after, ranks = [], [], [], []
-    for k, (train, test) in enumerate(fold_indices(len(y), folds, data.seed, data.groups)):
+    n, splits = len(y), fold_indices(len(y), folds, data.seed, data.groups)
+    fold = torch.zeros(n, dtype=torch.long)
+    erasers, randoms, ranks = [], [], []
+    for k, (train, test) in enumerate(splits):
+        fold[test] = k
         eraser = LeaceEraser.fit(torch.tensor(X[train]), concept_matrix(y[train], kind))
         rank = eraser.proj_left.shape[1]
         basis, mean = random_orthonormal(X.shape[1], rank, data.seed + k), torch.tensor(X[train].mean(0))
-
-        def erase(x, rows, eraser=eraser):
-            return eraser(x.float())
-
-        def erase_random(x, rows, basis=basis, mean=mean):
-            x = x.float()
-            return x - ((x - mean.to(x.device)) @ basis.to(x.device)) @ basis.T.to(x.device)
-
-        t = torch.tensor(test)
-        target_cls = data.answer_classes[test]
-        acc = lambda edits: float((logits_at(bridge, ids[t], answer_pos[t], data.class_ids, edits).argmax(-1).numpy()
-                                   == target_cls).mean())
-        base = acc([])
-        drops.append(base - acc([(layer, pos[t], erase)]))
-        control_drops.append(base - acc([(layer, pos[t], erase_random)]))
-        erased = eraser(torch.tensor(X)).numpy()
-        after.append(fit_score(erased, y, kind, train, test))
+        erasers.append(lambda x, e=eraser: e(x))
+        randoms.append(lambda x, b=basis, m=mean: x - ((x - m.to(x.device)) @ b.to(x.device)) @ b.T.to(x.device))
         ranks.append(rank)
+    ids, pos = torch.tensor(data.ids), torch.tensor(data.positions[position])
+    answer_pos = torch.tensor(data.positions[data.answer_position])
+    both = lambda t: torch.cat([t, t])
+    edit = by_fold(erasers + randoms, torch.cat([fold, fold + folds]))
+    correct = (logits_at(bridge, both(ids), both(answer_pos), data.class_ids, [(layer, both(pos), edit)])
+               .argmax(-1).numpy() == np.tile(data.answer_classes, 2))
+    erased_ok, random_ok = correct[:n], correct[n:]
+    drops = [clean[test].mean() - erased_ok[test].mean() for _, test in splits]
+    control_drops = [clean[test].mean() - random_ok[test].mean() for _, test in splits]
+    after = [fit_score(erasers[k](torch.tensor(X)).numpy(), y, kind, train, test)  # eraser k's view, fold k
+             for k, (train, test) in enumerate(splits)]
     return {"method": "leace", "target": target, "layer": layer, "position": position,
             "effect": float(np.mean(drops)), "control_effect": float(np.mean(control_drops)),
             "probe_after": float(np.mean(after)), "chance": chance_score(y, kind), "rank": int(max(ranks)),

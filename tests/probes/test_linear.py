@@ -56,20 +56,6 @@ def test_the_observation_baseline_reads_a_token_at_a_fixed_offset_from_a_moving_
     assert cv_score(by_offset, rng.permutation(y), "class") < 0.35
 
 
-@pytest.fixture(scope="module")
-def probe_data(argmax_dir, tmp_path_factory):
-    from mesaprobe.models.loading import load_model
-    from mesaprobe.models.subject import make_subject
-    from mesaprobe.probes.run import replicate
-    from mesaprobe.tasks import get_task
-
-    out = str(argmax_dir[0])
-    loaded = load_model(out)
-    data, _ = replicate(make_subject(loaded, get_task("argmax")), load_model(out, random_init=True, seed=5), 600, 0,
-                        tmp_path_factory.mktemp("rep"), progress=False, last=loaded.n_layers - 1)
-    return data
-
-
 def test_planted_function_of_the_current_token_is_decodable_at_layer_minus_one(probe_data):
     pos = probe_data.positions["item2"]
     token = probe_data.ids[np.arange(len(pos)), pos]
