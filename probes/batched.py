@@ -1,13 +1,15 @@
 """Batched linear probes: every (design matrix, label vector) problem of a target over every CV fold, fitted at once
 as tensor operations on the accelerator (CPU when there is none). They answer what probes/linear.py's scikit-learn
-probes answer (tests/probes/test_batched.py compares them), many times faster:
+probes answer, closer to the converged optimum (tests/probes/test_batched.py compares them). On 2 CPU cores it
+measured slower than the scikit-learn loop (benchmarks/probe_speed.json: 0.41x on argmax, 0.05x on gridworld: the
+weakly regularised problems need hundreds of L-BFGS steps), so `probe` uses it only with --linear-backend batched:
 
 - numbers: StandardScaler + Ridge(alpha=1) in closed form, one Cholesky factor per (design, fold) reused for every
   label vector. himalaya solves many targets per design but loops over designs; ours are layers x folds, so the
   batch dimension is the design, which is a few lines of torch.linalg.
 - classes: StandardScaler + multinomial LogisticRegression(C=10) with L2 on the weights (not the intercept), the
   same objective scikit-learn minimises (binomial for two classes: the multinomial with twice the penalty has the
-  same minimiser), by L-BFGS (torch.optim.LBFGS) on the sum of the independent problems' objectives. Classes absent
+  same minimiser), by a batched L-BFGS with a line search per problem (`batched_lbfgs`). Classes absent
   from a fold's training rows are masked out, as scikit-learn fits only the classes it sees.
 
 Folds are weights on the rows, never copies of them; the standardisation of each fold is folded into the weights
@@ -80,8 +82,8 @@ def cv_scores(problems: Problems, kind: str, folds: list[tuple[np.ndarray, np.nd
             block = used[start : start + per_chunk]
             here = [i for i in chosen if problems.pairs[i][0] in set(block)]
             rows = sorted({problems.pairs[i][1] for i in here})
-            sub = Problems(X[block], labels[rows], [(block.index(problems.pairs[i][0]), rows.index(problems.pairs[i][1]))
-                                                    for i in here])
+            pairs = [(block.index(problems.pairs[i][0]), rows.index(problems.pairs[i][1])) for i in here]
+            sub = Problems(X[block], labels[rows], pairs)
             out[here] = fit(sub, folds, standardize, torch.device(device))
     return out if per_fold else out.mean(1)
 

@@ -100,7 +100,8 @@ def observation_scores(data: ProbeData, specs: list[Spec], kind: str, folds: int
         for key in observation_keyings(pos):
             X = observation_features(data.ids, pos, data.vocab_size, key)
             if X.shape[0] * X.shape[1] <= OBS_DENSE_LIMIT:
-                problems = batched.Problems(torch.as_tensor(X.toarray())[None], labels, [(0, m) for m in range(len(here))])
+                pairs = [(0, m) for m in range(len(here))]
+                problems = batched.Problems(torch.as_tensor(X.toarray())[None], labels, pairs)
                 scores = batched.cv_scores(problems, kind, splits, standardize=False, device=device)
             else:  # too wide to densify: scikit-learn on the sparse matrix
                 scores = [cv_score(X, y, kind, folds, data.seed, data.groups) for y in labels]
