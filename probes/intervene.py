@@ -24,6 +24,22 @@ def edit_hook(layer: int, positions: torch.Tensor, edit: Edit, offset: int = 0):
     return hook_name(layer), fn
 
 
+def edit_by_group(edits: list[Edit], group: torch.Tensor) -> Edit:
+    """One edit that applies `edits[k]` to the rows whose group is k (`group[row]`: e.g. each row's held-out fold),
+    so rows edited differently share one forward."""
+
+    def edit(x, rows):
+        x, g = x.float(), group[rows.cpu()].to(x.device)
+        out = x.clone()
+        for k, e in enumerate(edits):
+            m = g == k
+            if m.any():
+                out[m] = e(x[m], rows[m])
+        return out
+
+    return edit
+
+
 @torch.no_grad()
 def logits_at(bridge, ids: torch.Tensor, positions: torch.Tensor, class_ids: torch.Tensor,
               edits: list[tuple[int, torch.Tensor, Edit]] = (), batch_size: int = 256) -> torch.Tensor:

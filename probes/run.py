@@ -58,14 +58,15 @@ def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress
 LINEAR_BACKENDS = ("sklearn", "batched")
 
 
-def probe_all(data: ProbeData, task: Task, folds: int, device: str = "cpu", backend: str = "sklearn") -> list[dict]:
+def probe_all(data: ProbeData, task: Task, folds: int, device: str = "cpu", backend: str = "sklearn",
+              progress: bool = False) -> list[dict]:
     """Every (target, position) the data has labels for; in task order. `backend` sklearn: the scikit-learn loop
     over the cores (the default: on 2 CPU cores it measured 2.4x faster than the batched fit on the argmax demo
     model and 18x on gridworld, benchmarks/probe_speed.py); batched: one batched fit per kind (probes/batched.py),
     closer to the converged optimum (every row within 0.007 of it on argmax, against 0.045 for the loop) and
     the path for a GPU, not yet measured on one."""
     if backend == "sklearn":
-        return probe_all_sklearn(data, task, folds)
+        return probe_all_sklearn(data, task, folds, progress)
     specs = [Spec(t.name, p, t.kind, t.token_bound) for t in task.targets() for p in t.positions
              if label_key(t.name, p) in data.labels]
     return probe_targets(data, specs, folds, device)
@@ -144,7 +145,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             data, behavior = replicate(subject, twin, n, s, run_dir, progress, last, timer)
             behaviors.append(behavior)
             with timer("linear probes"):
-                per_seed.append(probe_all(data, task, folds, device, linear_backend))
+                per_seed.append(probe_all(data, task, folds, device, linear_backend, progress))
             ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
                                 progress, {"steer": steer, "alphas": alphas, "steer_episodes": steer_episodes})
             with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():

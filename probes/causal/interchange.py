@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.probes.intervene import logits_at, random_orthonormal, resid_at
+from mesaprobe.probes.intervene import edit_by_group, logits_at, random_orthonormal, resid_at
 from mesaprobe.probes.linear import fold_indices, make_probe
 from mesaprobe.schema import label_key
 
@@ -62,24 +62,17 @@ def interchange_row(bridge, data, target: str, position: str, kind: str, layer: 
     variants = list(bases)
     row_fold = torch.cat([fold + v * len(splits) for v in range(len(variants))])  # which basis edits each copy
     all_bases = [b for v in variants for b in bases[v]]
-    src = source[t].repeat(len(variants), 1)
-
-    def edit(x, rows):
-        r = rows.cpu()
-        out = x.float().clone()
-        for k, b in enumerate(all_bases):
-            m = (row_fold[r] == k).to(x.device)
-            if m.any():
-                b = b.to(x.device)
-                out[m] = out[m] + ((src[r][m.cpu()].to(x.device) - out[m]) @ b) @ b.T
-        return out
-
+    src = source[t].repeat(len(variants), 1)  # copy-major, as the rows of the forward below
+    patch = [lambda x, rows, b=b: x + ((src[rows.cpu()].to(x.device) - x) @ b.to(x.device)) @ b.T.to(x.device)
+             for b in all_bases]  # the basis's component of x replaced by the counterfactual's
+    edit = edit_by_group(patch, row_fold)
     many = lambda v: v.repeat(len(variants), *([1] * (v.dim() - 1)))
     pred = logits_at(bridge, many(ids[t]), many(answer_pos[t]), data.class_ids,
                      [(layer, many(pos[t]), edit)]).argmax(-1).numpy()
     hits = (pred == np.tile(data.cf_classes[test], len(variants))).reshape(len(variants), -1)
     fold_np = fold.numpy()
-    iia = {v: float(np.mean([hits[i][fold_np == k].mean() for k in range(len(splits))])) for i, v in enumerate(variants)}
+    iia = {v: float(np.mean([hits[i][fold_np == k].mean() for k in range(len(splits))]))
+           for i, v in enumerate(variants)}
     return {"method": "interchange", "target": target, "layer": layer, "position": position,
             "effect": iia["probe"], "control_effect": iia["random"], "null_space_effect": iia["null"],
             "rank": int(bases["probe"][-1].shape[1]), "n": len(y)}

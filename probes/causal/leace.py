@@ -8,7 +8,7 @@ from concept_erasure import LeaceEraser
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
 from mesaprobe.probes.controls import chance_score
-from mesaprobe.probes.intervene import logits_at, random_orthonormal
+from mesaprobe.probes.intervene import edit_by_group, logits_at, random_orthonormal
 from mesaprobe.probes.linear import fit_score, fold_indices
 from mesaprobe.schema import label_key
 
@@ -35,20 +35,6 @@ def concept_matrix(y: np.ndarray, kind: str) -> torch.Tensor:
     return torch.tensor((y[:, None] == classes[None, :]).astype(np.float32))
 
 
-def by_fold(edits: list, fold: torch.Tensor):
-    """One edit that applies `edits[f]` to the rows whose held-out fold is f (`fold[row]`)."""
-
-    def edit(x, rows):
-        x, f = x.float(), fold[rows.cpu()].to(x.device)
-        out = x.clone()
-        for k, e in enumerate(edits):
-            if (f == k).any():
-                out[f == k] = e(x[f == k])
-        return out
-
-    return edit
-
-
 def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, folds: int,
               clean: np.ndarray) -> dict:
     """Drop in answer accuracy after erasing `target` at (layer, position), with `probe_after` (a fresh in-fold
@@ -59,19 +45,19 @@ def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, f
     y = data.labels[label_key(target, position)]
     n, splits = len(y), fold_indices(len(y), folds, data.seed, data.groups)
     fold = torch.zeros(n, dtype=torch.long)
-    erasers, randoms, ranks = [], [], []
+    erasers, randoms = [], []
     for k, (train, test) in enumerate(splits):
         fold[test] = k
         eraser = LeaceEraser.fit(torch.tensor(X[train]), concept_matrix(y[train], kind))
         rank = eraser.proj_left.shape[1]
         basis, mean = random_orthonormal(X.shape[1], rank, data.seed + k), torch.tensor(X[train].mean(0))
-        erasers.append(lambda x, e=eraser: e(x))
-        randoms.append(lambda x, b=basis, m=mean: x - ((x - m.to(x.device)) @ b.to(x.device)) @ b.T.to(x.device))
-        ranks.append(rank)
+        erasers.append(eraser)
+        randoms.append(lambda x, rows, b=basis, m=mean: x - ((x - m.to(x.device)) @ b.to(x.device)) @ b.T.to(x.device))
     ids, pos = torch.tensor(data.ids), torch.tensor(data.positions[position])
     answer_pos = torch.tensor(data.positions[data.answer_position])
     both = lambda t: torch.cat([t, t])
-    edit = by_fold(erasers + randoms, torch.cat([fold, fold + folds]))
+    erase = [lambda x, rows, e=e: e(x) for e in erasers]
+    edit = edit_by_group(erase + randoms, torch.cat([fold, fold + folds]))
     correct = (logits_at(bridge, both(ids), both(answer_pos), data.class_ids, [(layer, both(pos), edit)])
                .argmax(-1).numpy() == np.tile(data.answer_classes, 2))
     erased_ok, random_ok = correct[:n], correct[n:]
@@ -81,5 +67,5 @@ def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, f
              for k, (train, test) in enumerate(splits)]
     return {"method": "leace", "target": target, "layer": layer, "position": position,
             "effect": float(np.mean(drops)), "control_effect": float(np.mean(control_drops)),
-            "probe_after": float(np.mean(after)), "chance": chance_score(y, kind), "rank": int(max(ranks)),
+            "probe_after": float(np.mean(after)), "chance": chance_score(y, kind), "rank": int(max(e.proj_left.shape[1] for e in erasers)),
             "n": len(y)}
