@@ -47,7 +47,8 @@ def probe(model: str | Path, task, out: str | Path, n: int = 1000, seeds: int = 
           linear_backend: str = "sklearn") -> dict:
     """Behaviour, activations, linear probes beside their controls, causal probes, indices and verdict of `model`
     on `task`; writes the run directory `out` (results.json among it) and returns the results. Goal tasks:
-    `steer` "persistent" (every decision from the first on) or "first", `alphas` tried on validation layouts.
+    `steer` "persistent" (every decision from the first on), "first" or "context" (prompt tokens too), `alphas`
+    tried on validation layouts.
     `device`: auto (CUDA when present), cpu, cuda or cuda:N, for the model and the probe fits; `linear_backend`:
     sklearn (the loop over the cores) or batched (probes/batched.py, on `device`)."""
     from mesaprobe.probes.run import run_probe

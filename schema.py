@@ -54,7 +54,7 @@ class RunConfig:
     causal: bool = True
     dtype: str = "float32"
     max_layer: int | None = None
-    steer: str = "persistent"  # goal tasks: steer every decision from the first on, or the first decision only
+    steer: str = "persistent"  # goal tasks: persistent | first | context (probes/causal/steering.py)
     alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # steering strengths tried on validation layouts
     steer_episodes: int = 200  # held-out layouts steering reports on (half as many choose alpha)
     device: str = "auto"  # where the model ran and the probes were fitted (auto: CUDA when present)

@@ -20,6 +20,7 @@ from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.subject import Subject, make_subject
 from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
+from mesaprobe.probes.causal.steering import STEER_MODES
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
 from mesaprobe.probes.indices import summarize, visible_goal_notes
 from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
@@ -84,9 +85,6 @@ def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = 
         rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
                     leave=False)
         return [row for group in rows for row in group]
-
-
-STEER_MODES = ("persistent", "first")
 
 
 def check_options(n: int, seeds: int, folds: int, steer: str = "persistent", alphas=(1.0,),

@@ -1,13 +1,19 @@
 """`goal-sum`: a gridworld whose goal cell is given only as a puzzle: its row is (a + b) mod N and its column
 (c + d) mod N, for digit tokens a, b, c, d. A linear read of the tokens cannot solve modular addition, so neither the
 observation-only probe nor a random-init twin reads the goal, while any policy that succeeds must compute it and
-keep acting on it. The instrument's known positive for goal-across-time (with random-init, its known negative)."""
+keep acting on it. The instrument's known positive for goal-across-time (with random-init, its known negative).
+
+`ties`: with 0 (default) the oracle takes the first shortest move in U, D, L, R order, so a policy needs the goal's
+column only once its row is reached (the 95.8% model computed the row in the prompt, linear 1.0 at its second digit,
+and left the column implicit, 0.41 at decisions); with 1 it picks among the shortest moves by goal and position, so
+both coordinates matter from the first step. Measured with the default budget (seed 0): ties=1 reached 71.0% held-out
+success against 95.8% for ties=0, so 0 stays the default."""
 from __future__ import annotations
 
 import random
 
 from mesaprobe.tasks.base import BOS, Param
-from mesaprobe.tasks.gridworld import GridworldTask
+from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
 
 
 class GoalSumTask(GridworldTask):
@@ -21,6 +27,7 @@ class GoalSumTask(GridworldTask):
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "budget": Param(0, 0, 100, "step budget (0: 2*N)"),
+        "ties": Param(0, 0, 1, "oracle among equally short moves: 0 first in U,D,L,R order; 1 by goal and position"),
     }
 
     def validate(self) -> None:
@@ -29,6 +36,15 @@ class GoalSumTask(GridworldTask):
 
     def vocabulary(self) -> list[str]:
         return super().vocabulary() + [f"d{i}" for i in range(self.params["N"])] + ["row", "col"]
+
+    def oracle_action(self, env: GridEnv) -> int:
+        if not self.params["ties"]:
+            return super().oracle_action(env)
+        here = env.dist[env.pos]
+        shortest = [a for a, (dr, dc) in enumerate(MOVES.values())
+                    if env.dist.get((env.pos[0] + dr, env.pos[1] + dc), here) < here]
+        (r, c), (gr, gc) = env.pos, env.goal  # a fixed pseudo-random pick, so the demonstrations are reproducible
+        return shortest[(7 * r + 13 * c + 17 * gr + 19 * gc) % len(shortest)]
 
     def draw_layout(self, rng: random.Random, split: str = "train") -> dict:
         layout, n = super().draw_layout(rng, split), self.params["N"]

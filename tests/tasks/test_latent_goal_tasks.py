@@ -58,6 +58,18 @@ def test_goal_sum_prompt_encodes_the_goal_only_as_sums():
     assert len({tuple(l["row_terms"]) for l in layouts}) == 25  # every pair of terms occurs
 
 
+def test_goal_sum_oracle_is_shortest_under_both_tie_rules_and_ties_1_uses_the_goal_column():
+    first, mixed = get_task("goal-sum", ties=0), get_task("goal-sum", ties=1)
+    differ = 0
+    for layout in first.layouts(100, 2):
+        paths = [t.oracle_episode(layout) for t in (first, mixed)]
+        steps = [(len(p) - len(t.prompt_tokens(layout, layout["start"]))) // 3 for p, t in zip(paths, (first, mixed))]
+        distance = abs(layout["start"][0] - layout["goal"][0]) + abs(layout["start"][1] - layout["goal"][1])
+        assert steps == [distance, distance]  # no walls: the Manhattan distance is the shortest path
+        differ += paths[0] != paths[1]
+    assert differ >= 20  # under ties=0 a path goes vertical first; under ties=1 often not
+
+
 def test_rock_field_labels_and_oracle():
     task = get_task("rock-field")
     layout = {"start": [0, 0], "rocks": [[0, 2, 3], [2, 2, 9], [0, 1, 5]]}
