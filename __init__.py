@@ -4,7 +4,7 @@
 first use (mesaprobe/api.py)."""
 
 __version__ = "0.1.0"
-__all__ = ["train", "probe", "load_results", "results_frame", "clean"]
+__all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean"]
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mesaprobe.schema import load_results
 
-__all__ = ["train", "probe", "load_results", "results_frame", "clean"]
+__all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean"]
 
 
 def _task(task, params: dict | None):
@@ -23,18 +23,21 @@ def _task(task, params: dict | None):
 
 def train(task, out: str | Path, method: str = "sl", seed: int = 0, steps: int | None = None,
           params: dict[str, int] | None = None, overwrite: bool = False, progress: bool = True,
-          base: str | None = None, lr: float | None = None) -> dict:
+          base: str | None = None, lr: float | None = None, size: dict[str, int] | None = None,
+          pool: int | None = None) -> dict:
     """Train a tiny model on `task` (a name, `file.py:Class`, or a Task), or fine-tune `base` with TRL, and write
-    `out`: an HF model directory with training.json and a README.md model card. Returns the training summary."""
+    `out`: an HF model directory with training.json and a README.md model card. Returns the training summary.
+    Tiny models: `size` overrides the task's n_layer / n_embd / n_head; `pool` = distinct training instances."""
     from mesaprobe.fsutil import output_dir
     from mesaprobe.models.train import check_train_options, train_into
     from mesaprobe.reports.card import write_card
 
     task = _task(task, params)
-    check_train_options(task, method, steps, base, lr)
+    check_train_options(task, method, steps, base, lr, size, pool)
     protect = (Path(base),) if base and Path(base).exists() else ()
     with output_dir(out, "model", overwrite, protect) as directory:
-        summary = train_into(task, method, directory, seed=seed, steps=steps, progress=progress, base=base, lr=lr)
+        summary = train_into(task, method, directory, seed=seed, steps=steps, progress=progress, base=base, lr=lr,
+                             size=size, pool=pool)
         write_card(directory, results=[])
     return summary
 
@@ -58,6 +61,28 @@ def probe(model: str | Path, task, out: str | Path, n: int = 1000, seeds: int = 
                      trust_remote_code=trust_remote_code, max_layer=max_layer, steer=steer, alphas=alphas,
                      steer_episodes=steer_episodes, device=device,
                      linear_backend=linear_backend)
+
+
+def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed: dict[str, int] | None = None,
+          methods: tuple[str, ...] = ("sl",), seeds: int = 1, n: int = 600, data_seeds: int = 2, causal: bool = True,
+          steps: int = 0, workers: int = 0, ray: str | None = None, progress: bool = True) -> list[dict]:
+    """Train and probe every cell of a grid: `vary` maps task parameters or model knobs (method, layers, width,
+    pool, steps) to values; each combination x method x training seed is a cell. Resumable: finished cells in
+    `out` are skipped. Writes OUT/sweep.csv, sweep.json and sweep.html; returns the rows."""
+    from mesaprobe.sweeps.grid import SweepSpec
+    from mesaprobe.sweeps.run import run_sweep
+
+    spec = SweepSpec(task, dict(vary or {}), dict(fixed or {}), tuple(methods), seeds, n, data_seeds, causal, steps)
+    return run_sweep(spec, out, workers=workers, ray=ray, progress=progress)
+
+
+def experiment(name: str, out: str | Path, quick: bool = False, workers: int = 0, ray: str | None = None,
+               progress: bool = True) -> list[dict]:
+    """A named experiment (sweeps/experiments.py): a preset `sweep` testing one argument; `quick` for a CPU."""
+    from mesaprobe.sweeps.experiments import get_experiment
+    from mesaprobe.sweeps.run import run_sweep
+
+    return run_sweep(get_experiment(name).spec(quick), out, workers=workers, ray=ray, progress=progress)
 
 
 def results_frame(run: str | Path):

@@ -87,13 +87,19 @@ def train(
                                                    "with TRL instead of training a tiny one: SFT or GRPO."),
     lr: Optional[float] = typer.Option(None, help="Learning rate for --base fine-tuning (default: SFT 5e-5, GRPO "
                                                    "1e-4; warm-start GRPO from an SFT model, a high rate collapses)."),
+    layers: Optional[int] = typer.Option(None, help="Tiny model: number of blocks (default: per task)."),
+    width: Optional[int] = typer.Option(None, help="Tiny model: d_model, a multiple of its 4 heads (default: per "
+                                                   "task)."),
+    pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances or layouts, over and "
+                                                  "over (default: fresh ones throughout); evaluation stays fresh."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
     from mesaprobe.api import train as train_model
 
+    size = {k: v for k, v in (("n_layer", layers), ("n_embd", width)) if v is not None}
     summary = _run(lambda: train_model(task, out, method=method, seed=seed, steps=steps, params=_params(param),
-                                       overwrite=overwrite, base=base, lr=lr))
+                                       overwrite=overwrite, base=base, lr=lr, size=size or None, pool=pool))
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
 
 
@@ -138,6 +144,76 @@ def probe(
                                      linear_backend=linear_backend))
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
+
+
+SWEEP_OPTIONS_HELP = ("Cells run on --workers local processes (default: one per core), or as Ray tasks with --ray "
+                      "ADDRESS (`local` starts one here; on a cluster --out must be on a shared filesystem).")
+
+
+def _sweep_done(rows: list[dict], out: Path) -> None:
+    typer.echo(f"wrote {out / 'sweep.csv'} ({len(rows)} cells) and {out / 'sweep.html'}")
+
+
+@app.command()
+def sweep(
+    task: Optional[str] = typer.Argument(None, help="Task name (or give it in --config)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Sweep directory: cells/, sweep.csv, sweep.json, sweep.html. "
+                                                      "Re-running on it skips the finished cells."),
+    vary: Optional[List[str]] = typer.Option(None, help="KNOB=V1,V2,... (repeatable): a task parameter (see "
+                                                        "`mesaprobe tasks`) or method, layers, width, pool, steps."),
+    config: Optional[Path] = typer.Option(None, help="A YAML file with task, vary, fixed, methods, seeds, n, "
+                                                     "data_seeds; command-line options add to it."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="A task parameter held fixed, KEY=VALUE."),
+    methods: str = typer.Option("sl", help="Training methods, comma-separated (sl, rl)."),
+    seeds: int = typer.Option(1, help="Training seeds per cell (a row each; the report's CIs are over them)."),
+    steps: int = typer.Option(0, help="Training steps in every cell (0: the task's default)."),
+    n: int = typer.Option(600, "--n", help="Probe examples per data seed."),
+    data_seeds: int = typer.Option(2, help="Probe data seeds per cell (each index's own CI)."),
+    causal: bool = typer.Option(True, "--causal/--no-causal", help="Run the causal probes in every cell."),
+    workers: int = typer.Option(0, help="Local processes (0: one per core, at most one per cell)."),
+    ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
+) -> None:
+    """Train and probe every cell of a grid over task parameters, model size, method, training pool and seeds;
+    write sweep.csv (a row per cell and seed: behaviour, indices with CIs, verdict, wall times), sweep.json and an
+    HTML report of each index against each swept knob. Example: mesaprobe sweep argmax --vary K=3,6,10 --seeds 2
+    --out sweeps/k."""
+    from mesaprobe.api import sweep as run
+
+    def go():
+        from mesaprobe.sweeps.grid import load_spec_file, parse_vary
+
+        spec = load_spec_file(config) if config else {}
+        if not (task or spec.get("task")):
+            raise UserError("name a TASK (or give `task:` in --config)")
+        spec = spec | {"task": task or spec["task"], "vary": spec.get("vary", {}) | parse_vary(vary or []),
+                       "fixed": spec.get("fixed", {}) | _params(param)}
+        defaults = {"methods": tuple(methods.split(",")), "seeds": seeds, "n": n, "data_seeds": data_seeds,
+                    "causal": causal, "steps": steps}
+        return run(out=out, **(defaults | spec), workers=workers, ray=ray)
+
+    _sweep_done(_run(go), out)
+
+
+@app.command()
+def experiment(
+    name: str = typer.Argument(..., help="candidates, compute, shortcut, diversity or rl-vs-sl (see below)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
+    quick: bool = typer.Option(False, help="The size for this CPU (at most 15 minutes); without it, the full size "
+                                           "for a GPU machine."),
+    workers: int = typer.Option(0, help="Local processes (0: one per core)."),
+    ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
+) -> None:
+    """A named experiment: a preset sweep that tests one argument about mesa-optimization.
+
+    candidates: does search appear as the number of candidates grows? compute: under a depth budget? shortcut: does
+    it give way when the answer is often in one place? diversity: with more distinct training instances? rl-vs-sl:
+    does goal pursuit come from RL? Each prints its claim."""
+    from mesaprobe.api import experiment as run
+    from mesaprobe.sweeps.experiments import get_experiment
+
+    claim = _run(lambda: get_experiment(name).claim)
+    typer.echo(f"{name}: {claim}")
+    _sweep_done(_run(lambda: run(name, out, quick=quick, workers=workers, ray=ray)), out)
 
 
 @app.command()

@@ -22,7 +22,7 @@ from pathlib import Path
 from mesaprobe.errors import UserError
 
 MARKER = ".mesaprobe"
-KINDS = ("model", "run", "sweep")
+KINDS = ("model", "run", "sweep", "cell")
 
 
 def _umask() -> int:

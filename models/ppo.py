@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mesaprobe.models.pool import LayoutPool
 from mesaprobe.models.rollout import pad_batch, policy_outputs, rollout
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.tasks.goal_base import GoalTask
@@ -30,6 +31,7 @@ class PPOConfig:
     vf_coef: float = 0.5
     ent_coef: float = 0.01
     max_grad_norm: float = 1.0
+    pool: int | None = None  # distinct training layouts (None: fresh ones every iteration)
 
 
 def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +57,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     vocab = tokenizer.get_vocab()
     act_ids = torch.tensor([vocab[a] for a in task.action_tokens()])
     gen = torch.Generator().manual_seed(seed)
-    history = []
+    history, layouts = [], LayoutPool(task, seed, config.pool)
     bar = tqdm(range(config.iterations), desc=f"train {task.name} (rl)", disable=progress_disabled(progress),
                leave=False)
     for it in bar:
@@ -63,7 +65,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * (1 - it / config.iterations)
         model.eval()
-        episodes = rollout(model, tokenizer, task, task.layouts(config.n_envs, f"train:{seed}:{it}"), greedy=False,
+        episodes = rollout(model, tokenizer, task, layouts.draw(config.n_envs, it), greedy=False,
                            value_head=value_head, generator=gen)
         adv, ret = zip(*(gae(ep.rewards, ep.values, task.gamma, config.gae_lambda) for ep in episodes))
         flat = np.concatenate(adv)

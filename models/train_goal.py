@@ -7,6 +7,7 @@ import time
 
 import torch
 from mesaprobe.models.rollout import behavior, pad_batch, rollout
+from mesaprobe.models.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
 from mesaprobe.models.optim import supervised_loop
@@ -23,10 +24,11 @@ def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES
 
 
 def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
-             batch_size: int = 64, lr: float = 3e-3):
+             batch_size: int = 64, lr: float = 3e-3, pool: int | None = None):
     vocab = tokenizer.get_vocab()
     actions = {vocab[a] for a in task.action_tokens()}
-    seqs = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(budget, f"train:{seed}")]
+    layouts = from_pool(task.layouts, budget, f"train:{seed}", pool)
+    seqs = [[vocab[t] for t in task.oracle_episode(layout)] for layout in layouts]
     ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
     targets = ids[:, 1:].clone()
     is_action = torch.zeros_like(targets, dtype=torch.bool)
@@ -44,9 +46,9 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
-               budget: int | None = None, size: TinySize | None = None):
+               budget: int | None = None, size: TinySize | None = None, pool: int | None = None):
     """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
-    per method (default: the task's `episode_budget`, the same for both)."""
+    per method (default: the task's `episode_budget`, the same for both); `pool`: distinct training layouts."""
     quiet_libraries()
     budget = budget or task.episode_budget
     size = size or TinySize(**task.model_size)
@@ -55,12 +57,13 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     start = time.perf_counter()
     if method == "sl":
         steps = steps or task.train_steps
-        model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr)
+        model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr,
+                         pool)
         extra = {}
     else:
         from mesaprobe.models.ppo import PPOConfig, train_ppo
 
-        config = PPOConfig(iterations=steps or budget // PPOConfig.n_envs)
+        config = PPOConfig(iterations=steps or budget // PPOConfig.n_envs, pool=pool)
         steps = config.iterations
         model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress)
         budget = config.iterations * config.n_envs
@@ -68,7 +71,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     wall = time.perf_counter() - start
     summary = {
         "method": method, "task": task.describe(), "seed": seed, "steps": steps, "episode_budget": budget,
-        "size": size.__dict__, "wall_time_s": round(wall, 2),
+        "size": size.__dict__, "pool": pool, "wall_time_s": round(wall, 2),
         "behavior": evaluate(model, tokenizer, task, seed),
     } | extra
     return model, tokenizer, summary

@@ -5,6 +5,7 @@ import time
 
 import torch
 from mesaprobe.models.behavior import search_accuracy
+from mesaprobe.models.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
 from mesaprobe.models.optim import supervised_loop
@@ -22,14 +23,17 @@ def train_search_sl(
     batch_size: int = 128,
     lr: float = 3e-3,
     progress: bool = True,
+    pool_size: int | None = None,
 ):
-    """Returns (model, tokenizer, summary). Training instances and evaluation instances come from disjoint seeds."""
+    """Returns (model, tokenizer, summary). Training instances and evaluation instances come from disjoint seeds;
+    with `pool_size`, training sees only that many distinct instances."""
     quiet_libraries()
     steps = steps or task.train_steps
     size = size or TinySize(**task.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
-    pool = task.instances(min(steps * batch_size, 50_000), seed=f"train:{seed}")
+    pool = from_pool(lambda n, s: task.instances(n, seed=s), min(steps * batch_size, 50_000), f"train:{seed}",
+                     pool_size)
     ids = encode_tokens(tokenizer, [inst.tokens for inst in pool])
     answer_pos = torch.tensor([inst.positions[ANSWER_POSITION] for inst in pool])
     answers = encode_tokens(tokenizer, [[inst.answer] for inst in pool])[:, 0]
@@ -51,6 +55,7 @@ def train_search_sl(
         "batch_size": batch_size,
         "lr": lr,
         "size": size.__dict__,
+        "pool": pool_size,
         "wall_time_s": round(wall, 2),
         "behavior": {"accuracy": accuracy, "n_eval": EVAL_EXAMPLES},
     }

@@ -80,7 +80,8 @@ def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = 
 
     todo = [(t, p) for t in task.targets() for p in t.positions if label_key(t.name, p) in data.labels]
     with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
-        rows = Parallel(n_jobs=-1, return_as="generator")(
+        jobs = int(os.environ.get("MESAPROBE_JOBS", -1))  # a sweep's worker processes share the cores
+        rows = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
         rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
                     leave=False)

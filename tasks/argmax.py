@@ -16,6 +16,8 @@ class ArgmaxTask(SearchTask):
     PARAMS = {
         "K": Param(5, 2, 20, "how many numbers"),
         "V": Param(64, 4, 500, "numbers are drawn from 0..V-1"),
+        "shortcut": Param(0, 0, 100, "percent of instances whose largest number is put last (a shortcut that "
+                                     "spares the search)"),
     }
 
     def validate(self) -> None:
@@ -45,7 +47,10 @@ class ArgmaxTask(SearchTask):
         ]
 
     def draw(self, rng: random.Random) -> dict:
-        return {"values": rng.sample(range(self.params["V"]), self.params["K"])}
+        values = rng.sample(range(self.params["V"]), self.params["K"])
+        if self.params["shortcut"] and rng.random() * 100 < self.params["shortcut"]:
+            values.append(values.pop(values.index(max(values))))
+        return {"values": values}
 
     def perturb(self, meta: dict, rng: random.Random) -> dict:
         values = list(meta["values"])

@@ -116,6 +116,31 @@ def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, 
     assert not out.exists() and not list(tmp_path.glob(".r.*"))
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--width", "30"], "a multiple of the heads"), (["--layers", "0"], "all must be positive"),
+    (["--pool", "0"], "--pool must be at least 1"), (["--base", "smollm2", "--pool", "8"], "for tiny models"),
+])
+def test_bad_train_sizes_are_one_line_and_leave_nothing(tmp_path, args, message):
+    out = tmp_path / "m"
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(out), *args]), message)
+    assert not out.exists() and not list(tmp_path.glob(".m.*"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--vary", "colour=1,2"], "cannot vary 'colour'"), (["--vary", "K=1,3"], "K=1 is out of range"),
+    (["--vary", "K=three"], "takes integers"), (["--methods", "dpo"], "--methods 'dpo'"),
+    (["--seeds", "0"], "--seeds >= 1"), (["--workers", "-1"], "--workers must be >= 0"),
+])
+def test_bad_sweeps_are_one_line_and_leave_nothing(tmp_path, args, message):
+    out = tmp_path / "s"
+    one_error_line(runner.invoke(app, ["sweep", "argmax", "--out", str(out), *args]), message)
+    assert not out.exists()
+
+
+def test_an_unknown_experiment_is_one_line(tmp_path):
+    one_error_line(runner.invoke(app, ["experiment", "vibes", "--out", str(tmp_path / "e")]), "unknown experiment")
+
+
 @pytest.mark.slow
 def test_a_killed_probe_leaves_no_worker_and_its_leftovers_are_cleaned(model_copy, tmp_path):
     """kill -9 in the middle of the linear probes: the loky workers exit on their own, `clean` removes the partial

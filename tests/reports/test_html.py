@@ -115,3 +115,39 @@ def test_skipped_causal_methods_are_shown_with_their_reason(argmax_run, tmp_path
     dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     assert dom.returncode == 0
     assert "Causal methods not run" in dom.stdout and "no counterfactual &lt;inputs&gt; here" in dom.stdout
+
+
+def sweep_rows():
+    """Two methods x three K x two seeds; behaviour rises with K for sl only (a planted trend the figure shows)."""
+    return [{"key": f"{m}{k}{s}", "method": m, "seed": s, "K": k, "behavior": (0.5 + 0.1 * k if m == "sl" else 0.5)
+             + 0.01 * s, "search_index": 0.2, "search_index_lo": 0.1, "search_index_hi": 0.3, "goal_index": None,
+             "verdict": "neither", "train_s": 1.0, "probe_s": 2.0}
+            for m in ("sl", "rl") for k in (1, 2, 3) for s in (0, 1)]
+
+
+def test_sweep_report_renders_offline_with_a_figure_per_measure(tmp_path):
+    from mesaprobe.reports.sweep import write_sweep_report
+
+    page = write_sweep_report(["K"], sweep_rows(), tmp_path / "sweep.html", title=f"sweep: {EVIL}")
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('class="main-svg"') >= 2 * 2  # behaviour and search index (plotly draws 2 svgs each)
+    console_errors = [l for l in dom.stderr.splitlines() if "CONSOLE" in l and ("Uncaught" in l or "Error" in l)]
+    assert not console_errors, console_errors
+    assert "<title>pwned" not in dom.stdout and "&lt;script&gt;document.title" in dom.stdout
+    assert "neither x2" in dom.stdout  # the verdict table counts training seeds per cell
+    remote = [u for u in page_requests(tmp_path, page) if not u.startswith(("file:", "data:", "about:"))]
+    assert not remote, remote
+
+
+def test_sweep_summary_is_the_mean_over_seeds_with_their_ci_or_one_seeds_own_ci():
+    from mesaprobe.reports.sweep import knob_figure, summarize
+
+    rows = [r for r in sweep_rows() if r["method"] == "sl" and r["K"] == 3]
+    mean, lo, hi = summarize(rows, "behavior")
+    assert mean == pytest.approx(0.805) and lo <= 0.8 <= 0.81 <= hi + 1e-9
+    assert summarize(rows[:1], "search_index") == (0.2, 0.1, 0.3)
+    assert summarize(rows, "goal_index") is None
+    fig = knob_figure(sweep_rows(), ["K"], "K", "behavior", "behaviour")
+    sl = next(t for t in fig.data if t.name == "sl")
+    assert list(sl.x) == [1, 2, 3] and list(sl.y) == pytest.approx([0.605, 0.705, 0.805])

@@ -108,3 +108,10 @@ def test_dataset_has_tokens_positions_labels_and_counterfactuals(name):
 def test_bad_parameters_raise_one_clear_error(name, params, message):
     with pytest.raises(UserError, match=message):
         get_task(name, **params)
+
+
+def test_argmax_shortcut_puts_the_largest_last_as_often_as_asked():
+    last = lambda task: sum(i.meta["values"][-1] == max(i.meta["values"]) for i in task.instances(1000, seed=0))
+    assert last(get_task("argmax", shortcut=100)) == 1000
+    assert 150 <= last(get_task("argmax", K=5)) <= 250  # no shortcut: 1 in K
+    assert 550 <= last(get_task("argmax", K=5, shortcut=50)) <= 650  # 0.5 + 0.5 / 5

@@ -1,0 +1,75 @@
+"""One sweep cell: train the model its configuration names, probe it, and return its row. The cell's directory
+(`cells/KEY/`: model/, run/, row.json) appears whole or not at all (fsutil.output_dir), so a killed sweep leaves
+no finished-looking cell behind and the re-run redoes exactly the cells without a row.json."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from mesaprobe.sweeps.grid import Cell
+
+ROW_FILE = "row.json"
+
+
+def cell_dir(cells: Path, cell: Cell) -> Path:
+    return Path(cells) / cell.key
+
+
+def finished_row(cells: Path, cell: Cell) -> dict | None:
+    """The row of a finished cell, or None."""
+    try:
+        return json.loads((cell_dir(cells, cell) / ROW_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def index_fields(name: str, entry: dict | None) -> dict:
+    entry = entry or {}
+    ci = entry.get("ci") or [None, None]
+    return {name: entry.get("value"), f"{name}_lo": ci[0], f"{name}_hi": ci[1]}
+
+
+def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: float) -> dict:
+    """The sweep.csv row of one cell: its knobs, held-out behaviour, indices with CIs, verdict and wall times."""
+    behavior = results["behavior"]
+    primary = "accuracy" if "accuracy" in behavior else "success_rate"
+    goal = results["indices"].get("goal") or {}
+    return {"key": cell.key, **{k: v for k, v in asdict(cell).items() if k != "params"}, **cell.params,
+            "behavior_metric": primary, "behavior": behavior[primary],
+            "train_behavior": next(iter(training.get("behavior", {}).values()), None),
+            **index_fields("search_index", results["indices"].get("search")),
+            **index_fields("goal_index", goal),
+            **index_fields("goal_decodability", goal.get("decodability")),
+            **index_fields("goal_causal", goal.get("causal")),
+            "verdict": results["verdict"], "train_s": round(train_s, 2), "probe_s": round(probe_s, 2)}
+
+
+def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
+    """Train and probe one cell into `cells/KEY/`; return its row. `threads`: torch threads in this process."""
+    import torch
+
+    from mesaprobe.fsutil import atomic_write_json, output_dir
+    from mesaprobe.models.train import check_train_options, train_into
+    from mesaprobe.probes.run import run_probe
+    from mesaprobe.tasks import get_task
+
+    if threads:
+        torch.set_num_threads(threads)
+        os.environ["MESAPROBE_JOBS"] = str(threads)  # the probes' own process pool (probes/run.py)
+    task = get_task(cell.task, **cell.params)
+    size = {k: v for k, v in (("n_layer", cell.layers), ("n_embd", cell.width)) if v} or None
+    check_train_options(task, cell.method, cell.steps or None, None, None, size, cell.pool or None)
+    with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True) as tmp:
+        start = time.perf_counter()
+        training = train_into(task, cell.method, tmp / "model", seed=cell.seed, steps=cell.steps or None,
+                              progress=False, size=size, pool=cell.pool or None)
+        train_s = time.perf_counter() - start
+        start = time.perf_counter()
+        results = run_probe(str(tmp / "model"), task, tmp / "run", n=cell.n, seeds=cell.data_seeds,
+                            causal=cell.causal, progress=False)
+        row = row_of(cell, results, training, train_s, time.perf_counter() - start)
+        atomic_write_json(tmp / ROW_FILE, row)
+    return row

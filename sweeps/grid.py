@@ -1,0 +1,136 @@
+"""A sweep's grid: the task, the knobs it varies and the values each takes, from `--vary KEY=V1,V2` or a YAML file.
+Each cell is one resolved configuration (task parameters, method, model size, pool, training seed, probe options);
+its key, a hash of that configuration, names its directory, so a finished cell is found again and skipped."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mesaprobe.errors import UserError
+
+# knobs that are not task parameters: the training method, the tiny model's size, the training pool, its steps
+MODEL_KNOBS = {"method": "training method (sl, rl)", "layers": "blocks of the tiny model",
+               "width": "d_model of the tiny model (a multiple of its 4 heads)",
+               "pool": "distinct training instances or layouts (0: fresh ones throughout)",
+               "steps": "training steps (0: the task's default)"}
+VARY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid and one training seed: everything that decides its numbers."""
+    task: str
+    params: dict
+    method: str
+    seed: int
+    layers: int = 0  # 0: the task's default
+    width: int = 0
+    pool: int = 0
+    steps: int = 0
+    n: int = 600
+    data_seeds: int = 2
+    causal: bool = True
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def knob(self, name: str):
+        return self.params[name] if name in self.params else getattr(self, name)
+
+
+@dataclass
+class SweepSpec:
+    """`vary`: knob -> values (task parameters or MODEL_KNOBS); `fixed`: task parameters held at one value."""
+    task: str
+    vary: dict[str, list] = field(default_factory=dict)
+    fixed: dict[str, int] = field(default_factory=dict)
+    methods: tuple[str, ...] = ("sl",)
+    seeds: int = 1
+    n: int = 600
+    data_seeds: int = 2
+    causal: bool = True
+    steps: int = 0
+
+    def cells(self) -> list[Cell]:
+        """Every combination of the varied values, for each method and training seed, in a fixed order."""
+        from mesaprobe.tasks import get_task
+
+        task_keys = set(get_task(self.task).PARAMS)
+        self.check(task_keys)
+        names = list(self.vary)
+        out = []
+        for values in itertools.product(*(self.vary[k] for k in names)):
+            chosen = dict(zip(names, values))
+            params = self.fixed | {k: int(v) for k, v in chosen.items() if k in task_keys}
+            get_task(self.task, **params)  # refuse an out-of-range combination before any cell runs
+            model = {k: v for k, v in chosen.items() if k in MODEL_KNOBS}
+            for method in ([model.pop("method")] if "method" in model else self.methods):
+                for seed in range(self.seeds):
+                    out.append(Cell(self.task, params, str(method), seed, n=self.n, data_seeds=self.data_seeds,
+                                    causal=self.causal, **({"steps": self.steps} | model)))
+        return out
+
+    def check(self, task_keys: set[str]) -> None:
+        for key, values in self.vary.items():
+            if key not in task_keys and key not in MODEL_KNOBS:
+                raise UserError(f"cannot vary {key!r}: {self.task} takes {sorted(task_keys) or 'no parameters'}, "
+                                f"and the model knobs are {', '.join(MODEL_KNOBS)}")
+            if not values:
+                raise UserError(f"--vary {key}: give at least one value")
+            if key == "method":
+                bad = [v for v in values if v not in ("sl", "rl")]
+            else:
+                bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+            if bad:
+                raise UserError(f"--vary {key}: {bad[0]!r} is not {'sl or rl' if key == 'method' else 'an integer >= 0'}")
+        if not self.methods or set(self.methods) - {"sl", "rl"}:
+            raise UserError(f"--methods {','.join(self.methods)!r}: use sl, rl or sl,rl")
+        if self.seeds < 1 or self.n < 20 or self.data_seeds < 1:
+            raise UserError("a sweep needs --seeds >= 1, --n >= 20 and --data-seeds >= 1")
+
+    @property
+    def knobs(self) -> list[str]:
+        return list(self.vary)
+
+
+def parse_vary(items: list[str]) -> dict[str, list]:
+    """`["K=2,4,8", "method=sl,rl"]` -> {"K": [2, 4, 8], "method": ["sl", "rl"]}."""
+    out: dict[str, list] = {}
+    for item in items:
+        match = VARY.match(item)
+        if not match:
+            raise UserError(f"bad --vary {item!r}: expected KEY=V1,V2,..., e.g. K=2,4,8")
+        key, values = match[1], [v.strip() for v in match[2].split(",") if v.strip()]
+        try:
+            out[key] = values if key == "method" else [int(v) for v in values]
+        except ValueError:
+            raise UserError(f"bad --vary {item!r}: {key} takes integers, e.g. {key}=2,4,8") from None
+    return out
+
+
+def load_spec_file(path: str | Path) -> dict:
+    """A YAML sweep file: task, vary (knob: [values]), and optionally fixed, methods, seeds, n, data_seeds."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise UserError(f"cannot read sweep file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"sweep file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    allowed = {"task", "vary", "fixed", "methods", "seeds", "n", "data_seeds", "causal", "steps"}
+    if not isinstance(data, dict) or set(data) - allowed:
+        extra = sorted(set(data) - allowed) if isinstance(data, dict) else ["(not a mapping)"]
+        raise UserError(f"sweep file {path}: unknown key {extra[0]!r}; it takes {', '.join(sorted(allowed))}")
+    if not isinstance(data.get("vary", {}), dict):
+        raise UserError(f"sweep file {path}: vary must map each knob to a list of values")
+    data["vary"] = {k: list(v) if isinstance(v, list) else [v] for k, v in data.get("vary", {}).items()}
+    if "methods" in data:
+        data["methods"] = tuple(data["methods"])
+    return data

@@ -1,0 +1,130 @@
+"""`mesaprobe sweep`: run every cell of a grid that has no finished row yet, on local processes (default) or a Ray
+cluster, and write sweep.csv, sweep.json and sweep.html. Resumable: re-running skips the finished cells."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from mesaprobe.errors import UserError
+from mesaprobe.fsutil import MARKER, OutputLock, atomic_write_json, atomic_write_text, check_writable, read_marker
+from mesaprobe.runtime import exit_with_parent, progress_disabled
+from mesaprobe.sweeps.cell import finished_row, run_cell
+from mesaprobe.sweeps.grid import Cell, SweepSpec
+
+
+def open_sweep_dir(out: str | Path) -> Path:
+    """`out` as a sweep directory: new, empty, or one a sweep wrote (then it resumes)."""
+    out = check_writable(out)
+    if out.exists() and any(out.iterdir()):
+        marker = read_marker(out)
+        if marker is None or marker.get("kind") != "sweep":
+            what = "mesaprobe did not write it" if marker is None else f"it is a {marker.get('kind')} directory"
+            raise UserError(f"{out} exists and is not a sweep directory ({what}); choose another --out")
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / MARKER, {"kind": "sweep", "entries": ["cells", "sweep.csv", "sweep.json", "sweep.html"]})
+    return out
+
+
+def csv_text(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_outputs(out: Path, spec: SweepSpec, cells: list[Cell], rows: dict[str, dict], failed: dict) -> list[dict]:
+    """sweep.csv (finished cells, in grid order), sweep.json (the spec, rows, failures) and the sweep report."""
+    from dataclasses import asdict
+
+    from mesaprobe.reports.sweep import write_sweep_report
+
+    ordered = [rows[c.key] for c in cells if c.key in rows]
+    atomic_write_text(out / "sweep.csv", csv_text(ordered))
+    atomic_write_json(out / "sweep.json", {"schema": "mesaprobe.sweep/1", "spec": asdict(spec), "rows": ordered,
+                                           "pending": len(cells) - len(ordered), "failed": failed})
+    write_sweep_report(spec.knobs, ordered, out / "sweep.html", title=f"sweep: {spec.task}")
+    return ordered
+
+
+def local_results(todo: list[Cell], cells_dir: Path, workers: int):
+    """(cell, row or exception) as each finishes, on `workers` processes (1: in this process)."""
+    if workers == 1:
+        for cell in todo:
+            try:
+                yield cell, run_cell(cell, str(cells_dir))
+            except Exception as exc:  # a cell's failure is reported with the others; the sweep goes on
+                yield cell, exc
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(os.getpid(),))
+    with pool:
+        futures = {pool.submit(run_cell, cell, str(cells_dir), threads): cell for cell in todo}
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                cell = futures.pop(future)
+                yield cell, future.exception() or future.result()
+
+
+def ray_results(todo: list[Cell], cells_dir: Path, address: str):
+    """(cell, row or exception) as each finishes, one Ray task per cell (1 CPU each). `address`: a cluster's
+    address, or `local` to start a Ray instance on this machine. Workers write under `cells_dir`, which must be on
+    a filesystem they share."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--ray needs Ray: pip install 'mesaprobe[ray]'") from None
+    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False,
+             include_dashboard=False)
+    task = ray.remote(num_cpus=1)(run_cell)
+    pending = {task.remote(cell, str(cells_dir), 1): cell for cell in todo}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        cell = pending.pop(done[0])
+        try:
+            yield cell, ray.get(done[0])
+        except Exception as exc:  # a cell's failure is reported with the others; the sweep goes on
+            yield cell, getattr(exc, "cause", None) or exc
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | None = None,
+              progress: bool = True) -> list[dict]:
+    """Train and probe every cell of `spec` not yet finished in `out`; write the sweep files; return the rows (one
+    per cell and training seed, grid order). `workers`: local processes (0: one per core, at most one per cell)."""
+    cells = spec.cells()
+    if workers < 0:
+        raise UserError(f"--workers must be >= 0, got {workers}")
+    out = open_sweep_dir(out)
+    lock = OutputLock(out)
+    lock.acquire(out)
+    try:
+        rows = {c.key: row for c in cells if (row := finished_row(out / "cells", c)) is not None}
+        todo = [c for c in cells if c.key not in rows]
+        failed: dict[str, str] = {}
+        workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
+        results = ray_results(todo, out / "cells", ray) if ray else local_results(todo, out / "cells", workers)
+        bar = tqdm(results, total=len(todo), desc=f"sweep {spec.task} ({len(rows)} of {len(cells)} done before)",
+                   disable=progress_disabled(progress) or not todo)
+        for cell, result in bar:
+            if isinstance(result, BaseException):
+                failed[cell.key] = f"{type(result).__name__}: {result}"
+            else:
+                rows[cell.key] = result
+                write_outputs(out, spec, cells, rows, failed)  # readable while the sweep runs
+        ordered = write_outputs(out, spec, cells, rows, failed)
+    finally:
+        lock.release()
+    if failed:
+        key, error = next(iter(failed.items()))
+        raise UserError(f"{len(failed)} of {len(cells)} cells failed (first, cell {key}: {error}); the others are "
+                        f"in {out / 'sweep.csv'}; re-run to retry the failed ones")
+    return ordered

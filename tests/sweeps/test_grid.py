@@ -1,0 +1,57 @@
+"""The sweep grid: parsing, expansion in a fixed order, keys that name a configuration, and one-line refusals."""
+import pytest
+
+from mesaprobe.errors import UserError
+from mesaprobe.sweeps.grid import SweepSpec, load_spec_file, parse_vary
+
+
+def test_vary_parses_integers_and_methods():
+    assert parse_vary(["K=2,4, 8", "method=sl,rl"]) == {"K": [2, 4, 8], "method": ["sl", "rl"]}
+
+
+@pytest.mark.parametrize("item, message", [("K", "expected KEY=V1,V2"), ("K=two", "takes integers")])
+def test_bad_vary_is_one_line(item, message):
+    with pytest.raises(UserError, match=message):
+        parse_vary([item])
+
+
+def test_cells_cover_the_grid_times_methods_and_seeds_in_order():
+    spec = SweepSpec("argmax", vary={"K": [3, 5], "layers": [1, 2]}, fixed={"V": 32}, methods=("sl",), seeds=2)
+    cells = spec.cells()
+    assert len(cells) == 2 * 2 * 2
+    assert [(c.params["K"], c.layers, c.seed) for c in cells[:3]] == [(3, 1, 0), (3, 1, 1), (3, 2, 0)]
+    assert all(c.params["V"] == 32 for c in cells)
+    assert len({c.key for c in cells}) == len(cells)  # every configuration its own key
+    assert [c.key for c in cells] == [c.key for c in spec.cells()]  # and the same key every time
+
+
+def test_a_method_knob_replaces_the_methods_list():
+    cells = SweepSpec("gridworld", vary={"method": ["sl", "rl"]}, methods=("sl",)).cells()
+    assert [c.method for c in cells] == ["sl", "rl"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    (SweepSpec("argmax", vary={"colour": [1]}), "cannot vary 'colour'"),
+    (SweepSpec("argmax", vary={"K": [1, 3]}), "K=1 is out of range"),
+    (SweepSpec("argmax", vary={"K": []}), "at least one value"),
+    (SweepSpec("argmax", vary={"method": ["dpo"]}), "'dpo' is not sl or rl"),
+    (SweepSpec("argmax", vary={"pool": [-1]}), "an integer >= 0"),
+    (SweepSpec("argmax", methods=("ppo",)), "--methods 'ppo'"),
+    (SweepSpec("argmax", seeds=0), "--seeds >= 1"),
+])
+def test_bad_grids_are_refused_before_any_cell(spec, message):
+    with pytest.raises(UserError, match=message):
+        spec.cells()
+
+
+def test_yaml_spec_file(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("task: argmax\nvary:\n  K: [3, 6]\n  layers: 2\nmethods: [sl]\nseeds: 2\n")
+    data = load_spec_file(path)
+    assert data["vary"] == {"K": [3, 6], "layers": [2]} and data["seeds"] == 2 and data["methods"] == ("sl",)
+    path.write_text("task: argmax\nvray: {K: [3]}\n")
+    with pytest.raises(UserError, match="unknown key 'vray'"):
+        load_spec_file(path)
+    path.write_text("task: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_spec_file(path)
