@@ -46,7 +46,7 @@ def _terminated(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
 
 
-def _run(fn: Callable[[], object]) -> object:
+def _run(fn: Callable[[], object], interrupted: str = "interrupted: nothing was written to --out") -> object:
     """Run a command body: a UserError becomes one line on stderr and exit code 2; SIGTERM cleans up like Ctrl-C."""
     signal.signal(signal.SIGTERM, _terminated)
     try:
@@ -55,7 +55,7 @@ def _run(fn: Callable[[], object]) -> object:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        typer.echo("interrupted: nothing was written to --out", err=True)
+        typer.echo(interrupted, err=True)
         raise typer.Exit(130) from None
 
 
@@ -150,6 +150,9 @@ SWEEP_OPTIONS_HELP = ("Cells run on --workers local processes (default: one per 
                       "ADDRESS (`local` starts one here; on a cluster --out must be on a shared filesystem).")
 
 
+RESUME = "interrupted: the finished cells are kept in --out; run the same command again to resume"
+
+
 def _sweep_done(rows: list[dict], out: Path) -> None:
     typer.echo(f"wrote {out / 'sweep.csv'} ({len(rows)} cells) and {out / 'sweep.html'}")
 
@@ -191,7 +194,7 @@ def sweep(
                     "causal": causal, "steps": steps}
         return run(out=out, **(defaults | spec), workers=workers, ray=ray)
 
-    _sweep_done(_run(go), out)
+    _sweep_done(_run(go, RESUME), out)
 
 
 @app.command()
@@ -213,7 +216,7 @@ def experiment(
 
     claim = _run(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")
-    _sweep_done(_run(lambda: run(name, out, quick=quick, workers=workers, ray=ray)), out)
+    _sweep_done(_run(lambda: run(name, out, quick=quick, workers=workers, ray=ray), RESUME), out)
 
 
 @app.command()

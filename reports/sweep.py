@@ -34,10 +34,10 @@ def summarize(rows: list[dict], measure: str) -> tuple[float, float, float] | No
 
 def knob_figure(rows: list[dict], knobs: list[str], knob: str, measure: str, label: str) -> go.Figure | None:
     """`measure` against `knob`: one line per method and combination of the other knobs."""
-    others = [k for k in knobs if k != knob]
+    others = [k for k in knobs if k not in (knob, "method")]
     lines: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        name = " ".join([r["method"]] + [f"{k}={r[k]}" for k in others])
+        name = " ".join(([] if knob == "method" else [r["method"]]) + [f"{k}={r[k]}" for k in others]) or "all"
         lines[name][r[knob]].append(r)
     fig, drawn = go.Figure(), False
     for i, (name, by_x) in enumerate(sorted(lines.items())):
@@ -57,6 +57,7 @@ def knob_figure(rows: list[dict], knobs: list[str], knob: str, measure: str, lab
 
 def verdict_table(rows: list[dict], knobs: list[str]) -> list[dict]:
     """Per method and knob values: how many training seeds got each verdict."""
+    knobs = [k for k in knobs if k != "method"]
     groups: dict[tuple, list[str]] = defaultdict(list)
     for r in rows:
         groups[(r["method"], *(r[k] for k in knobs))].append(r["verdict"])
@@ -77,7 +78,8 @@ def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
     if not rows:
         body.append("<p>No cell has finished yet.</p>")
     body.append("<h2>Against the swept knobs</h2>" + "".join(figure_div(f, i) for i, f in enumerate(figs)))
-    body.append("<h2>Verdicts</h2>" + table(verdict_table(rows, knobs), ["method", *knobs, "verdicts"]))
+    plain = [k for k in knobs if k != "method"]
+    body.append("<h2>Verdicts</h2>" + table(verdict_table(rows, knobs), ["method", *plain, "verdicts"]))
     body.append("<h2>Every cell</h2>" + table(rows, [*knobs, *(c for c in TABLE_COLUMNS if c not in knobs)]))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"

@@ -151,3 +151,12 @@ def test_sweep_summary_is_the_mean_over_seeds_with_their_ci_or_one_seeds_own_ci(
     fig = knob_figure(sweep_rows(), ["K"], "K", "behavior", "behaviour")
     sl = next(t for t in fig.data if t.name == "sl")
     assert list(sl.x) == [1, 2, 3] and list(sl.y) == pytest.approx([0.605, 0.705, 0.805])
+
+
+def test_a_method_knob_draws_one_line_across_the_methods():
+    from mesaprobe.reports.sweep import knob_figure, verdict_table
+
+    rows = [r for r in sweep_rows() if r["K"] == 1]
+    fig = knob_figure(rows, ["method", "K"], "method", "behavior", "behaviour")
+    assert [t.name for t in fig.data] == ["K=1"] and sorted(fig.data[0].x) == ["rl", "sl"]
+    assert [list(r) for r in verdict_table(rows, ["method", "K"])][0] == ["method", "K", "verdicts"]
