@@ -146,10 +146,6 @@ def probe(
                f"verdict: {results['verdict']}")
 
 
-SWEEP_OPTIONS_HELP = ("Cells run on --workers local processes (default: one per core), or as Ray tasks with --ray "
-                      "ADDRESS (`local` starts one here; on a cluster --out must be on a shared filesystem).")
-
-
 RESUME = "interrupted: the finished cells are kept in --out; run the same command again to resume"
 
 
@@ -174,7 +170,8 @@ def sweep(
     data_seeds: int = typer.Option(2, help="Probe data seeds per cell (each index's own CI)."),
     causal: bool = typer.Option(True, "--causal/--no-causal", help="Run the causal probes in every cell."),
     workers: int = typer.Option(0, help="Local processes (0: one per core, at most one per cell)."),
-    ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
+    ray: Optional[str] = typer.Option(None, help="Run the cells as Ray tasks at this cluster address (`local` starts "
+                                                 "Ray here; on a cluster --out must be on a filesystem all share)."),
 ) -> None:
     """Train and probe every cell of a grid over task parameters, model size, method, training pool and seeds;
     write sweep.csv (a row per cell and seed: behaviour, indices with CIs, verdict, wall times), sweep.json and an
