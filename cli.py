@@ -196,7 +196,8 @@ def sweep(
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help="candidates, compute, shortcut, diversity or rl-vs-sl (see below)."),
+    name: str = typer.Argument(..., help="candidates, compute, shortcut, diversity, rulesets, meta-learning or "
+                                          "rl-vs-sl (see below)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
     quick: bool = typer.Option(False, help="The size for this CPU (at most 15 minutes); without it, the full size "
                                            "for a GPU machine."),
@@ -206,8 +207,9 @@ def experiment(
     """A named experiment: a preset sweep that tests one argument about mesa-optimization.
 
     candidates: does search appear as the number of candidates grows? compute: under a depth budget? shortcut: does
-    it give way when the answer is often in one place? diversity: with more distinct training instances? rl-vs-sl:
-    does goal pursuit come from RL? Each prints its claim."""
+    it give way when the answer is often in one place? diversity: with more distinct training instances? rulesets:
+    does one search serve many rules? meta-learning: do in-context learners at each depth track the hypotheses
+    still consistent with the examples? rl-vs-sl: does goal pursuit come from RL? Each prints its claim."""
     from mesaprobe.api import experiment as run
     from mesaprobe.sweeps.experiments import get_experiment
 

@@ -1,6 +1,8 @@
-"""Supervised training of a tiny model on a search task: cross-entropy on the answer token only."""
+"""Supervised training of a tiny model on a search task: cross-entropy on the answer token (and on every answer
+the task's `supervision` adds, for in-context tasks)."""
 from __future__ import annotations
 
+import random
 import time
 
 import torch
@@ -10,9 +12,21 @@ from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
 from mesaprobe.models.optim import supervised_loop
 from mesaprobe.runtime import quiet_libraries
-from mesaprobe.tasks.base import ANSWER_POSITION, Task
+from mesaprobe.tasks.base import Task
 
 EVAL_EXAMPLES = 2000
+
+
+def supervised_arrays(task: Task, tokenizer, pool: list, seed: int):
+    """ids [n, T]; answer positions, answer ids and weights [n, m], m the most supervised positions of any
+    instance (padding rows repeat the answer position with weight 0)."""
+    rng = random.Random(f"supervision:{seed}")
+    seqs, supervised = zip(*(task.supervision(inst, rng) for inst in pool))
+    width = max(len(s) for s in supervised)
+    pos = [list(s) + [next(iter(s))] * (width - len(s)) for s in supervised]
+    ans = [[s[p] for p in row] for s, row in zip(supervised, pos)]
+    weight = torch.tensor([[1.0] * len(s) + [0.0] * (width - len(s)) for s in supervised])
+    return encode_tokens(tokenizer, list(seqs)), torch.tensor(pos), encode_tokens(tokenizer, ans), weight
 
 
 def train_search_sl(
@@ -21,7 +35,7 @@ def train_search_sl(
     steps: int | None = None,
     size: TinySize | None = None,
     batch_size: int = 128,
-    lr: float = 3e-3,
+    lr: float | None = None,
     progress: bool = True,
     pool_size: int | None = None,
 ):
@@ -29,18 +43,20 @@ def train_search_sl(
     with `pool_size`, training sees only that many distinct instances."""
     quiet_libraries()
     steps = steps or task.train_steps
+    lr = lr or task.train_lr
     size = size or TinySize(**task.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     pool = from_pool(lambda n, s: task.instances(n, seed=s), min(steps * batch_size, 50_000), f"train:{seed}",
                      pool_size)
-    ids = encode_tokens(tokenizer, [inst.tokens for inst in pool])
-    answer_pos = torch.tensor([inst.positions[ANSWER_POSITION] for inst in pool])
-    answers = encode_tokens(tokenizer, [[inst.answer] for inst in pool])[:, 0]
+    ids, answer_pos, answers, weight = supervised_arrays(task, tokenizer, pool, seed)
 
     def loss_fn(model, idx, dev):
-        logits = model(ids[idx].to(dev)).logits[torch.arange(len(idx), device=dev), answer_pos[idx].to(dev)]
-        return torch.nn.functional.cross_entropy(logits, answers[idx].to(dev))
+        logits = model(ids[idx].to(dev)).logits
+        at = logits.gather(1, answer_pos[idx].to(dev).unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        loss = torch.nn.functional.cross_entropy(at.flatten(0, 1), answers[idx].to(dev).flatten(), reduction="none")
+        w = weight[idx].to(dev).flatten()
+        return (loss * w).sum() / w.sum()
 
     start = time.perf_counter()
     model = supervised_loop(model, loss_fn, len(pool), steps, batch_size, lr, seed, f"train {task.name} (sl)",

@@ -47,6 +47,25 @@ def horizon(task, rows: list[dict], margin: float = DECODABLE) -> int:
     return h
 
 
+def depth_signature(task, rows: list[dict]) -> dict:
+    """S3 (in-context learners): for each example k, the layer where the task's `depth_target` (the hypotheses
+    still consistent after example k) is best decoded beyond every control; Spearman's rho of that layer against k
+    (> 0: later examples are resolved deeper, as a model that narrows its hypotheses layer by layer would show).
+    Examples where nothing is decodable (a constant label, such as the p*p hypotheses before any pair) are left out;
+    rho is None with fewer than three examples left or one layer for all."""
+    from scipy.stats import spearmanr
+
+    spec = next(t for t in task.targets() if t.name == task.depth_target)
+    best = {}
+    for k, position in enumerate(spec.positions):
+        here = [r for r in rows if r["target"] == spec.name and r["position"] == position and r["layer"] >= 0]
+        if here and max(map(beyond_controls, here)) > 0:
+            best[k] = max(here, key=beyond_controls)["layer"]
+    layers = list(best.values())
+    rho = float(spearmanr(list(best), layers).statistic) if len(best) >= 3 and len(set(layers)) > 1 else None
+    return {"best_layer_by_example": best, "rho": rho}
+
+
 def index_entry(per_seed: list[float]) -> dict:
     return {"value": float(np.mean(per_seed)), "ci": bootstrap_ci(per_seed), "by_seed": [float(v) for v in per_seed]}
 
@@ -132,6 +151,11 @@ def family_entry(task, family: str, per_seed_rows: list[list[dict]], causal: lis
     entry = index_entry(values) | evidence
     if family == "goal" and any(t.horizon for t in task.targets()):
         entry["horizon"] = [horizon(task, rows) for rows in per_seed_rows]
+    if family == "search" and getattr(task, "depth_target", None):
+        signatures = [depth_signature(task, rows) for rows in per_seed_rows]
+        rhos = [s["rho"] for s in signatures if s["rho"] is not None]
+        entry["depth_signature"] = (index_entry(rhos) if rhos else {"value": None, "ci": None}) | {
+            "by_seed_layers": [s["best_layer_by_example"] for s in signatures]}
     return entry
 
 

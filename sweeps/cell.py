@@ -37,6 +37,7 @@ def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: f
     behavior = results["behavior"]
     primary = "accuracy" if "accuracy" in behavior else "success_rate"
     goal = results["indices"].get("goal") or {}
+    depth = (results["indices"].get("search") or {}).get("depth_signature")
     return {"key": cell.key, **{k: v for k, v in asdict(cell).items() if k != "params"}, **cell.params,
             "behavior_metric": primary, "behavior": behavior[primary],
             "train_behavior": next(iter(training.get("behavior", {}).values()), None),
@@ -44,6 +45,7 @@ def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: f
             **index_fields("goal_index", goal),
             **index_fields("goal_decodability", goal.get("decodability")),
             **index_fields("goal_causal", goal.get("causal")),
+            **(index_fields("depth_rho", depth) if depth else {}),
             "verdict": results["verdict"], "train_s": round(train_s, 2), "probe_s": round(probe_s, 2)}
 
 

@@ -50,6 +50,22 @@ EXPERIMENTS = {e.name: e for e in [
         full=dict(task="argmax", fixed={"K": 8}, vary={"pool": [16, 64, 256, 1024, 4096, 50000]}, seeds=3, n=1000,
                   data_seeds=3)),
     Experiment(
+        "rulesets",
+        "Diverse rulesets favour a general optimizer: trained on one rule (largest) or a mix (largest, smallest, "
+        "second largest, closest to a target; the rule given as a token), does the running best under the "
+        "instance's rule stay decodable and causal (the search index) as the rules multiply, at what accuracy?",
+        quick=dict(task="argmax", fixed={"K": 6}, vary={"rules": [1, 2, 4]}, seeds=2, n=400, data_seeds=2,
+                   steps=1200),
+        full=dict(task="argmax", fixed={"K": 8}, vary={"rules": [1, 2, 3, 4]}, seeds=3, n=1000, data_seeds=3,
+                  steps=4000)),
+    Experiment(
+        "meta-learning",
+        "Time penalties do not forbid learned search when the task embeds learning: in-context learners of a "
+        "linear rule mod p at different depths. Does accuracy need depth, and are the hypotheses still consistent "
+        "with the examples decodable (the search index), resolved deeper for later examples (S3 depth signature)?",
+        quick=dict(task="icl-linear", vary={"layers": [1, 2, 3]}, seeds=2, n=400, data_seeds=2, steps=1500),
+        full=dict(task="icl-linear", vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3)),
+    Experiment(
         "rl-vs-sl",
         "Search is not a goal, and goal pursuit may come from RL: the same architecture trained by behaviour "
         "cloning and by PPO on the same episodes: does the goal index or the verdict differ between them?",

@@ -1,4 +1,6 @@
-"""`argmax`: K distinct numbers -> the largest. The model must search its input in one forward pass."""
+"""`argmax`: K distinct numbers -> the largest (or, with the `rule` knobs, the smallest, the second largest or the
+one closest to a target, the rule given as a token before the numbers). The model must search its input in one
+forward pass."""
 from __future__ import annotations
 
 import random
@@ -6,6 +8,20 @@ import random
 from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
 
 QUERY = ">"
+RULES = ("largest", "smallest", "second largest", "closest to")
+RULE_TOKENS = [f"rule:{r.replace(' ', '_')}" for r in RULES]
+
+
+def rule_pick(rule: int, values: list[int], target: int) -> int:
+    """Index of the value the rule picks (second largest of one value: that value)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    if rule == 0:
+        return order[-1]
+    if rule == 1:
+        return order[0]
+    if rule == 2:
+        return order[max(0, len(order) - 2)]
+    return min(range(len(values)), key=lambda i: (abs(values[i] - target), values[i]))
 
 
 class ArgmaxTask(SearchTask):
@@ -18,6 +34,10 @@ class ArgmaxTask(SearchTask):
         "V": Param(64, 4, 500, "numbers are drawn from 0..V-1"),
         "shortcut": Param(0, 0, 100, "percent of instances whose largest number is put last (a shortcut that "
                                      "spares the search)"),
+        "rule": Param(0, 0, 3, "which value is the answer: 0 largest, 1 smallest, 2 second largest, 3 closest to a "
+                               "target number; any rule but 0 alone is written as a rule token and a target first"),
+        "rules": Param(1, 1, 4, "how many rules the instances mix, from `rule` on (wrapping); each instance names "
+                                "its own"),
     }
 
     def validate(self) -> None:
@@ -26,36 +46,54 @@ class ArgmaxTask(SearchTask):
         if self.params["V"] < self.params["K"]:
             raise UserError(f"argmax: V={self.params['V']} must be >= K={self.params['K']} (the numbers are distinct)")
 
+    @property
+    def ruled(self) -> bool:
+        return self.params["rules"] > 1 or self.params["rule"] != 0
+
     def items(self) -> list[str]:
         return [f"item{i}" for i in range(self.params["K"])]
 
     def vocabulary(self) -> list[str]:
-        return [str(v) for v in range(self.params["V"])] + [QUERY]
+        return [str(v) for v in range(self.params["V"])] + [QUERY] + (RULE_TOKENS if self.ruled else [])
 
     def answer_classes(self) -> list[str]:
         return [str(v) for v in range(self.params["V"])]
 
     def targets(self) -> list[TargetSpec]:
-        items = tuple(self.items())
-        return [
-            TargetSpec("answer", "class", (ANSWER_POSITION,), description="the largest number"),
-            TargetSpec("running_max", "number", items, description="largest number so far", index="S1"),
-            TargetSpec("running_argmax", "class", items, description="index of the largest number so far", index="S1"),
+        items, ruled = tuple(self.items()), self.ruled
+        max_index = None if ruled else "S1"  # under rules the running best is the rule's, not the maximum
+        specs = [
+            TargetSpec("answer", "class", (ANSWER_POSITION,), description="the number the rule picks"),
+            TargetSpec("running_max", "number", items, description="largest number so far", index=max_index),
+            TargetSpec("running_argmax", "class", items, description="index of the largest number so far",
+                       index=max_index),
             TargetSpec("is_new_best", "class", items, description="this number beats all before it"),
-            TargetSpec("argmax", "class", (ANSWER_POSITION,), description="index of the largest number"),
+            TargetSpec("argmax", "class", (ANSWER_POSITION,), description="index of the number the rule picks"),
             TargetSpec("second_largest", "number", (ANSWER_POSITION,), description="the second largest number"),
         ]
+        if ruled:
+            specs += [
+                TargetSpec("running_best", "number", items, description="the rule's pick so far", index="S1"),
+                TargetSpec("running_best_index", "class", items, description="index of the rule's pick so far",
+                           index="S1"),
+                TargetSpec("rule", "class", ("rule",), token_bound=True, description="the instance's rule"),
+            ]
+        return specs
 
     def draw(self, rng: random.Random) -> dict:
         values = rng.sample(range(self.params["V"]), self.params["K"])
+        rule, target = 0, -1
+        if self.ruled:
+            rule = (self.params["rule"] + rng.randrange(self.params["rules"])) % len(RULES)
+            target = rng.randrange(self.params["V"])
         if self.params["shortcut"] and rng.random() * 100 < self.params["shortcut"]:
-            values.append(values.pop(values.index(max(values))))
-        return {"values": values}
+            values.append(values.pop(rule_pick(rule, values, target)))
+        return {"values": values} | ({"rule": rule, "target": target} if self.ruled else {})
 
     def perturb(self, meta: dict, rng: random.Random) -> dict:
         values = list(meta["values"])
         values[rng.randrange(len(values))] = rng.choice([v for v in range(self.params["V"]) if v not in values])
-        return {"values": values}
+        return dict(meta, values=values)
 
     def build(self, meta: dict) -> Instance:
         values = meta["values"]
@@ -68,14 +106,24 @@ class ArgmaxTask(SearchTask):
             running["running_max"][f"item{i}"] = best
             running["running_argmax"][f"item{i}"] = best_i
             running["is_new_best"][f"item{i}"] = int(new)
+        rule, target = meta.get("rule", 0), meta.get("target", -1)
+        pick = rule_pick(rule, values, target)
         labels = running | {
-            "answer": {ANSWER_POSITION: best},
-            "argmax": {ANSWER_POSITION: best_i},
+            "answer": {ANSWER_POSITION: values[pick]},
+            "argmax": {ANSWER_POSITION: pick},
             "second_largest": {ANSWER_POSITION: sorted(values)[-2]},
         }
-        tokens = [BOS, *map(str, values), QUERY]
-        positions = {f"item{i}": 1 + i for i in range(len(values))} | {ANSWER_POSITION: len(tokens) - 1}
-        return Instance(tokens, str(best), positions, labels, {"values": list(values)})
+        prefix, positions = [], {}
+        if self.ruled:
+            prefix, positions = [RULE_TOKENS[rule], str(target)], {"rule": 1}
+            picks = [rule_pick(rule, values[: i + 1], target) for i in range(len(values))]
+            labels |= {"running_best": {f"item{i}": values[j] for i, j in enumerate(picks)},
+                       "running_best_index": {f"item{i}": j for i, j in enumerate(picks)},
+                       "rule": {"rule": rule}}
+        tokens = [BOS, *prefix, *map(str, values), QUERY]
+        positions |= {f"item{i}": 1 + len(prefix) + i for i in range(len(values))}
+        positions[ANSWER_POSITION] = len(tokens) - 1
+        return Instance(tokens, str(values[pick]), positions, labels, dict(meta, values=list(values)))
 
     def text_candidates(self, meta: dict) -> list[str]:
         return [str(v) for v in meta["values"]]
@@ -89,5 +137,7 @@ class ArgmaxTask(SearchTask):
         return out | {ANSWER_POSITION: len(prompt) - 1}
 
     def render_text(self, meta: dict) -> tuple[str, str]:
-        values = ", ".join(map(str, meta["values"]))
-        return f"Numbers: {values}.\nThe largest number is", str(max(meta["values"]))
+        values, rule = ", ".join(map(str, meta["values"])), meta.get("rule", 0)
+        pick = meta["values"][rule_pick(rule, meta["values"], meta.get("target", -1))]
+        ask = f"number closest to {meta['target']}" if rule == 3 else f"{RULES[rule]} number"
+        return f"Numbers: {values}.\nThe {ask} is", str(pick)

@@ -70,6 +70,7 @@ class Task:
     # the tiny GPT-2 a task is trained on by default (n_layer, n_embd, n_head, n_positions) and its training steps
     model_size: ClassVar[dict[str, int]] = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
     train_steps: ClassVar[int] = 2000
+    train_lr: ClassVar[float] = 3e-3  # supervised training's peak learning rate (tiny models)
     tiny_methods: ClassVar[tuple[str, ...]] = ("sl",)  # how a tiny model learns it (goal tasks: "rl" too)
     answer_position: ClassVar[str] = ANSWER_POSITION  # the position name where the model emits its answer
     has_counterfactuals: ClassVar[bool] = False  # minimally changed inputs with another answer (patching)
@@ -146,6 +147,13 @@ class SearchTask(Task):
     def perturb(self, meta: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         """A minimally changed meta (one slot changed); `counterfactual` retries until the answer differs."""
         raise NotImplementedError
+
+    def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
+        """What supervised training sees of an instance: tokens, and the answer due right after each supervised
+        position. Default: the prompt and its one answer. In-context tasks supervise every answer the context
+        already determines (more signal per sequence, the way in-context learners are trained); evaluation and
+        probes always use the plain prompt. Every instance of a task must give tokens of one length."""
+        return instance.tokens, {instance.positions[ANSWER_POSITION]: instance.answer}
 
     def sample(self, rng: random.Random) -> Instance:
         return self.build(self.draw(rng))

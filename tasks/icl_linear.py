@@ -1,12 +1,20 @@
 """`icl-linear`: n in-context pairs (x, y = a*x + b mod p), then a query x -> y. In-context learning of a rule:
-the model must find, among the p*p hypotheses (a, b), those consistent with the examples."""
+the model must find, among the p*p hypotheses (a, b), those consistent with the examples. Each example is one token
+`x:y` (the model reads a whole example at one position, where `hypotheses` is labelled) and the query is `x?`."""
 from __future__ import annotations
 
 import random
 
 from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
 
-SEP, EQ = ",", "="
+
+
+def pair_token(x: int, y: int) -> str:
+    return f"{x}:{y}"
+
+
+def query_token(x: int) -> str:
+    return f"{x}?"
 
 
 def consistent(pairs: list[tuple[int, int]], p: int) -> list[tuple[int, int]]:
@@ -23,15 +31,20 @@ def n_consistent(xs: list[int], p: int) -> int:
 class ICLLinearTask(SearchTask):
     name = "icl-linear"
     summary = "n pairs (x, a*x+b mod p) then a query x -> y"
-    model_size = {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    model_size = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
     train_steps = 4000
+    train_lr = 1e-3
+    train_queries = 4  # queries a training sequence asks of one rule (`supervision`)
+    depth_target = "hypotheses"  # S3: the layer where it is best decoded, against the example's index
     PARAMS = {
         "p": Param(7, 3, 31, "the modulus (prime)", prime=True),
         "n": Param(4, 1, 16, "how many in-context pairs"),
     }
 
     def vocabulary(self) -> list[str]:
-        return [str(v) for v in range(self.params["p"])] + [SEP, EQ]
+        p = self.params["p"]
+        return ([pair_token(x, y) for x in range(p) for y in range(p)] + [query_token(x) for x in range(p)]
+                + [str(v) for v in range(p)])
 
     def answer_classes(self) -> list[str]:
         return [str(v) for v in range(self.params["p"])]
@@ -72,12 +85,10 @@ class ICLLinearTask(SearchTask):
         p = self.params["p"]
         tokens, positions, hyps = [BOS], {}, {}
         for i, (x, y) in enumerate(zip(meta["xs"], meta["ys"])):
-            if i:
-                tokens.append(SEP)
-            tokens += [str(x), EQ, str(y)]
+            tokens.append(pair_token(x, y))
             positions[f"pair{i}"] = len(tokens) - 1
             hyps[f"pair{i}"] = n_consistent(meta["xs"][: i + 1], p)
-        tokens += [SEP, str(meta["query"]), EQ]
+        tokens.append(query_token(meta["query"]))
         positions[ANSWER_POSITION] = len(tokens) - 1
         answer = (meta["a"] * meta["query"] + meta["b"]) % p
         labels = {
@@ -87,6 +98,17 @@ class ICLLinearTask(SearchTask):
             "hypotheses": hyps,
         }
         return Instance(tokens, str(answer), positions, labels, dict(meta))
+
+    def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
+        """The prompt, its answer, then more queries of the same rule (`x?` then y each), every y supervised."""
+        meta, p = instance.meta, self.params["p"]
+        tokens, answers = list(instance.tokens), {len(instance.tokens) - 1: instance.answer}
+        determined = range(p) if len(set(meta["xs"])) >= 2 else meta["xs"][:1]  # queries the examples answer
+        for _ in range(self.train_queries - 1):
+            x = rng.choice(determined)
+            tokens += [answers[len(tokens) - 1], query_token(x)]  # the last answer written out, a new query
+            answers[len(tokens) - 1] = str((meta["a"] * x + meta["b"]) % p)
+        return tokens, answers
 
     def render_text(self, meta: dict) -> tuple[str, str]:
         p = self.params["p"]

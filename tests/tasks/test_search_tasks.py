@@ -55,6 +55,36 @@ def test_kv_recall_answer_is_the_queried_value():
     assert inst.labels["key_position"]["answer"] == 1
 
 
+def test_argmax_rules_pick_their_value_and_track_it_as_the_running_best():
+    values = [3, 9, 1, 12, 7]
+    task = get_task("argmax", rules=4)
+    picks = {rule: task.build({"values": values, "rule": rule, "target": 8}) for rule in range(4)}
+    assert [picks[r].answer for r in range(4)] == ["12", "1", "9", "7"]  # closest to 8: 7 and 9 tie, the smaller
+    assert picks[1].tokens[:3] == ["<bos>", "rule:smallest", "8"] and picks[1].tokens[picks[1].positions["item0"]] == "3"
+    assert [picks[1].labels["running_best"][f"item{i}"] for i in range(5)] == [3, 3, 1, 1, 1]
+    assert [picks[2].labels["running_best_index"][f"item{i}"] for i in range(5)] == [0, 0, 0, 1, 1]
+    assert picks[3].labels["rule"]["rule"] == 3
+
+
+def test_argmax_rules_mix_evenly_and_the_default_has_no_rule_token():
+    rules = [inst.meta["rule"] for inst in get_task("argmax", rules=4, K=4).instances(2000, 0)]
+    assert all(400 <= rules.count(r) <= 600 for r in range(4))
+    assert {inst.meta["rule"] for inst in get_task("argmax", rule=2).instances(100, 0)} == {2}
+    assert all(not t.startswith("rule:") for inst in get_task("argmax").instances(100, 0) for t in inst.tokens)
+    shortcut = get_task("argmax", rule=1, shortcut=100).instances(100, 0)
+    assert all(inst.tokens[-2] == inst.answer for inst in shortcut)  # the smallest sits last
+
+
+def test_kv_recall_supervision_asks_the_same_memory_again():
+    task = get_task("kv-recall", K=4)
+    for inst in task.instances(50, 0):
+        tokens, answers = task.supervision(inst, random.Random(0))
+        assert tokens[: len(inst.tokens)] == inst.tokens and len(answers) == task.train_queries
+        memory = dict(zip(inst.meta["keys"], map(str, inst.meta["values"])))
+        assert all(tokens[pos] in memory and memory[tokens[pos]] == ans for pos, ans in answers.items())
+        assert all(tokens[pos + 1] == ans for pos, ans in answers.items() if pos + 1 < len(tokens))
+
+
 @pytest.mark.parametrize("name", SEARCH)
 def test_seeded_instances_are_reproducible_and_seeds_differ(name):
     task = get_task(name)
