@@ -1,5 +1,5 @@
-"""`mesaprobe demo`: the whole story on the default tiny models. Train the search models (argmax, icl-linear) and
-the gridworld pair (SL and RL, same architecture and episode budget), probe each (linear + causal, 3 seeds), then
+"""`mesaprobe demo`: the whole story on the default tiny models. Train a search model (argmax), an in-context
+learner (kv-recall) and the gridworld pair (SL and RL, same architecture and episode budget), probe each (linear + causal, 3 seeds), then
 write one report per run, the SL-vs-RL comparison, and a model card per model."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from mesaprobe.probes.indices import beyond_controls
 
 # (task, method, training steps, probe rows per seed); None = the task's default steps
 PLAN = {
-    False: [("argmax", "sl", None, 600), ("icl-linear", "sl", None, 600), ("gridworld", "sl", None, 600),
+    False: [("argmax", "sl", None, 600), ("kv-recall", "sl", None, 600), ("gridworld", "sl", None, 600),
             ("gridworld", "rl", None, 600)],
-    True: [("argmax", "sl", 600, 200), ("icl-linear", "sl", 600, 200), ("gridworld", "sl", 300, 200),
+    True: [("argmax", "sl", 600, 200), ("kv-recall", "sl", 600, 200), ("gridworld", "sl", 300, 200),
            ("gridworld", "rl", 24, 200)],
 }
 

@@ -54,6 +54,13 @@ def evidence_sentence(res: dict) -> str:
             parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
         if "horizon" in entry:
             parts.append(f"future-state horizon H = {entry['horizon']}")
+        if "depth_signature" in entry:
+            depth = entry["depth_signature"]
+            layers = "; ".join(", ".join(f"example {k}: layer {v}" for k, v in seed.items()) or "none decodable"
+                               for seed in depth["by_seed_layers"])
+            rho = "undefined" if depth["value"] is None else fmt_index(depth)
+            parts.append(f"depth signature (S3): the hypotheses left after each example are best decoded at "
+                         f"{layers} (per data seed); Spearman rho of layer against example {rho}")
     return "; ".join(parts) + "."
 
 

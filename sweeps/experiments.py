@@ -63,7 +63,7 @@ EXPERIMENTS = {e.name: e for e in [
         "Time penalties do not forbid learned search when the task embeds learning: in-context learners of a "
         "linear rule mod p at different depths. Does accuracy need depth, and are the hypotheses still consistent "
         "with the examples decodable (the search index), resolved deeper for later examples (S3 depth signature)?",
-        quick=dict(task="icl-linear", vary={"layers": [1, 2, 3]}, seeds=2, n=400, data_seeds=2, steps=1500),
+        quick=dict(task="icl-linear", vary={"layers": [1, 2, 3]}, seeds=2, n=300, data_seeds=2, steps=1500),
         full=dict(task="icl-linear", vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3)),
     Experiment(
         "rl-vs-sl",

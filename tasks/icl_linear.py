@@ -104,7 +104,8 @@ class ICLLinearTask(SearchTask):
         meta, p = instance.meta, self.params["p"]
         tokens, answers = list(instance.tokens), {len(instance.tokens) - 1: instance.answer}
         determined = range(p) if len(set(meta["xs"])) >= 2 else meta["xs"][:1]  # queries the examples answer
-        for _ in range(self.train_queries - 1):
+        room = (self.model_size["n_positions"] - len(tokens)) // 2  # a long prompt leaves room for fewer
+        for _ in range(min(self.train_queries - 1, room)):
             x = rng.choice(determined)
             tokens += [answers[len(tokens) - 1], query_token(x)]  # the last answer written out, a new query
             answers[len(tokens) - 1] = str((meta["a"] * x + meta["b"]) % p)

@@ -160,3 +160,4 @@ def test_a_method_knob_draws_one_line_across_the_methods():
     fig = knob_figure(rows, ["method", "K"], "method", "behavior", "behaviour")
     assert [t.name for t in fig.data] == ["K=1"] and sorted(fig.data[0].x) == ["rl", "sl"]
     assert [list(r) for r in verdict_table(rows, ["method", "K"])][0] == ["method", "K", "verdicts"]
+

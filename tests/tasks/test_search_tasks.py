@@ -85,6 +85,14 @@ def test_kv_recall_supervision_asks_the_same_memory_again():
         assert all(tokens[pos + 1] == ans for pos, ans in answers.items() if pos + 1 < len(tokens))
 
 
+@pytest.mark.parametrize("name, params", [("kv-recall", {"K": 26}), ("icl-linear", {"n": 16})])
+def test_supervision_of_the_longest_prompts_fits_the_model(name, params):
+    task = get_task(name, **params)
+    inst = task.instances(1, 0)[0]
+    tokens, answers = task.supervision(inst, random.Random(0))
+    assert len(tokens) <= task.model_size["n_positions"] and len(answers) >= 1
+
+
 @pytest.mark.parametrize("name", SEARCH)
 def test_seeded_instances_are_reproducible_and_seeds_differ(name):
     task = get_task(name)

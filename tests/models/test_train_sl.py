@@ -1,0 +1,27 @@
+"""Supervised arrays: one answer per plain prompt; an in-context task's extra answers are the tokens that follow."""
+from mesaprobe.models.tokenizer import build_tokenizer
+from mesaprobe.models.train_sl import supervised_arrays
+from mesaprobe.tasks import get_task
+
+
+def test_a_plain_task_supervises_its_one_answer():
+    task = get_task("argmax")
+    pool = task.instances(20, 0)
+    tok = build_tokenizer(task.vocabulary())
+    ids, pos, answers, weight = supervised_arrays(task, tok, pool, seed=0)
+    assert pos.shape == (20, 1) and weight.eq(1).all()
+    assert pos[:, 0].tolist() == [inst.positions["answer"] for inst in pool]
+    assert tok.convert_ids_to_tokens(answers[:, 0].tolist()) == [inst.answer for inst in pool]
+
+
+def test_in_context_tasks_supervise_every_query_with_the_token_written_after_it():
+    for name in ("kv-recall", "icl-linear"):
+        task = get_task(name)
+        pool = task.instances(30, 0)
+        tok = build_tokenizer(task.vocabulary())
+        ids, pos, answers, weight = supervised_arrays(task, tok, pool, seed=0)
+        assert pos.shape == (30, task.train_queries) and weight.eq(1).all()
+        assert pos[:, 0].tolist() == [inst.positions["answer"] for inst in pool]  # the prompt's own answer first
+        assert (pos[:, -1] == ids.shape[1] - 1).all()
+        inner = pos[:, :-1] + 1  # every answer but the last is written out right after its query
+        assert (ids.gather(1, inner) == answers[:, :-1]).all()
