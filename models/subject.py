@@ -37,10 +37,11 @@ class ProbeInputs:
     behavior: dict | None  # None until `finish` (text: scored in the extraction pass)
     scorer: Callable | None = None  # fed by the extraction pass (text search tasks)
     groups: np.ndarray | None = None  # CV groups: rows of one episode stay in one fold
-    class_ids: torch.Tensor | None = None  # token ids of the answer classes
+    class_ids: torch.Tensor | None = None  # answer classes: token ids [C], or per-row candidates [n, C, L] (text)
     answer_classes: np.ndarray | None = None  # per row: index of the right answer among class_ids
     cf_ids: np.ndarray | None = None  # counterfactual inputs [n, T]
     cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
+    refused_pairs: int = 0  # text: instances skipped for want of an aligned counterfactual
 
 
 def inputs_from_dataset(ds, sequences: list[list[int]], task: Task, behavior, **extra) -> ProbeInputs:
@@ -57,6 +58,7 @@ class Subject:
 
     kind: str
     capabilities: frozenset[str] = frozenset()
+    patch_every_token = True  # the patching map covers every token index (else only the named positions)
 
     def __init__(self, loaded: LoadedModel, task: Task):
         self.loaded, self.task = loaded, task
@@ -132,18 +134,32 @@ class TokenSubject(Subject):
 
 
 class TextSubject(Subject):
+    """Search tasks get counterfactual prompts aligned token by token (models/text_pairs.py) and answers scored by
+    candidate ranking, so LEACE, interchange and patching run at the aligned named positions."""
+
     kind = "natural-language"
+    patch_every_token = False  # prompts differ in length; only the named positions are aligned across a pair
+
+    def __init__(self, loaded: LoadedModel, task: Task):
+        super().__init__(loaded, task)
+        text_causal = task.family == "search" and task.has_counterfactuals
+        self.capabilities = frozenset({"answer_logits", "counterfactuals"} if text_causal else set())
 
     def reason(self, capability: str) -> str:
-        return ("causal probes on natural-language prompts are not implemented yet (answers span several tokens "
-                "and counterfactual prompts are not aligned token by token)")
+        if self.task.family == "goal":
+            return ("causal probes on natural-language goal tasks are not implemented yet (a decision's answer is a "
+                    "word generated mid-episode; no aligned counterfactual episodes)")
+        return f"{self.task.name} has no counterfactual inputs (minimally changed inputs with another answer)"
 
     def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
         import datasets
 
+        from mesaprobe.models.rollout import pad_batch
         from mesaprobe.models.text_eval import TextScorer, text_examples
+        from mesaprobe.models.text_pairs import text_pairs
 
-        examples = text_examples(self.task, self.tokenizer, n, seed)
+        pairs = text_pairs(self.task, self.tokenizer, n, seed) if "counterfactuals" in self.capabilities else None
+        examples = pairs.base if pairs else text_examples(self.task, self.tokenizer, n, seed)
         rows = []
         for ex in examples:
             labels = self.task.build(ex.meta).labels
@@ -153,7 +169,15 @@ class TextSubject(Subject):
             rows.append(row)
         ds = datasets.Dataset.from_list(rows)
         scorer = TextScorer(self.hf_model, self.tokenizer, examples)
-        return inputs_from_dataset(ds, ds["ids"], self.task, None, scorer=scorer)
+        if pairs is None:
+            return inputs_from_dataset(ds, ds["ids"], self.task, None, scorer=scorer)
+        answers, cf_answers = pairs.answer_indices()
+        ds = ds.add_column("cf_ids", [ex.ids for ex in pairs.cf]).add_column(
+            "cf_answer", [ex.answer for ex in pairs.cf])
+        cf_ids = pad_batch([ex.ids for ex in pairs.cf], self.tokenizer.pad_token_id or 0)[0].numpy()
+        return inputs_from_dataset(ds, ds["ids"], self.task, None, scorer=scorer,
+                                   class_ids=pairs.candidate_ids(self.tokenizer), answer_classes=np.array(answers),
+                                   cf_ids=cf_ids, cf_classes=np.array(cf_answers), refused_pairs=pairs.refused)
 
     def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
         from mesaprobe.models.goal_data import text_rollout_dataset
@@ -164,7 +188,8 @@ class TextSubject(Subject):
     def finish(self, inputs: ProbeInputs, scored_in_pass: bool, progress: bool = False) -> dict:
         if inputs.scorer is None:
             return inputs.behavior
-        return inputs.scorer.result() if scored_in_pass else inputs.scorer.run(progress=progress)
+        result = inputs.scorer.result() if scored_in_pass else inputs.scorer.run(progress=progress)
+        return result | ({"refused_pairs": inputs.refused_pairs} if inputs.cf_ids is not None else {})
 
 
 def speaks_task_tokens(loaded: LoadedModel, task: Task) -> bool:

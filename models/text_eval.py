@@ -39,25 +39,59 @@ def build_prompt(task: SearchTask, tokenizer, meta: dict, shots: list[dict], cha
 
 
 def text_examples(task: SearchTask, tokenizer, n: int, seed: int, shots: int = 3, chat: bool = True) -> list[TextExample]:
+    check_fast(task, tokenizer)
+    demos = task.instances(shots * n, seed=f"shots:{seed}")
+    return [render_example(task, tokenizer, inst.meta, [d.meta for d in demos[i * shots:(i + 1) * shots]], chat)
+            for i, inst in enumerate(task.instances(n, seed=f"probe:{seed}"))]
+
+
+def check_fast(task: SearchTask, tokenizer) -> None:
     if not getattr(tokenizer, "is_fast", False):
         raise UserError("this tokenizer cannot map characters to tokens (not a fast tokenizer); it cannot render "
                         f"{task.name} with aligned positions")
-    demos = task.instances(shots * n, seed=f"shots:{seed}")
-    out = []
-    for i, inst in enumerate(task.instances(n, seed=f"probe:{seed}")):
-        text, start = build_prompt(task, tokenizer, inst.meta, [d.meta for d in demos[i * shots:(i + 1) * shots]], chat)
-        query, answer = task.render_text(inst.meta)
-        chars = {k: start + v for k, v in task.text_positions(inst.meta, query).items()}
-        chars[ANSWER_POSITION] = len(text) - 1
-        enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=not chat)
-        positions = {}
-        for name, c in chars.items():
-            tok = [j for j, (a, b) in enumerate(enc["offset_mapping"]) if a <= c < b]
-            if not tok:
-                raise UserError(f"the tokenizer drops character {c} of a {task.name} prompt; cannot align {name}")
-            positions[name] = tok[0]
-        out.append(TextExample(enc["input_ids"], positions, answer, task.text_candidates(inst.meta), inst.meta))
-    return out
+
+
+def render_example(task: SearchTask, tokenizer, meta: dict, shots: list[dict], chat: bool) -> TextExample:
+    """One prompt (after `shots` solved examples) through the model's tokenizer, its named positions as token
+    indices (the last token of each span; the answer position is the prompt's last token)."""
+    text, start = build_prompt(task, tokenizer, meta, shots, chat)
+    query, answer = task.render_text(meta)
+    chars = {k: start + v for k, v in task.text_positions(meta, query).items()}
+    chars[ANSWER_POSITION] = len(text) - 1
+    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=not chat)
+    positions = {}
+    for name, c in chars.items():
+        tok = [j for j, (a, b) in enumerate(enc["offset_mapping"]) if a <= c < b]
+        if not tok:
+            raise UserError(f"the tokenizer drops character {c} of a {task.name} prompt; cannot align {name}")
+        positions[name] = tok[0]
+    return TextExample(enc["input_ids"], positions, answer, task.text_candidates(meta), meta)
+
+
+def candidate_tokens(tokenizer, candidates: list[str]) -> list[list[int]]:
+    """Each candidate answer as the tokens that follow the prompt (after a space)."""
+    return [tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in candidates]
+
+
+@torch.no_grad()
+def continuation_logprobs(model, first_logprobs: torch.Tensor, cache, mask: torch.Tensor, lengths: torch.Tensor,
+                          cands: list[list[list[int]]], pad_id: int) -> list[torch.Tensor]:
+    """Full log-probability of each row's candidate continuations, every candidate of every row in one forward
+    over the prompts' KV cache (`first_logprobs` [B, V]: the log-softmax at each prompt's last token; `mask`
+    [B, width] the prompts' attention mask; `lengths` [B] their lengths). The cache is expanded in place."""
+    owner = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], device=lengths.device)
+    ids, cand_mask = pad_batch([c for cs in cands for c in cs], pad_id)
+    ids, cand_mask = ids.to(owner.device), cand_mask.to(owner.device)
+    scores = first_logprobs[owner, ids[:, 0]]
+    if ids.shape[1] > 1:  # tokens after the first are read from a forward over the candidates
+        cache.batch_select_indices(owner)
+        inputs = ids[:, :-1]
+        out = model(input_ids=inputs, attention_mask=torch.cat([mask[owner], torch.ones_like(inputs)], 1),
+                    position_ids=lengths[owner, None] + torch.arange(inputs.shape[1], device=owner.device),
+                    past_key_values=cache, use_cache=True)
+        rest = out.logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
+        scores = scores + (rest * cand_mask[:, 1:]).sum(1)
+    return list(scores.float().cpu().split([len(cs) for cs in cands]))
 
 
 class TextScorer:
@@ -96,23 +130,10 @@ class TextScorer:
         return torch.stack(out, dim=1)
 
     def _rank(self, examples, first_logprobs, cache, mask, lengths) -> list[torch.Tensor]:
-        """Each example's candidates' full log-probabilities: every candidate of every row in one cached forward."""
-        cands = [[self.tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in ex.candidates]
-                 for ex in examples]
-        owner = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], device=lengths.device)
-        flat = [c for cs in cands for c in cs]
-        ids, cand_mask = pad_batch(flat, self.tokenizer.pad_token_id or 0)
-        ids, cand_mask = ids.to(owner.device), cand_mask.to(owner.device)
-        scores = first_logprobs[owner, ids[:, 0]]
-        if ids.shape[1] > 1:  # tokens after the first are read from a forward over the candidates
-            cache.batch_select_indices(owner)
-            inputs = ids[:, :-1]
-            out = self.model(input_ids=inputs, attention_mask=torch.cat([mask[owner], torch.ones_like(inputs)], 1),
-                             position_ids=lengths[owner, None] + torch.arange(inputs.shape[1], device=owner.device),
-                             past_key_values=cache, use_cache=True)
-            rest = out.logits.log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
-            scores = scores + (rest * cand_mask[:, 1:]).sum(1)
-        return list(scores.float().cpu().split([len(cs) for cs in cands]))
+        """Each example's candidates' full log-probabilities."""
+        cands = [candidate_tokens(self.tokenizer, ex.candidates) for ex in examples]
+        return continuation_logprobs(self.model, first_logprobs, cache, mask, lengths, cands,
+                                     self.tokenizer.pad_token_id or 0)
 
     @torch.no_grad()
     def run(self, tokens_per_batch: int = TOKENS_PER_BATCH, progress: bool = True) -> dict:

@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.models.text_eval import continuation_logprobs
 from mesaprobe.probes.hooks import hook_name, stop_layer
 
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new
@@ -43,7 +45,12 @@ def edit_by_group(edits: list[Edit], group: torch.Tensor) -> Edit:
 @torch.no_grad()
 def logits_at(bridge, ids: torch.Tensor, positions: torch.Tensor, class_ids: torch.Tensor,
               edits: list[tuple[int, torch.Tensor, Edit]] = (), batch_size: int = 256) -> torch.Tensor:
-    """Logits of the answer classes [n, C] at each example's answer position, under (layer, positions, edit)s."""
+    """Scores of the answer classes [n, C] at each example's answer position, under (layer, positions, edit)s.
+    `class_ids` [C]: one token per class, shared by every row (the logits). [n, C, L]: each row's candidate
+    answers as token sequences padded with -1 (text), scored by their full log-probability after the answer
+    position, which is then the row's last prompt token."""
+    if class_ids.dim() == 3:
+        return candidate_scores(bridge, ids, positions, class_ids, edits)
     device = next(bridge.parameters()).device
     out = []
     for start in range(0, len(ids), batch_size):
@@ -52,6 +59,40 @@ def logits_at(bridge, ids: torch.Tensor, positions: torch.Tensor, class_ids: tor
         logits = bridge.run_with_hooks(batch, fwd_hooks=hooks)
         rows = torch.arange(len(batch), device=device)
         out.append(logits[rows, positions[start : start + batch_size].to(device)][:, class_ids.to(device)].float().cpu())
+    return torch.cat(out)
+
+
+def classes_of(class_ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """The answer classes of `rows` (to go with `ids[rows]`): shared classes as they are, per-row ones indexed."""
+    return class_ids if class_ids.dim() == 1 else class_ids[rows]
+
+
+@torch.no_grad()
+def candidate_scores(bridge, ids: torch.Tensor, last: torch.Tensor, candidates: torch.Tensor,
+                     edits: list[tuple[int, torch.Tensor, Edit]] = (),
+                     tokens_per_batch: int = TOKENS_PER_BATCH) -> torch.Tensor:
+    """Log-probability of each row's candidates [n, C] (-inf for -1 padding candidates) after prompt `ids[i,
+    :last[i] + 1]`: the prompts run once under the edits' hooks, their KV cache (which carries the edits) then feeds
+    one forward over every candidate's tokens. The edits must lie within the prompts."""
+    model, device = bridge.original_model, next(bridge.parameters()).device
+    lengths = last + 1
+    out = []
+    for rows in token_batches(lengths.tolist(), tokens_per_batch):
+        lens = lengths[rows].to(device)
+        batch = ids[rows, : int(lens.max())].to(device)
+        hooks = [edit_hook(layer, pos, edit, offset=rows.start) for layer, pos, edit in edits]
+        kwargs, index = last_token_logits_kwargs(model, lens)
+        logits, cache = bridge.run_with_hooks(batch, fwd_hooks=hooks, return_type="logits_and_cache",
+                                              use_cache=True, **kwargs)
+        first = logits[torch.arange(len(lens), device=device), index].float().log_softmax(-1)
+        mask = (torch.arange(batch.shape[1], device=device)[None] < lens[:, None]).long()
+        cands = candidates[rows]
+        valid = cands[:, :, 0] >= 0
+        lists = [[[t for t in c if t >= 0] for c, ok in zip(row.tolist(), v.tolist()) if ok]
+                 for row, v in zip(cands, valid)]
+        scores = torch.full(valid.shape, float("-inf"))
+        scores[valid] = torch.cat(continuation_logprobs(model, first, cache, mask, lens, lists, pad_id=0))
+        out.append(scores)
     return torch.cat(out)
 
 
@@ -72,17 +113,21 @@ def resid_at(bridge, ids: torch.Tensor, layer: int, positions: torch.Tensor, bat
 
 
 @torch.no_grad()
-def resid_all(bridge, ids: torch.Tensor, layers: list[int], batch_size: int = 256) -> dict[int, torch.Tensor]:
-    """The residual stream at every token of `layers`, from one forward: layer -> [n, T, d]."""
+def resid_sites(bridge, ids: torch.Tensor, layers: list[int], sites: torch.Tensor,
+                batch_size: int = 256) -> dict[int, torch.Tensor]:
+    """The residual stream at each row's token indices `sites` [n, S] of `layers`, from one forward: layer ->
+    [n, S, d]."""
     captured: dict[int, list] = {layer: [] for layer in layers}
-
-    def keep(x, hook, layer):
-        captured[layer].append(x.float().cpu())
-        return x
-
-    hooks = [(hook_name(layer), lambda x, hook, layer=layer: keep(x, hook, layer)) for layer in layers]
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size].to(next(bridge.parameters()).device)
+        at = sites[start : start + batch_size].to(batch.device)
+        rows = torch.arange(len(batch), device=batch.device)[:, None]
+
+        def keep(x, hook, layer):
+            captured[layer].append(x[rows, at].float().cpu())
+            return x
+
+        hooks = [(hook_name(layer), lambda x, hook, layer=layer: keep(x, hook, layer)) for layer in layers]
         bridge.run_with_hooks(batch, fwd_hooks=hooks, stop_at_layer=stop_layer(max(layers), bridge.cfg.n_layers))
     return {layer: torch.cat(parts) for layer, parts in captured.items()}
 

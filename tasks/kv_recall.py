@@ -82,6 +82,9 @@ class KVRecallTask(SearchTask):
             answers[len(tokens) - 1] = str(meta["values"][q])
         return tokens, answers
 
+    def text_positions(self, meta: dict, prompt: str) -> dict[str, int]:
+        return {"query": prompt.rindex(" is") - 1, ANSWER_POSITION: len(prompt) - 1}  # the queried key's letter
+
     def render_text(self, meta: dict) -> tuple[str, str]:
         pairs = ", ".join(f"{k}={v}" for k, v in zip(meta["keys"], meta["values"]))
         q = meta["query"]

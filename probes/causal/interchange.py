@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.probes.intervene import edit_by_group, logits_at, random_orthonormal, resid_at
+from mesaprobe.probes.intervene import classes_of, edit_by_group, logits_at, random_orthonormal, resid_at
 from mesaprobe.probes.linear import fold_indices, make_probe
 from mesaprobe.schema import label_key
 
@@ -67,7 +67,7 @@ def interchange_row(bridge, data, target: str, position: str, kind: str, layer: 
              for b in all_bases]  # the basis's component of x replaced by the counterfactual's
     edit = edit_by_group(patch, row_fold)
     many = lambda v: v.repeat(len(variants), *([1] * (v.dim() - 1)))
-    pred = logits_at(bridge, many(ids[t]), many(answer_pos[t]), data.class_ids,
+    pred = logits_at(bridge, many(ids[t]), many(answer_pos[t]), classes_of(data.class_ids, many(t)),
                      [(layer, many(pos[t]), edit)]).argmax(-1).numpy()
     hits = (pred == np.tile(data.cf_classes[test], len(variants))).reshape(len(variants), -1)
     fold_np = fold.numpy()

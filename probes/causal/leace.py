@@ -8,7 +8,7 @@ from concept_erasure import LeaceEraser
 
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
 from mesaprobe.probes.controls import chance_score
-from mesaprobe.probes.intervene import edit_by_group, logits_at, random_orthonormal
+from mesaprobe.probes.intervene import classes_of, edit_by_group, logits_at, random_orthonormal
 from mesaprobe.probes.linear import fit_score, fold_indices
 from mesaprobe.schema import label_key
 
@@ -58,7 +58,8 @@ def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, f
     both = lambda t: torch.cat([t, t])
     erase = [lambda x, rows, e=e: e(x) for e in erasers]
     edit = edit_by_group(erase + randoms, torch.cat([fold, fold + folds]))
-    correct = (logits_at(bridge, both(ids), both(answer_pos), data.class_ids, [(layer, both(pos), edit)])
+    classes = classes_of(data.class_ids, both(torch.arange(n)))
+    correct = (logits_at(bridge, both(ids), both(answer_pos), classes, [(layer, both(pos), edit)])
                .argmax(-1).numpy() == np.tile(data.answer_classes, 2))
     erased_ok, random_ok = correct[:n], correct[n:]
     drops = [clean[test].mean() - erased_ok[test].mean() for _, test in splits]

@@ -9,31 +9,8 @@ from mesaprobe.models.text_eval import TextScorer, text_examples
 from mesaprobe.tasks import get_task
 
 
-@torch.no_grad()
-def reference_scores(model, tokenizer, ex, steps=4):
-    """Each candidate's log-probability and the greedy reply, from full forwards of one unpadded sequence, no cache."""
-    scores = []
-    for c in ex.candidates:
-        cand = tokenizer(" " + c, add_special_tokens=False)["input_ids"]
-        logp = model(torch.tensor([ex.ids + cand])).logits[0].log_softmax(-1)
-        scores.append(sum(logp[len(ex.ids) - 1 + k, t] for k, t in enumerate(cand)))
-    ids = list(ex.ids)
-    for _ in range(steps):
-        ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
-    return torch.stack(scores), tokenizer.decode(ids[len(ex.ids):])
-
-
-def sharp_attention(model, scale=8.0):
-    """Scale queries and keys so that attention is peaked and positions matter (random init attends ~uniformly)."""
-    with torch.no_grad():
-        for layer in model.model.layers:
-            layer.self_attn.q_proj.weight *= scale
-            layer.self_attn.k_proj.weight *= scale
-    return model
-
-
 @pytest.mark.parametrize("task", ["argmax", "kv-recall"])
-def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task):
+def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task, reference_scores, sharp_attention):
     m = load_model(str(tiny_llama))
     sharp_attention(m.hf_model)
     examples = text_examples(get_task(task), m.tokenizer, 12, 0, shots=2)
@@ -53,7 +30,7 @@ def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task):
     assert result["rank_accuracy"] == hits / len(examples)
 
 
-def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama, tmp_path):
+def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama, tmp_path, reference_scores):
     from mesaprobe.models.rollout import pad_batch
     from mesaprobe.probes.extract import extract_activations
 
@@ -69,6 +46,8 @@ def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama
     assert joint.result() == alone.run(progress=False)
     for a, b in zip(joint.candidate_logprobs, alone.candidate_logprobs):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    for ex, got in list(zip(examples, joint.candidate_logprobs))[:4]:  # and both equal full forwards without cache
+        torch.testing.assert_close(got, reference_scores(m.hf_model, m.tokenizer, ex, steps=0)[0], atol=1e-4, rtol=1e-4)
     # activations of a row read in a padded batch equal those of the row read alone
     budget = 3 * int(lengths.max())
     padded = next(i for b in token_batches(lengths.tolist(), budget) for i in range(b.start, b.stop)
