@@ -42,6 +42,13 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
         raise UserError(f"bad {option} {text!r}: expected numbers separated by commas, e.g. 1,2,4") from None
 
 
+def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    try:
+        return None if text is None else tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"bad {option} {text!r}: expected integers separated by commas, e.g. 0,10,20") from None
+
+
 def _terminated(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
 
@@ -100,6 +107,8 @@ def train(
     size = {k: v for k, v in (("n_layer", layers), ("n_embd", width)) if v is not None}
     summary = _run(lambda: train_model(task, out, method=method, seed=seed, steps=steps, params=_params(param),
                                        overwrite=overwrite, base=base, lr=lr, size=size or None, pool=pool))
+    if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
+        return
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
 
 
@@ -131,6 +140,13 @@ def probe(
     linear_backend: str = typer.Option("sklearn", help="How linear probes are fitted: sklearn (a loop over the "
                                                        "cores; faster on CPU as measured) or batched (tensor ops, "
                                                        "all layers at once, on --device; closer to the optimum)."),
+    device_map: Optional[str] = typer.Option(None, help="auto: spread a model larger than one GPU over all of them "
+                                                        "(accelerate's big-model placement; on a machine without "
+                                                        "GPUs, all on the CPU). The memory check says when a model "
+                                                        "needs it."),
+    causal_layers: Optional[str] = typer.Option(None, help="Run the causal probes at these blocks only, e.g. "
+                                                           "0,10,20,29 (default: every probed block; on a large "
+                                                           "model each block costs several forwards per example)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
@@ -141,7 +157,11 @@ def probe(
                                      params=_params(param), random_init=random_init, causal=causal, dtype=dtype,
                                      max_layer=max_layer, trust_remote_code=trust_remote_code,
                                      overwrite=overwrite, steer=steer, alphas=_floats(alphas, "--alphas"), device=device,
-                                     linear_backend=linear_backend))
+                                     linear_backend=linear_backend,
+                                     causal_layers=_ints(causal_layers, "--causal-layers"),
+                                     device_map=device_map))
+    if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
+        return
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
                f"verdict: {results['verdict']}")
 

@@ -7,11 +7,19 @@ import time
 from contextlib import contextmanager
 
 
-def device() -> str:
-    """The accelerate device: cuda when present, else cpu."""
+def process_state():
+    """accelerate's state of this process: one of several when launched by `accelerate launch` / torchrun (gloo
+    between CPU processes when no GPU is here), else the only one."""
+    import torch
     from accelerate import PartialState
 
-    return str(PartialState().device)
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def device() -> str:
+    """The accelerate device: cuda when present (each launched process its own), else cpu."""
+    where = process_state().device
+    return "cpu" if where.type == "cpu" else str(where)  # launched CPU processes get "cpu:0"; it is the same CPU
 
 
 def resolve_device(name: str = "auto") -> str:

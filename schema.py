@@ -59,9 +59,12 @@ class RunConfig:
     steer_episodes: int = 200  # held-out layouts steering reports on (half as many choose alpha)
     device: str = "auto"  # where the model ran and the probes were fitted (auto: CUDA when present)
     linear_backend: str = "sklearn"  # how linear probes were fitted: sklearn (loop) | batched (probes/batched.py)
+    causal_layers: tuple[int, ...] | None = None  # blocks the causal probes ran at (None: every probed block)
+    device_map: str | None = None  # "auto": accelerate placed the model over the GPUs (models/pretrained.py)
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"alphas": list(self.alphas)}
+        layers = list(self.causal_layers) if self.causal_layers is not None else None
+        return asdict(self) | {"alphas": list(self.alphas), "causal_layers": layers}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":

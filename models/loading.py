@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.pretrained import (DTYPE_BYTES, adapter_base, check_memory, load_gguf, merge_adapter,
-                                         params_from_safetensors, smollm2_path)
+from mesaprobe.models.pretrained import (DEVICE_MAPS, DTYPE_BYTES, adapter_base, check_memory, load_gguf,
+                                         merge_adapter, params_from_safetensors, placement, smollm2_path)
 from mesaprobe.runtime import quiet_libraries, resolve_device
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -63,7 +63,8 @@ def check_model_dir(path: Path) -> None:
         raise UserError(f"{path} has no tokenizer files (tokenizer.json or tokenizer_config.json)")
 
 
-def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_code: bool, local: bool):
+def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_code: bool, local: bool,
+             device: str = "cpu", device_map: str | None = None):
     """(model, tokenizer) from a local directory or a hub id."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -76,9 +77,9 @@ def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_co
             torch.manual_seed(seed)
             return AutoModelForCausalLM.from_config(config, **kwargs), tokenizer
         if local:
-            check_memory(params_from_safetensors(Path(ref)), dtype, ref)
+            check_memory(params_from_safetensors(Path(ref)), dtype, ref, device, device_map)
         model = AutoModelForCausalLM.from_pretrained(ref, config=config, use_safetensors=True,
-                                                     dtype=getattr(torch, dtype), **kwargs)
+                                                     dtype=getattr(torch, dtype), **placement(device_map), **kwargs)
         return model, tokenizer
     except UserError:
         raise
@@ -102,18 +103,49 @@ def fresh_weights(model, seed: int):
     return type(model)(model.config).to(model.dtype)
 
 
+def placed_like(model, like):
+    """`model` on the device(s) of `like`: the same device map when `like` was dispatched by one."""
+    device_map = getattr(like, "hf_device_map", None)
+    if device_map is None:
+        return model.to(like.device)
+    from accelerate import dispatch_model
+
+    return dispatch_model(model, device_map=device_map)
+
+
+def dispatch(model, device_map: str):
+    """Place a model built in memory (random init) as `device_map` would place it from disk."""
+    from accelerate import dispatch_model, infer_auto_device_map
+
+    from mesaprobe.models.pretrained import gpu_memory_budget
+
+    budget = gpu_memory_budget()
+    return dispatch_model(model, device_map=infer_auto_device_map(model, max_memory=budget) if budget else {"": "cpu"})
+
+
 def random_twin(subject: LoadedModel, seed: int) -> LoadedModel:
-    """`subject`'s random-init control without reading its checkpoint again (a GGUF is de-quantised only once)."""
-    model = fresh_weights(subject.hf_model, seed).to(subject.hf_model.device).eval()
+    """`subject`'s random-init control without reading its checkpoint again (a GGUF is de-quantised only once),
+    placed where the subject is."""
+    model = placed_like(fresh_weights(subject.hf_model, seed), subject.hf_model).eval()
     return LoadedModel(model, subject.tokenizer, subject.source, "random-init", subject.path, subject.info)
 
 
+def check_device_map(device_map: str | None, device: str) -> None:
+    if device_map is not None and device_map not in DEVICE_MAPS:
+        raise UserError(f"--device-map {device_map!r}: use {' or '.join(DEVICE_MAPS)}")
+    if device_map is not None and device != "auto":
+        raise UserError(f"--device-map {device_map} places the model itself; leave --device at auto")
+
+
 def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
-               dtype: str = "float32", device: str = "auto") -> LoadedModel:
+               dtype: str = "float32", device: str = "auto", device_map: str | None = None) -> LoadedModel:
     """`source`: a local HF model directory (trained here, a TRL output, or any HF model), a PEFT adapter
     directory (merged into its base), a `.gguf` file, `smollm2`, or a hub id. `random_init`: the same config with
-    fresh, seeded weights. `device`: auto (CUDA when present), cpu, cuda or cuda:N."""
+    fresh, seeded weights. `device`: auto (CUDA when present), cpu, cuda or cuda:N. `device_map` "auto":
+    accelerate's big-model placement across the GPUs (for a model larger than one; all on the CPU without GPUs),
+    instead of `device`."""
     quiet_libraries()
+    check_device_map(device_map, device)
     target = resolve_device(device)
     if dtype not in DTYPE_BYTES:
         raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}")
@@ -123,31 +155,37 @@ def load_model(source: str, random_init: bool = False, seed: int = 0, trust_remo
         gguf = smollm2_path() if source == "smollm2" else path
         if not gguf.is_file():
             raise UserError(f"{source}: no such GGUF file")
-        model, tokenizer = load_gguf(gguf, dtype)
+        model, tokenizer = load_gguf(gguf, dtype, target, device_map)
         if random_init:
-            model = fresh_weights(model, seed)
+            model = placed_like(fresh_weights(model, seed), model)
         path, training = None, "pretrained"
     elif path.is_dir() and (base := adapter_base(path)) is not None:
         try:
-            inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype, device=device)
+            inner = load_model(base, seed=seed, trust_remote_code=trust_remote_code, dtype=dtype, device=device,
+                               device_map=device_map)
         except UserError as exc:
             raise UserError(f"{source} is a PEFT adapter whose base {base!r} cannot be loaded: {exc}") from None
-        model = fresh_weights(inner.hf_model, seed) if random_init else merge_adapter(inner.hf_model, path)
+        model = (placed_like(fresh_weights(inner.hf_model, seed), inner.hf_model) if random_init
+                 else merge_adapter(inner.hf_model, path))
         tokenizer = inner.tokenizer
         training = "peft"
     elif path.exists():
         if not path.is_dir():
             raise UserError(f"{source} is a file, not a model directory or a .gguf file")
         check_model_dir(path)
-        model, tokenizer = _hf_load(str(path), random_init, seed, dtype, trust_remote_code, local=True)
+        model, tokenizer = _hf_load(str(path), random_init, seed, dtype, trust_remote_code, True, target, device_map)
         info = _read_json(path / "training.json") | {"task": _read_json(path / "mesaprobe.json")}
         training = info.get("method", "pretrained")
     else:
         if source.startswith((".", "/", "~")) or source.count("/") > 1:
             raise UserError(f"{source}: no such model directory")
-        model, tokenizer = _hf_load(source, random_init, seed, dtype, trust_remote_code, local=False)
+        model, tokenizer = _hf_load(source, random_init, seed, dtype, trust_remote_code, False, target, device_map)
         path, training = None, "pretrained"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(target).eval()
+    if device_map is None:
+        model.to(target)
+    elif getattr(model, "hf_device_map", None) is None:  # built in memory (random init), not loaded with the map
+        model = dispatch(model, device_map)
+    model.eval()
     return LoadedModel(model, tokenizer, source, "random-init" if random_init else training, path, info)

@@ -1,5 +1,6 @@
 """The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up and cosine decay,
-run through accelerate (a GPU when there is one), with a progress bar."""
+run through accelerate (a GPU when there is one; several processes under `accelerate launch`), with a progress
+bar."""
 from __future__ import annotations
 
 import math
@@ -26,7 +27,8 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps))
     model, optimizer = accelerator.prepare(model, optimizer)
-    gen = torch.Generator().manual_seed(seed)
+    # launched as several processes, each draws its own batches and DDP averages the gradients
+    gen = torch.Generator().manual_seed(seed + 7919 * accelerator.process_index)
     model.train()
     bar = tqdm(range(steps), desc=desc, disable=progress_disabled(progress), leave=False)
     for _ in bar:

@@ -14,14 +14,16 @@ def from_pool(draw, n: int, seed: str, pool: int | None) -> list:
 
 
 class LayoutPool:
-    """Layouts for RL iterations: fresh ones each iteration, or `n` drawn (seeded) from a fixed pool."""
+    """Layouts for RL iterations: fresh ones each iteration, or `n` drawn (seeded) from a fixed pool. `stream`: a
+    process's own stream when several roll out in parallel (0 is the one-process stream; the pool is shared)."""
 
-    def __init__(self, task, seed: int, pool: int | None):
+    def __init__(self, task, seed: int, pool: int | None, stream: int = 0):
         self.task, self.seed, self.pool = task, seed, pool
         self.items = task.layouts(pool, f"train:{seed}") if pool else None
-        self.rng = random.Random(f"pool:{seed}")
+        self.suffix = f":process{stream}" if stream else ""
+        self.rng = random.Random(f"pool:{seed}{self.suffix}")
 
     def draw(self, n: int, iteration: int) -> list[dict]:
         if self.items is None:
-            return self.task.layouts(n, f"train:{self.seed}:{iteration}")
+            return self.task.layouts(n, f"train:{self.seed}:{iteration}{self.suffix}")
         return [self.rng.choice(self.items) for _ in range(n)]

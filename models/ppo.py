@@ -3,7 +3,9 @@ learning rate annealed linearly to 0: without it, button's greedy policy reached
 
 Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not learn sparse-reward gridworld from
 scratch here (10-12% success after 500 steps), while this loop does. It runs through accelerate, so the same code
-uses a GPU when there is one."""
+uses a GPU when there is one, and under `accelerate launch --num_processes N` each process rolls out its own
+episodes (its own layouts and sampling seed) while DDP averages the gradients, so an iteration sees N x n_envs
+episodes."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -48,29 +50,35 @@ def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> 
 def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True):
     from accelerate import Accelerator
 
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the same initial weights in every process
     value_head = torch.nn.Linear(model.config.hidden_size, 1)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    rank, processes = accelerator.process_index, accelerator.num_processes
     params = list(model.parameters()) + list(value_head.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr)
     model, value_head, optimizer = accelerator.prepare(model, value_head, optimizer)
+    # rollouts use the bare modules: a DDP forward outside the training step would ask the other processes to join
+    policy, policy_value = accelerator.unwrap_model(model), accelerator.unwrap_model(value_head)
     vocab = tokenizer.get_vocab()
     act_ids = torch.tensor([vocab[a] for a in task.action_tokens()])
-    gen = torch.Generator().manual_seed(seed)
-    history, layouts = [], LayoutPool(task, seed, config.pool)
-    bar = tqdm(range(config.iterations), desc=f"train {task.name} (rl)", disable=progress_disabled(progress),
-               leave=False)
+    gen = torch.Generator().manual_seed(seed + 7919 * rank)  # each process samples its own actions
+    history, layouts = [], LayoutPool(task, seed, config.pool, stream=rank)
+    first_layouts = None
+    bar = tqdm(range(config.iterations), desc=f"train {task.name} (rl)",
+               disable=progress_disabled(progress and accelerator.is_main_process), leave=False)
     for it in bar:
         if config.anneal_lr:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * (1 - it / config.iterations)
         model.eval()
-        episodes = rollout(model, tokenizer, task, layouts.draw(config.n_envs, it), greedy=False,
-                           value_head=value_head, generator=gen)
+        drawn = layouts.draw(config.n_envs, it)
+        first_layouts = first_layouts or repr(drawn)
+        episodes = rollout(policy, tokenizer, task, drawn, greedy=False, value_head=policy_value, generator=gen)
         adv, ret = zip(*(gae(ep.rewards, ep.values, task.gamma, config.gae_lambda) for ep in episodes))
         flat = np.concatenate(adv)
         adv = [(a - flat.mean()) / (flat.std() + 1e-8) for a in adv]
-        success = float(np.mean([ep.success for ep in episodes]))
+        success = float(accelerator.gather(torch.tensor([np.mean([ep.success for ep in episodes])],
+                                                        device=accelerator.device)).mean())
         history.append(success)
         bar.set_postfix(success=f"{success:.2f}", refresh=False)
         model.train()
@@ -99,4 +107,20 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                 optimizer.zero_grad(set_to_none=True)
     model = accelerator.unwrap_model(model).eval()
     value_head = accelerator.unwrap_model(value_head)
-    return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history}
+    return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history,
+                               "processes": processes} | replicas(accelerator, params, first_layouts)
+
+
+def replicas(accelerator, params: list[torch.Tensor], first_layouts: str) -> dict:
+    """Checks of a run over several processes: every process ends with the same weights (the gradients were
+    averaged), and each rolled out its own layouts (a digest of its first iteration's, per process)."""
+    import hashlib
+
+    if accelerator.num_processes == 1:
+        return {}
+    total = torch.stack([p.detach().double().sum() for p in params]).sum()[None].to(accelerator.device)
+    sums = accelerator.gather(total).cpu()
+    digest = int(hashlib.sha256(first_layouts.encode()).hexdigest()[:12], 16)
+    digests = accelerator.gather(torch.tensor([digest], device=accelerator.device)).tolist()
+    return {"weights_in_sync": bool(torch.allclose(sums, sums[0].expand_as(sums), rtol=0, atol=1e-6)),
+            "first_layouts_digest_by_process": [f"{d:012x}" for d in digests]}

@@ -37,13 +37,48 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(n_params: int, dtype: str, what: str) -> None:
-    """Refuse before loading when the weights alone (x1.2 for activations and overhead) exceed available memory."""
-    need = int(n_params * DTYPE_BYTES.get(dtype, 4) * 1.2)
-    have = available_memory()
-    if need > have:
-        raise UserError(f"{what} needs about {need / 2**30:.1f} GiB in {dtype}, only {have / 2**30:.1f} GiB is "
-                        "available; try --dtype bfloat16 or a smaller model")
+DEVICE_MAPS = ("auto",)  # accelerate's big-model placement over the GPUs (or the CPU when there is none)
+
+
+def free_memory() -> dict[str, int]:
+    """Free bytes per device: each CUDA device's, else the host's available memory as `cpu`."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {f"cuda:{i}": torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())}
+    return {"cpu": available_memory()}
+
+
+def placement_error(need: int, free: dict[str, int], device: str, device_map: str | None) -> str | None:
+    """Why weights of `need` bytes cannot be placed (None when they can): on `device` alone, or with a device map
+    spread over every device in `free`; says when --device-map auto would fit what one device cannot."""
+    gib = lambda b: f"{b / 2**30:.1f} GiB"
+    together = sum(free.values())
+    if device_map is not None:
+        return None if need <= together else (f"needs about {gib(need)}, more than the {gib(together)} free on "
+                                              f"{', '.join(free)} together; try --dtype bfloat16 or a smaller model")
+    have = free.get(device, free.get("cpu", together))
+    if need <= have:
+        return None
+    hint = (f"pass --device-map auto to spread it over {', '.join(free)} ({gib(together)} free together)"
+            if len(free) > 1 and need <= together else "try --dtype bfloat16 or a smaller model")
+    return f"needs about {gib(need)}, only {gib(have)} is free on {device}; {hint}"
+
+
+def check_memory(n_params: int, dtype: str, what: str, device: str = "cpu", device_map: str | None = None) -> None:
+    """Refuse before loading when the weights alone (x1.2 for activations and overhead) do not fit where they go."""
+    free = free_memory()
+    error = placement_error(int(n_params * DTYPE_BYTES.get(dtype, 4) * 1.2), free,
+                            device if device in free else next(iter(free)), device_map)
+    if error:
+        raise UserError(f"{what} in {dtype} {error}")
+
+
+def gpu_memory_budget() -> dict[int, int] | None:
+    """accelerate's max_memory for --device-map auto: the GPUs only (the bridge refuses a map that mixes CPU
+    offload with GPUs), or None without GPUs (all on the CPU)."""
+    free = free_memory()
+    return {int(k[5:]): v for k, v in free.items()} if "cpu" not in free else None
 
 
 def params_from_safetensors(path: Path) -> int:
@@ -71,7 +106,7 @@ def params_from_gguf(path: Path) -> tuple[int, str]:
     return sum(int(t.n_elements) for t in reader.tensors), arch
 
 
-def load_gguf(path: Path, dtype: str):
+def load_gguf(path: Path, dtype: str, device: str = "cpu", device_map: str | None = None):
     """(model, tokenizer) from a GGUF file, de-quantised by transformers."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -80,16 +115,21 @@ def load_gguf(path: Path, dtype: str):
         n_params, arch = params_from_gguf(path)
     except (ValueError, OSError) as exc:
         raise UserError(f"{path.name} is not a readable GGUF file ({exc})") from None
-    check_memory(n_params, dtype, path.name)
+    check_memory(n_params, dtype, path.name, device, device_map)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                     dtype=getattr(torch, dtype))
+                                                     dtype=getattr(torch, dtype), **placement(device_map))
     except ValueError as exc:
         if "not supported" in str(exc):
             raise UserError(f"{path.name}: GGUF architecture {arch!r} is not supported by transformers") from None
         raise
     return model, tokenizer
+
+
+def placement(device_map: str | None) -> dict:
+    """from_pretrained's placement arguments for `device_map` (none without one)."""
+    return {} if device_map is None else {"device_map": device_map, "max_memory": gpu_memory_budget()}
 
 
 def adapter_base(path: Path) -> str | None:

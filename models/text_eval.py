@@ -4,7 +4,7 @@ ranking the candidate answers by their full log-probability, and greedy generati
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
@@ -18,11 +18,16 @@ from mesaprobe.tasks.base import ANSWER_POSITION, SearchTask
 
 @dataclass
 class TextExample:
-    ids: list[int]
+    ids: list[int]  # the prompt, ending with the candidates' shared leading tokens (`stem`)
     positions: dict[str, int]  # name -> token index
     answer: str
     candidates: list[str]
     meta: dict
+    stem: list[int] = field(default_factory=list)
+
+    def candidate_tokens(self, tokenizer) -> list[list[int]]:
+        """Each candidate's tokens after the prompt (its shared stem is already in the prompt)."""
+        return [tokens[len(self.stem):] for tokens in candidate_tokens(tokenizer, self.candidates)]
 
 
 def build_prompt(task: SearchTask, tokenizer, meta: dict, shots: list[dict], chat: bool) -> tuple[str, int]:
@@ -53,7 +58,9 @@ def check_fast(task: SearchTask, tokenizer) -> None:
 
 def render_example(task: SearchTask, tokenizer, meta: dict, shots: list[dict], chat: bool) -> TextExample:
     """One prompt (after `shots` solved examples) through the model's tokenizer, its named positions as token
-    indices (the last token of each span; the answer position is the prompt's last token)."""
+    indices (the last token of each span). The leading tokens all candidates share join the prompt, so the answer
+    position, its last token, is where the candidates part (SmolLM2 writes " 7" as " " then "7": without the
+    space in the prompt, the digit would be chosen one position after the one the causal probes edit)."""
     text, start = build_prompt(task, tokenizer, meta, shots, chat)
     query, answer = task.render_text(meta)
     chars = {k: start + v for k, v in task.text_positions(meta, query).items()}
@@ -65,7 +72,20 @@ def render_example(task: SearchTask, tokenizer, meta: dict, shots: list[dict], c
         if not tok:
             raise UserError(f"the tokenizer drops character {c} of a {task.name} prompt; cannot align {name}")
         positions[name] = tok[0]
-    return TextExample(enc["input_ids"], positions, answer, task.text_candidates(meta), meta)
+    candidates = task.text_candidates(meta)
+    stem = shared_stem(candidate_tokens(tokenizer, candidates))
+    ids = enc["input_ids"] + stem
+    return TextExample(ids, positions | {ANSWER_POSITION: len(ids) - 1}, answer, candidates, meta, stem)
+
+
+def shared_stem(token_lists: list[list[int]]) -> list[int]:
+    """The leading tokens every candidate shares, short of the shortest candidate (each keeps a token of its own)."""
+    stem = []
+    for column in zip(*token_lists):
+        if len(set(column)) > 1:
+            break
+        stem.append(column[0])
+    return stem[: min(map(len, token_lists)) - 1]
 
 
 def candidate_tokens(tokenizer, candidates: list[str]) -> list[list[int]]:
@@ -95,7 +115,8 @@ def continuation_logprobs(model, first_logprobs: torch.Tensor, cache, mask: torc
 
 
 class TextScorer:
-    """Rank accuracy (argmax over candidates of log P(" " + candidate | prompt)) and greedy accuracy (the first
+    """Rank accuracy (argmax over candidates of log P(" " + candidate | prompt), the shared stem left out as it
+    is the same for all) and greedy accuracy (the first
     number or word generated equals the answer), batch by batch, from the logits at each prompt's last token and the
     prompt's KV cache. The probe hands it the outputs of its extraction pass, so each prompt is read once."""
 
@@ -131,7 +152,7 @@ class TextScorer:
 
     def _rank(self, examples, first_logprobs, cache, mask, lengths) -> list[torch.Tensor]:
         """Each example's candidates' full log-probabilities."""
-        cands = [candidate_tokens(self.tokenizer, ex.candidates) for ex in examples]
+        cands = [ex.candidate_tokens(self.tokenizer) for ex in examples]
         return continuation_logprobs(self.model, first_logprobs, cache, mask, lengths, cands,
                                      self.tokenizer.pad_token_id or 0)
 

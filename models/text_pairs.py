@@ -34,7 +34,8 @@ class TextPairs:
     def candidate_ids(self, tokenizer) -> torch.Tensor:
         """The candidates' tokens per pair as one tensor [n, C, L], padded with -1 (a row with fewer candidates
         gets all -1 candidates, which score -inf)."""
-        tokens = [candidate_tokens(tokenizer, cs) for cs in self.candidates()]
+        tokens = [[t[len(b.stem):] for t in candidate_tokens(tokenizer, cs)]  # the stem is in the prompt
+                  for b, cs in zip(self.base, self.candidates())]
         n_cand = max(len(ts) for ts in tokens)
         width = max(len(t) for ts in tokens for t in ts)
         out = torch.full((len(tokens), n_cand, width), -1, dtype=torch.long)
@@ -51,7 +52,9 @@ class TextPairs:
 
 
 def aligned(a: TextExample, b: TextExample) -> bool:
-    return len(a.ids) == len(b.ids) and a.positions == b.positions
+    """Same length, every named position at the same index, and the same candidate stem (so both prompts'
+    candidates continue either prompt)."""
+    return len(a.ids) == len(b.ids) and a.positions == b.positions and a.stem == b.stem
 
 
 def text_pairs(task: SearchTask, tokenizer, n: int, seed: int, shots: int = 3, chat: bool = True) -> TextPairs:

@@ -64,8 +64,10 @@ def train_into(task: Task, method: str, directory: str | Path, seed: int = 0, st
                progress: bool = True, base: str | None = None, lr: float | None = None, size: dict | None = None,
                pool: int | None = None) -> dict:
     """Train and save the model directory into `directory`; return the training summary. The options are
-    checked by the caller first (`check_train_options`), before it takes the output directory."""
+    checked by the caller first (`check_train_options`), before it takes the output directory. Of several
+    launched processes only the main one saves (the others pass `directory` None)."""
     from mesaprobe.models.save import save_model_dir
+    from mesaprobe.runtime import process_state
 
     if base is not None:
         from mesaprobe.models.finetune import finetune
@@ -73,5 +75,6 @@ def train_into(task: Task, method: str, directory: str | Path, seed: int = 0, st
         model, tokenizer, summary = finetune(task, base, method, seed=seed, steps=steps, lr=lr)
     else:
         model, tokenizer, summary = train_tiny(task, method, seed, steps, progress, size, pool)
-    save_model_dir(model, tokenizer, summary, directory)
+    if process_state().is_main_process:
+        save_model_dir(model, tokenizer, summary, directory)
     return summary

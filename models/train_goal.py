@@ -11,7 +11,7 @@ from mesaprobe.models.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
 from mesaprobe.models.optim import supervised_loop
-from mesaprobe.runtime import quiet_libraries
+from mesaprobe.runtime import process_state, quiet_libraries
 from mesaprobe.tasks.goal_base import GoalTask
 
 EVAL_EPISODES = 500
@@ -66,12 +66,13 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
         config = PPOConfig(iterations=steps or budget // PPOConfig.n_envs, pool=pool)
         steps = config.iterations
         model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress)
-        budget = config.iterations * config.n_envs
+        budget = config.iterations * config.n_envs * extra["processes"]
         model.value_head_state = value_head.state_dict()
     wall = time.perf_counter() - start
     summary = {
         "method": method, "task": task.describe(), "seed": seed, "steps": steps, "episode_budget": budget,
         "size": size.__dict__, "pool": pool, "wall_time_s": round(wall, 2),
-        "behavior": evaluate(model, tokenizer, task, seed),
+        # launched as several processes, only the main one (which saves) evaluates
+        "behavior": evaluate(model, tokenizer, task, seed) if process_state().is_main_process else {},
     } | extra
     return model, tokenizer, summary

@@ -20,7 +20,7 @@ from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs,
 from mesaprobe.probes.hooks import EMBED_LAYER, hook_name, stop_layer
 from mesaprobe.runtime import progress_disabled
 
-__all__ = ["EMBED_LAYER", "ActivationStore", "extract_activations", "hook_name"]
+__all__ = ["EMBED_LAYER", "ActivationStore", "extract_activations", "hook_name", "merge_stores"]
 
 
 @dataclass
@@ -108,3 +108,14 @@ def extract_activations(
              "hooks": {str(l): hook_name(l) for l in layers}, "shards": shards}
     (out / "index.json").write_text(json.dumps(index, indent=1))
     return ActivationStore(out)
+
+
+def merge_stores(root: str | Path, parts: list[Path]) -> ActivationStore:
+    """One store over stores of consecutive row ranges (several processes' shares, in row order), written as an
+    index at `root` whose shards are the parts' own (paths relative to `root`); nothing is copied."""
+    root = Path(root)
+    indices = [json.loads((part / "index.json").read_text()) for part in parts]
+    shards = [str((part / shard).relative_to(root)) for part, index in zip(parts, indices) for shard in index["shards"]]
+    merged = indices[0] | {"n": sum(index["n"] for index in indices), "shards": shards}
+    (root / "index.json").write_text(json.dumps(merged, indent=1))
+    return ActivationStore(root)

@@ -12,41 +12,58 @@ import time
 from pathlib import Path
 
 import torch
+from accelerate.utils import broadcast_object_list
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_write_json, output_dir
-from mesaprobe.models.loading import load_model, random_twin
+from mesaprobe.models.loading import check_device_map, load_model, random_twin
 from mesaprobe.models.rollout import pad_batch
 from mesaprobe.models.subject import Subject, make_subject
 from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
 from mesaprobe.probes.causal.steering import STEER_MODES
-from mesaprobe.probes.extract import EMBED_LAYER, extract_activations
+from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
 from mesaprobe.probes.indices import summarize, visible_goal_notes
 from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
-from mesaprobe.runtime import PhaseTimer, exit_with_parent, package_versions, progress_disabled, resolve_device
+from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
+                               resolve_device)
 from mesaprobe.schema import SCHEMA, CausalRow, RunConfig, label_key
 from mesaprobe.tasks.base import Task
 
 
 def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
-              timer: PhaseTimer | None = None) -> tuple[ProbeData, dict]:
+              timer: PhaseTimer | None = None) -> tuple[ProbeData, dict] | None:
     """Draw one seed's data, save it, extract both models' activations at blocks 0..`last` and the embeddings;
-    return the probe data and the subject's behaviour."""
-    timer = timer or PhaseTimer()
+    return the probe data and the subject's behaviour. Launched as several processes (`accelerate launch`), each
+    extracts its share of the rows into its own shards and the main process merges them and returns the data;
+    the others return None."""
+    state, timer = process_state(), timer or PhaseTimer()
+    together = state.num_processes > 1
     with timer("data and behaviour"):
-        inputs = subject.probe_inputs(n, seed, progress)
-    inputs.dataset.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
+        inputs = subject.probe_inputs(n, seed, progress)  # every process draws the same rows
+    if state.is_main_process:
+        inputs.dataset.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
     ids = pad_batch(inputs.sequences, subject.tokenizer.pad_token_id)[0]
     lengths = torch.tensor([len(s) for s in inputs.sequences])
     positions = {p: torch.tensor(v) for p, v in inputs.positions.items()}
+    mine = share_of_rows(len(ids), state.process_index, state.num_processes)
     layers = [EMBED_LAYER, *range(last + 1)]  # extraction stops after block `last` (stop_at_layer)
-    scorer = inputs.scorer if last == subject.loaded.n_layers - 1 else None  # scoring needs the whole pass
+    # behaviour is scored in the extraction pass when one process sees every row and the pass reaches the end
+    scorer = inputs.scorer if last == subject.loaded.n_layers - 1 and not together else None
     stores = {}
     for tag, bridge, scores in (("subject", subject.bridge, scorer), ("random-init", twin.bridge, None)):
+        root = run_dir / "activations" / tag / f"seed{seed}"
         with timer(f"{tag} activations" + (" and behaviour" if scores else "")):
-            stores[tag] = extract_activations(bridge, ids, positions, run_dir / "activations" / tag / f"seed{seed}",
-                                              layers, lengths, scorer=scores, progress=progress)
+            stores[tag] = extract_activations(bridge, ids[mine], {k: v[mine] for k, v in positions.items()},
+                                              root / f"process{state.process_index}" if together else root,
+                                              layers, lengths[mine], scorer=scores, progress=progress)
+    if together:
+        state.wait_for_everyone()  # every share is on disk
+        if not state.is_main_process:
+            return None
+        for tag in stores:
+            root = run_dir / "activations" / tag / f"seed{seed}"
+            stores[tag] = merge_stores(root, [root / f"process{r}" for r in range(state.num_processes)])
     with timer("data and behaviour"):
         behavior = subject.finish(inputs, scored_in_pass=scorer is not None, progress=progress)
     data = ProbeData(ids.numpy(), inputs.positions, inputs.labels, stores["subject"], stores["random-init"],
@@ -54,6 +71,13 @@ def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress
                      class_ids=inputs.class_ids, answer_classes=inputs.answer_classes, cf_ids=inputs.cf_ids,
                      cf_classes=inputs.cf_classes)
     return data, behavior
+
+
+def share_of_rows(n: int, rank: int, processes: int) -> slice:
+    """Process `rank`'s consecutive share of `n` rows (the first `n % processes` shares get one more)."""
+    size, extra = divmod(n, processes)
+    start = rank * size + min(rank, extra)
+    return slice(start, start + size + (rank < extra))
 
 
 LINEAR_BACKENDS = ("sklearn", "batched")
@@ -115,37 +139,62 @@ def check_max_layer(max_layer: int | None, n_layers: int) -> int:
     return max_layer
 
 
+def check_causal_layers(layers: tuple[int, ...] | None, last: int) -> list[int]:
+    """The blocks causal probes run at: `layers` (each a probed block) or every probed block."""
+    if layers is None:
+        return list(range(last + 1))
+    if not layers or any(not 0 <= layer <= last for layer in layers):
+        raise UserError(f"--causal-layers {','.join(map(str, layers))}: give blocks within the probed 0..{last}")
+    return sorted(set(layers))
+
+
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
               random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
               causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
               max_layer: int | None = None, steer: str = "persistent",
               alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200,
-              device: str = "auto", linear_backend: str = "sklearn") -> dict:
-    """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results."""
+              device: str = "auto", linear_backend: str = "sklearn",
+              causal_layers: tuple[int, ...] | None = None, device_map: str | None = None) -> dict | None:
+    """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results.
+    `causal_layers`: the blocks causal probes run at (default every probed block; each costs forwards per row).
+    `device_map` "auto": a model larger than one GPU is spread over all of them (accelerate's placement).
+    Under `accelerate launch --num_processes N` the processes share the extraction and the main process does the
+    rest and returns the results; the others return None."""
     alphas = tuple(float(a) for a in alphas)
     config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer, steer,
-                       alphas, steer_episodes, device, linear_backend)
+                       alphas, steer_episodes, device, linear_backend, causal_layers, device_map)
     check_options(n, seeds, folds, steer, alphas, steer_episodes, linear_backend)
+    check_device_map(device_map, device)
     device = resolve_device(device)
     protect = (Path(model),) if Path(model).exists() else ()
     started, timer = time.perf_counter(), PhaseTimer()
-    with output_dir(out, "run", overwrite, protect) as run_dir:
+    state = process_state()  # one process, or one of those `accelerate launch` started
+    main = state.is_main_process
+    progress = progress and main
+    with output_dir(out, "run", overwrite, protect) if main else contextlib.nullcontext() as run_dir:
+        if state.num_processes > 1:
+            run_dir = broadcast_object_list([run_dir])[0]  # the main process's temporary run directory
         with timer("load"):
             loaded = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
-                                trust_remote_code=trust_remote_code, device=device)
+                                trust_remote_code=trust_remote_code, device="auto" if device_map else device,
+                                device_map=device_map)
             last = check_max_layer(max_layer, loaded.n_layers)
+            causal_at = check_causal_layers(causal_layers, last)
             twin = random_twin(loaded, seed=seed + 1000)
         trained_on = loaded.info.get("task", {})
-        if trained_on and trained_on.get("name") not in (None, task.name):
+        if main and trained_on and trained_on.get("name") not in (None, task.name):
             print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
         subject = make_subject(loaded, task)
+        # every seed's activations first: the processes that share the extraction are then free to exit
+        replicas = [replicate(subject, twin, n, s, run_dir, progress, last, timer) for s in range(seed, seed + seeds)]
+        if not main:
+            return None
         per_seed, causal_per_seed, behaviors, skipped = [], [], [], []
-        for s in range(seed, seed + seeds):
-            data, behavior = replicate(subject, twin, n, s, run_dir, progress, last, timer)
+        for data, behavior in replicas:
             behaviors.append(behavior)
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, folds, device, linear_backend, progress))
-            ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
+            ctx = CausalContext(subject, task, data, folds, causal_at,
                                 progress, {"steer": steer, "alphas": alphas, "steer_episodes": steer_episodes})
             with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():
                 rows, skipped = run_causal(ctx, enabled=causal)
@@ -166,6 +215,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "verdict": verdict,
             "notes": visible_goal_notes(task, probes),
             "environment": {"python": platform.python_version(), "packages": package_versions(),
+                            "processes": state.num_processes,
                             "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds},
         }
         atomic_write_json(run_dir / "config.json", config.to_dict())

@@ -109,6 +109,8 @@ def test_report_out_naming_a_directory_is_one_line(argmax_run, tmp_path):
     (["--max-layer", "-5"], "--max-layer -5 is out of range"), (["--max-layer", "99"], "--max-layer 99 is out of range"),
     (["--alphas", "0"], "must be positive"), (["--alphas", "2,-1"], "must be positive"),
     (["--alphas", "two"], "bad --alphas"), (["--steer", "sometimes"], "--steer 'sometimes'"),
+    (["--causal-layers", "1,x"], "bad --causal-layers"), (["--causal-layers", "99"], "within the probed 0.."),
+    (["--max-layer", "0", "--causal-layers", "1"], "within the probed 0..0"),
 ])
 def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, args, message):
     out = tmp_path / "r"

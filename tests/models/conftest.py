@@ -35,7 +35,7 @@ def read_alone(model, tokenizer, ex, steps=4):
     """Each candidate's log-probability and the greedy reply, from full forwards of one unpadded sequence, no cache."""
     scores = []
     for c in ex.candidates:
-        cand = tokenizer(" " + c, add_special_tokens=False)["input_ids"]
+        cand = tokenizer(" " + c, add_special_tokens=False)["input_ids"][len(ex.stem):]  # the stem is in ex.ids
         logp = model(torch.tensor([ex.ids + cand])).logits[0].log_softmax(-1)
         scores.append(sum(logp[len(ex.ids) - 1 + k, t] for k, t in enumerate(cand)))
     ids = list(ex.ids)

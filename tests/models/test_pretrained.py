@@ -120,6 +120,12 @@ def test_smollm2_loads_offline_through_the_bridge():
     ids = m.tokenizer("Numbers: 3, 9, 4.\nThe largest number is", return_tensors="pt").input_ids
     with torch.no_grad():
         torch.testing.assert_close(m.bridge(ids), m.hf_model(ids).logits, atol=1e-3, rtol=1e-3)
+    # SmolLM2 writes " 7" as " " then "7": the space joins the prompt, so the answer position is where digits part
+    from mesaprobe.models.text_pairs import text_pairs
+
+    ex = text_pairs(get_task("kv-recall"), m.tokenizer, 2, 0).base[0]
+    assert m.tokenizer.decode(ex.stem) == " " and ex.positions["answer"] == len(ex.ids) - 1
+    assert sorted(m.tokenizer.decode(t) for t in ex.candidate_tokens(m.tokenizer)) == list("0123456789")
 
 
 class ScriptedLM(torch.nn.Module):

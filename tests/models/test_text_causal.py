@@ -7,6 +7,7 @@ import torch
 from mesaprobe.errors import UserError
 from mesaprobe.models.loading import load_model
 from mesaprobe.models.rollout import pad_batch
+from mesaprobe.models.text_eval import shared_stem
 from mesaprobe.models.text_pairs import text_pairs
 from mesaprobe.probes.intervene import candidate_scores, resid_at
 from mesaprobe.tasks import get_task
@@ -29,8 +30,16 @@ def test_counterfactual_prompts_align_token_by_token(llama, task):
         assert b.answer != f.answer and b.answer in cands and f.answer in cands
         differ = [i for i, (x, y) in enumerate(zip(b.ids, f.ids)) if x != y]
         assert differ and max(differ) < len(b.ids) - 1  # the change lies inside the prompt, before the answer stem
+        first = {tokens[0] for tokens in b.candidate_tokens(llama.tokenizer)}
+        assert len(first) > 1  # the answer position is where the candidates part, not before a shared token
     base_idx, cf_idx = pairs.answer_indices()
     assert all(i != j for i, j in zip(base_idx, cf_idx))
+
+
+@pytest.mark.parametrize("tokens,stem", [([[216, 39], [216, 40]], [216]), ([[216, 17], [216, 17, 18]], [216]),
+                                         ([[5], [6]], []), ([[5, 7], [5, 7]], [5])])
+def test_the_stem_is_what_every_candidate_starts_with_short_of_the_shortest(tokens, stem):
+    assert shared_stem(tokens) == stem
 
 
 class LongerList(ArgmaxTask):
@@ -93,7 +102,10 @@ def test_probe_of_an_untrained_lm_runs_causal_probes_at_aligned_positions(tiny_l
     from mesaprobe.probes.run import run_probe
 
     res = run_probe(str(tiny_llama), get_task("kv-recall"), tmp_path / "run", n=90, seeds=1, folds=3,
-                    progress=False)
+                    progress=False, causal_layers=(1,))
+    layers = lambda method: {r["layer"] for r in res["causal"] if r["method"] == method}
+    assert layers("leace") == layers("interchange") == {1}  # --causal-layers: only the blocks asked for
+    assert layers("patch") == {-1, 1}  # the patching map starts at the embeddings
     methods = {r["method"] for r in res["causal"]}
     assert methods == {"leace", "interchange", "patch"} and res["causal_skipped"] == []
     patch_positions = {r["position"] for r in res["causal"] if r["method"] == "patch"}
