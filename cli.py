@@ -144,9 +144,10 @@ def probe(
                                                         "(accelerate's big-model placement; on a machine without "
                                                         "GPUs, all on the CPU). The memory check says when a model "
                                                         "needs it."),
-    causal_layers: Optional[str] = typer.Option(None, help="Run the causal probes at these blocks only, e.g. "
-                                                           "0,10,20,29 (default: every probed block; on a large "
-                                                           "model each block costs several forwards per example)."),
+    causal_layers: Optional[str] = typer.Option(None, help="Run the causal probes at these blocks, e.g. 0,10,20,29 "
+                                                           "(default: every probed block of a tiny model; 4 evenly "
+                                                           "spaced ones, the last included, of a pretrained LM, where "
+                                                           "each block costs several forwards per example)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal

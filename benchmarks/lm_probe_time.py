@@ -2,6 +2,8 @@
 Target: SmolLM2-135M, argmax in natural language, 500 prompts, 31 hook points (embeddings + 30 blocks), one seed:
 <= 10 minutes on this project's 2-core CPU machine. Also reported: that wall time in units of one bare HF forward
 pass over the same 500 prompts (same batches, measured in this process), which travels between machines better.
+Causal probes are left out (`causal=False`): on text they cost several forwards per example and causal block, and a
+run reports their own phase time (`phase_s["causal probes"]`).
 
     python benchmarks/lm_probe_time.py [--model smollm2] [--task argmax] [--n 500] [--out benchmarks/lm_probe_time.json]"""
 from __future__ import annotations
@@ -44,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     task = get_task(args.task)
     with tempfile.TemporaryDirectory() as d:
-        res = run_probe(args.model, task, f"{d}/run", n=args.n, seeds=1, progress=False)
+        res = run_probe(args.model, task, f"{d}/run", n=args.n, seeds=1, progress=False, causal=False)
     bare = bare_forward_s(args.model, task, args.n)
     wall = res["environment"]["wall_time_s"]
     result = {"model": args.model, "task": args.task, "n": args.n, "layers": res["model"]["n_layers"] + 1,

@@ -59,6 +59,7 @@ class Subject:
     kind: str
     capabilities: frozenset[str] = frozenset()
     patch_every_token = True  # the patching map covers every token index (else only the named positions)
+    causal_blocks: int | None = None  # blocks causal probes run at by default, evenly spaced (None: every block)
 
     def __init__(self, loaded: LoadedModel, task: Task):
         self.loaded, self.task = loaded, task
@@ -139,6 +140,7 @@ class TextSubject(Subject):
 
     kind = "natural-language"
     patch_every_token = False  # prompts differ in length; only the named positions are aligned across a pair
+    causal_blocks = 4  # each block costs several forwards of a pretrained LM per example; --causal-layers for more
 
     def __init__(self, loaded: LoadedModel, task: Task):
         super().__init__(loaded, task)

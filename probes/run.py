@@ -139,10 +139,12 @@ def check_max_layer(max_layer: int | None, n_layers: int) -> int:
     return max_layer
 
 
-def check_causal_layers(layers: tuple[int, ...] | None, last: int) -> list[int]:
-    """The blocks causal probes run at: `layers` (each a probed block) or every probed block."""
+def check_causal_layers(layers: tuple[int, ...] | None, last: int, default_count: int | None = None) -> list[int]:
+    """The blocks causal probes run at: `layers` (each a probed block), else every probed block, or
+    `default_count` evenly spaced ones ending at `last` (the subject's default)."""
     if layers is None:
-        return list(range(last + 1))
+        count = min(default_count or last + 1, last + 1)
+        return sorted({round(last - i * last / max(count - 1, 1)) for i in range(count)})
     if not layers or any(not 0 <= layer <= last for layer in layers):
         raise UserError(f"--causal-layers {','.join(map(str, layers))}: give blocks within the probed 0..{last}")
     return sorted(set(layers))
@@ -179,12 +181,12 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
                                 trust_remote_code=trust_remote_code, device="auto" if device_map else device,
                                 device_map=device_map)
             last = check_max_layer(max_layer, loaded.n_layers)
-            causal_at = check_causal_layers(causal_layers, last)
             twin = random_twin(loaded, seed=seed + 1000)
         trained_on = loaded.info.get("task", {})
         if main and trained_on and trained_on.get("name") not in (None, task.name):
             print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
         subject = make_subject(loaded, task)
+        causal_at = check_causal_layers(causal_layers, last, subject.causal_blocks)
         # every seed's activations first: the processes that share the extraction are then free to exit
         replicas = [replicate(subject, twin, n, s, run_dir, progress, last, timer) for s in range(seed, seed + seeds)]
         if not main:

@@ -31,7 +31,8 @@ def launch(processes: int, args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
-    args = ["probe", str(argmax_dir[0]), "argmax", "--n", "120", "--seeds", "2", "--folds", "3"]
+    # two seeds: the processes meet at the end of every seed's extraction; causal probes run in the main process
+    args = ["probe", str(argmax_dir[0]), "argmax", "--n", "60", "--seeds", "2", "--folds", "3", "--no-causal"]
     one, two = tmp_path / "one", tmp_path / "two"
     for processes, out in ((1, one), (2, two)):
         done = launch(processes, [*args, "--out", str(out)])
@@ -42,7 +43,7 @@ def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
     shards = sorted(p.parent.name for p in (two / "activations" / "subject" / "seed0").rglob("*.safetensors"))
     assert set(shards) == {"process0", "process1"}  # each process wrote its own share
     assert a["behavior"] == b["behavior"] and a["verdict"] == b["verdict"]
-    for key in ("probes", "causal"):
+    for key in ("probes",):
         assert [(r["target"], r["position"], r["layer"]) for r in a[key]] == \
                [(r["target"], r["position"], r["layer"]) for r in b[key]]
         for ra, rb in zip(a[key], b[key]):

@@ -63,3 +63,14 @@ def test_goal_task_run_has_decision_probes_steering_curves_and_a_horizon(gridwor
     assert len(steer[0]["reach_by_k"]) == get_task("gridworld").params["budget"]
     assert all(0 <= v <= 1 for v in steer[0]["reach_by_k"])
     assert results["indices"]["goal"]["horizon"][0] >= 0
+
+
+def test_causal_layers_default_to_every_block_or_to_a_few_evenly_spaced_ones_ending_at_the_last():
+    from mesaprobe.probes.run import check_causal_layers
+
+    assert check_causal_layers(None, 5) == [0, 1, 2, 3, 4, 5]
+    assert check_causal_layers(None, 29, 4) == [0, 10, 19, 29]  # a pretrained LM's default
+    assert check_causal_layers(None, 1, 4) == [0, 1]
+    assert check_causal_layers((3, 1, 3), 5) == [1, 3]
+    with pytest.raises(UserError, match="within the probed 0..5"):
+        check_causal_layers((6,), 5)
