@@ -50,14 +50,14 @@ def free_memory() -> dict[str, int]:
 
 
 def placement_error(need: int, free: dict[str, int], device: str, device_map: str | None) -> str | None:
-    """Why weights of `need` bytes cannot be placed (None when they can): on `device` alone, or with a device map
-    spread over every device in `free`; says when --device-map auto would fit what one device cannot."""
+    """Why weights of `need` bytes cannot be placed (None when they can): on `device` (a key of `free`) alone, or
+    with a device map spread over every device in `free`; says when --device-map auto would fit what one cannot."""
     gib = lambda b: f"{b / 2**30:.1f} GiB"
     together = sum(free.values())
     if device_map is not None:
         return None if need <= together else (f"needs about {gib(need)}, more than the {gib(together)} free on "
                                               f"{', '.join(free)} together; try --dtype bfloat16 or a smaller model")
-    have = free.get(device, free.get("cpu", together))
+    have = free[device]
     if need <= have:
         return None
     hint = (f"pass --device-map auto to spread it over {', '.join(free)} ({gib(together)} free together)"

@@ -24,7 +24,7 @@ class Patching(CausalMethod):
     def run(self, ctx: CausalContext) -> list[dict]:
         data = ctx.data
         n = len(data.ids)
-        if getattr(ctx.subject, "patch_every_token", True):  # synthetic tokens: the map covers every token index
+        if ctx.subject.patch_every_token:  # synthetic tokens: the map covers every token index
             names = {int(idx[0]): name for name, idx in data.positions.items() if len(set(idx.tolist())) == 1}
             sites = [(names.get(p, f"t{p}"), torch.full((n,), p), p) for p in range(data.ids.shape[1])]
         else:  # text: prompts differ in length; the map covers the named positions the pairs align at

@@ -43,13 +43,12 @@ def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
     shards = sorted(p.parent.name for p in (two / "activations" / "subject" / "seed0").rglob("*.safetensors"))
     assert set(shards) == {"process0", "process1"}  # each process wrote its own share
     assert a["behavior"] == b["behavior"] and a["verdict"] == b["verdict"]
-    for key in ("probes",):
-        assert [(r["target"], r["position"], r["layer"]) for r in a[key]] == \
-               [(r["target"], r["position"], r["layer"]) for r in b[key]]
-        for ra, rb in zip(a[key], b[key]):
-            for field in ("score", "effect"):
-                if field in ra:
-                    np.testing.assert_allclose(ra[field], rb[field], atol=1e-4, err_msg=str(ra))
+    key = lambda r: (r["target"], r["position"], r["layer"])
+    assert [key(r) for r in a["probes"]] == [key(r) for r in b["probes"]]
+    for ra, rb in zip(a["probes"], b["probes"]):
+        for field in ("score", "control", "random_init"):
+            if ra[field] is not None:
+                np.testing.assert_allclose(ra[field], rb[field], atol=1e-4, err_msg=str(ra))
 
 
 def test_ppo_over_two_processes_rolls_out_apart_averages_gradients_and_saves_once(tmp_path):
