@@ -229,8 +229,9 @@ def experiment(
 
     candidates: does search appear as the number of candidates grows? compute: under a depth budget? shortcut: does
     it give way when the answer is often in one place? diversity: with more distinct training instances? rulesets:
-    does one search serve many rules? meta-learning: do in-context learners at each depth track the hypotheses
-    still consistent with the examples? rl-vs-sl: does goal pursuit come from RL? Each prints its claim."""
+    does one search (one readout) serve many rules, and a rule left out? meta-learning: do in-context learners at
+    each depth track the hypotheses still consistent with the examples? rl-vs-sl: does goal pursuit come from RL?
+    Each prints its claim."""
     from mesaprobe.api import experiment as run
     from mesaprobe.sweeps.experiments import get_experiment
 

@@ -25,3 +25,15 @@ def search_accuracy(model, tokenizer, instances: list[Instance]) -> float:
     target = encode_tokens(tokenizer, [[inst.answer] for inst in instances])[:, 0]
     pred = answer_logits(model, ids, pos).argmax(-1)
     return float((pred == target).float().mean())
+
+
+def held_out_accuracy(model, tokenizer, task, n: int = 2000, seed: int | str = "held-out") -> float | None:
+    """Accuracy on instances that `task`'s training never shows (`Task.held_out`: a rule left out of the mix),
+    or None when the task has none or they need tokens the model lacks."""
+    params = task.held_out()
+    if params is None:
+        return None
+    other = type(task)(**params)
+    if set(other.vocabulary()) - set(task.vocabulary()):
+        return None
+    return search_accuracy(model, tokenizer, other.instances(n, seed=seed))

@@ -6,7 +6,7 @@ import random
 import time
 
 import torch
-from mesaprobe.models.behavior import search_accuracy
+from mesaprobe.models.behavior import held_out_accuracy, search_accuracy
 from mesaprobe.models.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
@@ -63,6 +63,7 @@ def train_search_sl(
                             progress)
     wall = time.perf_counter() - start
     accuracy = search_accuracy(model, tokenizer, task.instances(EVAL_EXAMPLES, seed=f"eval:{seed}"))
+    held_out = held_out_accuracy(model, tokenizer, task, EVAL_EXAMPLES, seed=f"eval:{seed}")
     summary = {
         "method": "sl",
         "task": task.describe(),
@@ -73,6 +74,7 @@ def train_search_sl(
         "size": size.__dict__,
         "pool": pool_size,
         "wall_time_s": round(wall, 2),
-        "behavior": {"accuracy": accuracy, "n_eval": EVAL_EXAMPLES},
+        "behavior": {"accuracy": accuracy, "n_eval": EVAL_EXAMPLES}
+                    | ({"held_out_accuracy": held_out} if held_out is not None else {}),
     }
     return model, tokenizer, summary

@@ -25,6 +25,7 @@ from mesaprobe.probes.causal.steering import STEER_MODES
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
 from mesaprobe.probes.indices import summarize, visible_goal_notes
 from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
+from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
 from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
                                resolve_device)
 from mesaprobe.schema import SCHEMA, CausalRow, RunConfig, label_key
@@ -191,11 +192,12 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
         replicas = [replicate(subject, twin, n, s, run_dir, progress, last, timer) for s in range(seed, seed + seeds)]
         if not main:
             return None
-        per_seed, causal_per_seed, behaviors, skipped = [], [], [], []
+        per_seed, causal_per_seed, behaviors, skipped, transfers = [], [], [], [], []
         for data, behavior in replicas:
             behaviors.append(behavior)
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, folds, device, linear_backend, progress))
+                transfers.append(rule_transfer(data, task))
             ctx = CausalContext(subject, task, data, folds, causal_at,
                                 progress, {"steer": steer, "alphas": alphas, "steer_episodes": steer_episodes})
             with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():
@@ -215,6 +217,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
             "causal_skipped": [s.to_dict() for s in skipped],
             "indices": indices,
             "verdict": verdict,
+            **({"rule_transfer": transfer} if (transfer := merge_transfers(transfers)) else {}),
             "notes": visible_goal_notes(task, probes),
             "environment": {"python": platform.python_version(), "packages": package_versions(),
                             "processes": state.num_processes,

@@ -122,6 +122,29 @@ def skipped_section(runs: list[tuple[str, dict]]) -> str:
     return "<h3>Causal methods not run</h3>" + table(rows, ["run", "method", "why it did not run"])
 
 
+def rule_transfer_section(runs: list[tuple[str, dict]]) -> str:
+    """probes/rule_transfer.py's curves as a table, and what they say in words."""
+    rows, words = [], []
+    for label, res in runs:
+        t = res.get("rule_transfer")
+        if not t:
+            continue
+        for i, layer in enumerate(t["layers"]):
+            rows.append({"run": label, "layer": layer, "within rule": t["within"][i], "across rules": t["across"][i],
+                         "per-rule expectation": t["separate"][i], "random-init within": t["random_init_within"][i]})
+        at = t["layers"].index(t["best_layer"])
+        share = "undefined (no rule read better than its per-rule expectation)" if t["sharing"] is None \
+            else f"{t['sharing']:.2f}"
+        words.append(f"{label}: at layer {t['best_layer']} a ridge probe of {t['target']} fitted on one rule's rows "
+                     f"reads the other rules' (through an affine map per rule) at R^2 {t['across'][at]:.2f}, against {t['within'][at]:.2f} within a "
+                     f"rule and {t['separate'][at]:.2f} for a per-rule quantity read perfectly; sharing {share} "
+                     "(1: one readout serves every rule; 0: no better than per-rule).")
+    if not rows:
+        return ""
+    return ("<h2>One readout for every rule?</h2>" + "".join(f"<p>{esc(w)}</p>" for w in words)
+            + table(rows, list(rows[0])))
+
+
 def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     import plotly.offline
 
@@ -148,6 +171,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
         figs += group
         if heading == "Causal evidence":
             sections.append(skipped_section(pairs))
+    sections.append(rule_transfer_section(pairs))
     best = [{"run": label, **{k: r[k] for k in ("target", "position", "layer", "metric", "score", "control",
                                                 "selectivity", "random_init", "obs_baseline")}}
             for label, res in pairs for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:8]]

@@ -16,7 +16,9 @@ from mesaprobe.reports.html import CSS, esc, figure_div, table
 
 MEASURES = (("behavior", "held-out behaviour (accuracy or success rate)"), ("search_index", "search index"),
             ("goal_index", "goal index"), ("goal_decodability", "goal decodability (G1/G2)"),
-            ("goal_causal", "goal causal evidence"), ("depth_rho", "S3 depth signature (Spearman rho)"))
+            ("goal_causal", "goal causal evidence"), ("depth_rho", "S3 depth signature (Spearman rho)"),
+            ("held_out_rule_behavior", "accuracy on the rule left out of training"),
+            ("rule_sharing", "rule transfer: sharing (1: one readout serves every rule)"))
 TABLE_COLUMNS = ("method", "seed", "behavior", "search_index", "goal_index", "verdict", "train_s", "probe_s")
 
 

@@ -33,11 +33,14 @@ def index_fields(name: str, entry: dict | None) -> dict:
 
 
 def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: float) -> dict:
-    """The sweep.csv row of one cell: its knobs, held-out behaviour, indices with CIs, verdict and wall times."""
+    """The sweep.csv row of one cell: its knobs, held-out behaviour (and accuracy on a held-out rule where the task
+    has one), indices with CIs, rule transfer where measured, verdict and wall times."""
     behavior = results["behavior"]
     primary = "accuracy" if "accuracy" in behavior else "success_rate"
     goal = results["indices"].get("goal") or {}
     depth = (results["indices"].get("search") or {}).get("depth_signature")
+    transfer = results.get("rule_transfer")
+    held_out = training.get("behavior", {}).get("held_out_accuracy")
     return {"key": cell.key, **{k: v for k, v in asdict(cell).items() if k != "params"}, **cell.params,
             "behavior_metric": primary, "behavior": behavior[primary],
             "train_behavior": next(iter(training.get("behavior", {}).values()), None),
@@ -46,7 +49,16 @@ def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: f
             **index_fields("goal_decodability", goal.get("decodability")),
             **index_fields("goal_causal", goal.get("causal")),
             **(index_fields("depth_rho", depth) if depth else {}),
+            **({"held_out_rule_behavior": held_out} if held_out is not None else {}),
+            **(transfer_fields(transfer) if transfer else {}),
             "verdict": results["verdict"], "train_s": round(train_s, 2), "probe_s": round(probe_s, 2)}
+
+
+def transfer_fields(transfer: dict) -> dict:
+    """probes/rule_transfer.py's numbers at its best block."""
+    at = transfer["layers"].index(transfer["best_layer"])
+    return {f"rule_{k}": round(transfer[k][at], 4) for k in ("within", "across", "separate")} | {
+        "rule_sharing": None if transfer["sharing"] is None else round(transfer["sharing"], 4)}
 
 
 def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:

@@ -51,13 +51,14 @@ EXPERIMENTS = {e.name: e for e in [
                   data_seeds=3)),
     Experiment(
         "rulesets",
-        "Diverse rulesets favour a general optimizer: trained on one rule (largest) or a mix (largest, smallest, "
-        "second largest, closest to a target; the rule given as a token), does the running best under the "
-        "instance's rule stay decodable and causal (the search index) as the rules multiply, at what accuracy?",
-        quick=dict(task="argmax", fixed={"K": 6}, vary={"rules": [1, 2, 4]}, seeds=2, n=400, data_seeds=2,
-                   steps=1200),
-        full=dict(task="argmax", fixed={"K": 8}, vary={"rules": [1, 2, 3, 4]}, seeds=3, n=1000, data_seeds=3,
-                  steps=4000)),
+        "Diverse rulesets favour a general optimizer: trained on one rule (smallest) or a mix (+ second largest, "
+        "+ closest to a target; the rule given as a token), is the rule left out (largest) answered better as the "
+        "rules multiply, does the running best under the instance's rule stay decodable and causal (the search "
+        "index), and does one readout of it serve every rule (rule transfer's sharing)?",
+        quick=dict(task="argmax", fixed={"K": 6, "rule": 1}, vary={"rules": [1, 2, 3]}, seeds=2, n=400,
+                   data_seeds=2, steps=1200),
+        full=dict(task="argmax", fixed={"K": 8, "rule": 1}, vary={"rules": [1, 2, 3, 4]}, seeds=3, n=1000,
+                  data_seeds=3, steps=4000)),
     Experiment(
         "meta-learning",
         "Time penalties do not forbid learned search when the task embeds learning: in-context learners of a "

@@ -29,6 +29,7 @@ class ArgmaxTask(SearchTask):
     summary = "K distinct numbers in 0..V-1 -> the largest"
     model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
     train_steps = 1500
+    per_rule_target = "running_best"
     PARAMS = {
         "K": Param(5, 2, 20, "how many numbers"),
         "V": Param(64, 4, 500, "numbers are drawn from 0..V-1"),
@@ -38,6 +39,8 @@ class ArgmaxTask(SearchTask):
                                "target number; any rule but 0 alone is written as a rule token and a target first"),
         "rules": Param(1, 1, 4, "how many rules the instances mix, from `rule` on (wrapping); each instance names "
                                 "its own"),
+        "rule_token": Param(0, 0, 1, "1: write the rule token and target even for rule 0 alone (so a model trained "
+                                     "on some rules can be tested on another)"),
     }
 
     def validate(self) -> None:
@@ -48,7 +51,15 @@ class ArgmaxTask(SearchTask):
 
     @property
     def ruled(self) -> bool:
-        return self.params["rules"] > 1 or self.params["rule"] != 0
+        return self.params["rules"] > 1 or self.params["rule"] != 0 or bool(self.params["rule_token"])
+
+    def held_out(self) -> dict | None:
+        """Parameters of the same instances under the rule just before the mix (`rule` - 1, wrapping), which a
+        mix of fewer than all rules leaves out: mixes from rule 1 on of 1, 2 and 3 rules share one held-out rule,
+        largest (None: every rule trained, or no rule tokens to name one with)."""
+        if not self.ruled or self.params["rules"] == len(RULES):
+            return None
+        return self.params | {"rule": (self.params["rule"] - 1) % len(RULES), "rules": 1, "rule_token": 1}
 
     def items(self) -> list[str]:
         return [f"item{i}" for i in range(self.params["K"])]
@@ -120,6 +131,9 @@ class ArgmaxTask(SearchTask):
             labels |= {"running_best": {f"item{i}": values[j] for i, j in enumerate(picks)},
                        "running_best_index": {f"item{i}": j for i, j in enumerate(picks)},
                        "rule": {"rule": rule}}
+            for other in range(len(RULES)):  # every rule's running best, for probes/rule_transfer.py
+                labels[f"running_best_under{other}"] = {
+                    f"item{i}": values[rule_pick(other, values[: i + 1], target)] for i in range(len(values))}
         tokens = [BOS, *prefix, *map(str, values), QUERY]
         positions |= {f"item{i}": 1 + len(prefix) + i for i in range(len(values))}
         positions[ANSWER_POSITION] = len(tokens) - 1

@@ -74,6 +74,9 @@ class Task:
     tiny_methods: ClassVar[tuple[str, ...]] = ("sl",)  # how a tiny model learns it (goal tasks: "rl" too)
     answer_position: ClassVar[str] = ANSWER_POSITION  # the position name where the model emits its answer
     has_counterfactuals: ClassVar[bool] = False  # minimally changed inputs with another answer (patching)
+    # a number target whose rows carry their rule (the `rule@rule` label) and whose value under every rule r is
+    # labelled `<target>_under<r>` too: probes/rule_transfer.py asks whether one readout serves every rule
+    per_rule_target: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -95,6 +98,11 @@ class Task:
 
     def validate(self) -> None:
         """Cross-parameter checks; raise UserError."""
+
+    def held_out(self) -> dict[str, int] | None:
+        """Parameters of instances that training with these parameters never shows and a trained model can still
+        read (a rule it was not trained on), or None."""
+        return None
 
     def vocabulary(self) -> list[str]:
         """Every token of the synthetic rendering, special tokens excluded."""

@@ -117,6 +117,21 @@ def test_skipped_causal_methods_are_shown_with_their_reason(argmax_run, tmp_path
     assert "Causal methods not run" in dom.stdout and "no counterfactual &lt;inputs&gt; here" in dom.stdout
 
 
+def test_rule_transfer_is_said_in_words_with_its_table(argmax_run, tmp_path):
+    src, results = argmax_run
+    results = json.loads(json.dumps(results))
+    results["rule_transfer"] = {"target": "running_best", "layers": [-1, 0, 1], "best_layer": 1,
+                                "within": [0.1, 0.5, 0.9], "across": [0.0, 0.3, 0.8], "separate": [0.2, 0.2, 0.2],
+                                "random_init_within": [0.0, -0.1, -0.2], "sharing": 0.857}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report([run], tmp_path / "report.html")
+    dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0 and "One readout for every rule?" in dom.stdout
+    assert "at R^2 0.80, against 0.90 within a rule and 0.20" in dom.stdout and "sharing 0.86" in dom.stdout
+
+
 def sweep_rows():
     """Two methods x three K x two seeds; behaviour rises with K for sl only (a planted trend the figure shows)."""
     return [{"key": f"{m}{k}{s}", "method": m, "seed": s, "K": k, "behavior": (0.5 + 0.1 * k if m == "sl" else 0.5)
