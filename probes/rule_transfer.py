@@ -64,10 +64,7 @@ def rule_transfer(data: ProbeData, task: Task) -> dict | None:
         out["separate"].append(float(separate[off].mean()))
         out["random_init_within"].append(float(np.diag(random_init).mean()))
         out["matrix"].append(transfer.round(4).tolist())
-    best = int(np.argmax(out["within"]))
-    out["best_layer"] = out["layers"][best]
-    out["sharing"] = sharing(out["within"][best], out["across"][best], out["separate"][best])
-    return out
+    return at_best_layer(out)
 
 
 def _affine_r2(x: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray) -> float:
@@ -98,6 +95,13 @@ def sharing(within: float, across: float, separate: float) -> float | None:
     return float((across - separate) / (within - separate))
 
 
+def at_best_layer(out: dict) -> dict:
+    """`out` with `best_layer` (the block read best within a rule) and the `sharing` there."""
+    best = int(np.argmax(out["within"]))
+    return out | {"best_layer": out["layers"][best],
+                  "sharing": sharing(out["within"][best], out["across"][best], out["separate"][best])}
+
+
 def merge_transfers(per_seed: list[dict | None]) -> dict | None:
     """Seeds' results averaged curve by curve; the sharing of each seed kept as `sharing_by_seed`."""
     runs = [t for t in per_seed if t]
@@ -107,8 +111,4 @@ def merge_transfers(per_seed: list[dict | None]) -> dict | None:
     for key in ("within", "across", "separate", "random_init_within"):
         out[key] = np.mean([t[key] for t in runs], axis=0).tolist()
     out["matrix"] = np.mean([t["matrix"] for t in runs], axis=0).round(4).tolist()
-    best = int(np.argmax(out["within"]))
-    out["best_layer"] = out["layers"][best]
-    out["sharing"] = sharing(out["within"][best], out["across"][best], out["separate"][best])
-    out["sharing_by_seed"] = [t["sharing"] for t in runs]
-    return out
+    return at_best_layer(out) | {"sharing_by_seed": [t["sharing"] for t in runs]}
