@@ -1,6 +1,6 @@
 """Rule transfer on planted activations: a stream that holds the running best under the row's own rule in one
 direction shares it (sharing ~1); one that holds every rule's running best in its own direction does not (~0);
-a stream of noise reads nothing. Then on argmax instances with the real labels."""
+a stream of noise reads nothing. The labels are those of real argmax instances."""
 from dataclasses import dataclass
 
 import numpy as np
