@@ -53,15 +53,16 @@ def rule_transfer(data: ProbeData, task: Task) -> dict | None:
     off = ~np.eye(len(rules), dtype=bool)
     out = {"target": target, "rules": rules.tolist(), "positions": positions, "layers": data.subject.layers,
            "within": [], "across": [], "separate": [], "random_init_within": [], "matrix": []}
+    separate = np.mean([_separate(data.labels[label_key(target, p)], under, p, rule, rules, train)
+                        for p in positions], axis=0)[off].mean()  # labels only: the same at every block
     for layer in data.subject.layers:
-        per_position = [_matrices(store.load(layer, p), data.labels[label_key(target, p)], under, p, rule, rules,
-                                  train) for p in positions for store in (data.subject, data.random_init)]
-        transfer = np.mean([m for m, _ in per_position[0::2]], axis=0)
-        separate = np.mean([s for _, s in per_position[0::2]], axis=0)
-        random_init = np.mean([m for m, _ in per_position[1::2]], axis=0)
+        transfer = np.mean([_transfer(data.subject.load(layer, p), data.labels[label_key(target, p)], rule, rules,
+                                      train) for p in positions], axis=0)
+        random_init = np.mean([_transfer(data.random_init.load(layer, p), data.labels[label_key(target, p)], rule,
+                                         rules, train, across=False) for p in positions], axis=0)
         out["within"].append(float(np.diag(transfer).mean()))
         out["across"].append(float(transfer[off].mean()))
-        out["separate"].append(float(separate[off].mean()))
+        out["separate"].append(float(separate))
         out["random_init_within"].append(float(np.diag(random_init).mean()))
         out["matrix"].append(transfer.round(4).tolist())
     return at_best_layer(out)
@@ -73,18 +74,27 @@ def _affine_r2(x: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray) 
     return _r2(y[test], slope * x[test] + offset)
 
 
-def _matrices(X, y, under, position, rule, rules, train) -> tuple[np.ndarray, np.ndarray]:
+def _transfer(X, y, rule, rules, train, across: bool = True) -> np.ndarray:
     """[A, B]: R^2 on rule B's held-out rows of the probe fitted on rule A's training rows (A = B: as fitted; else
-    through an affine map fitted on B's training rows), and of the same affine readout of rule A's running best."""
-    transfer, separate = np.zeros((len(rules), len(rules))), np.zeros((len(rules), len(rules)))
+    through an affine map fitted on B's training rows; left 0 without `across`)."""
+    out = np.zeros((len(rules), len(rules)))
     for i, a in enumerate(rules):
         fit = train & (rule == a)
         readout = make_probe("number").fit(X[fit], y[fit]).predict(X)
         for j, b in enumerate(rules):
             own_fit, test = train & (rule == b), ~train & (rule == b)
-            transfer[i, j] = _r2(y[test], readout[test]) if a == b else _affine_r2(readout, y, own_fit, test)
-            separate[i, j] = _affine_r2(under[a](position).astype(float), y, own_fit, test)
-    return transfer, separate
+            if a == b:
+                out[i, j] = _r2(y[test], readout[test])
+            elif across:
+                out[i, j] = _affine_r2(readout, y, own_fit, test)
+    return out
+
+
+def _separate(y, under, position, rule, rules, train) -> np.ndarray:
+    """[A, B]: R^2 on rule B's held-out rows of the affine readout of rule A's running best (fitted on B's
+    training rows): a rule-A-only quantity, perfectly read."""
+    return np.array([[_affine_r2(under[a](position).astype(float), y, train & (rule == b), ~train & (rule == b))
+                      for b in rules] for a in rules])
 
 
 def sharing(within: float, across: float, separate: float) -> float | None:
