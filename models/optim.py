@@ -1,4 +1,5 @@
-"""The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up and cosine decay,
+"""The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up, an optional hold at
+the peak, and cosine decay,
 run through accelerate (a GPU when there is one; several processes under `accelerate launch`), with a progress
 bar."""
 from __future__ import annotations
@@ -12,20 +13,26 @@ from tqdm.auto import tqdm
 from mesaprobe.runtime import progress_disabled
 
 
-def cosine_lr(step: int, total: int, warmup: int = 100) -> float:
+def cosine_lr(step: int, total: int, warmup: int = 100, hold: float = 0.0) -> float:
+    """The learning rate's multiplier: linear warm-up, then the peak until a `hold` share of `total`, then cosine to
+    zero (hold 0: plain warm-up and cosine; hold 0.8: the warm-up, stable, decay schedule)."""
     if step < warmup:
         return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+    start = max(warmup, int(hold * total))
+    if step < start:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * (step - start) / max(1, total - start)))
 
 
 def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device], torch.Tensor], n_examples: int,
-                    steps: int, batch_size: int, lr: float, seed: int, desc: str, progress: bool):
-    """`loss_fn(model, batch_indices, device)` -> loss. Returns the trained, unwrapped model in eval mode."""
+                    steps: int, batch_size: int, lr: float, seed: int, desc: str, progress: bool, hold: float = 0.0):
+    """`loss_fn(model, batch_indices, device)` -> loss; `hold`: see `cosine_lr`. Returns the trained, unwrapped model
+    in eval mode."""
     from accelerate import Accelerator
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, hold=hold))
     model, optimizer = accelerator.prepare(model, optimizer)
     # launched as several processes, each draws its own batches and DDP averages the gradients
     gen = torch.Generator().manual_seed(seed + 7919 * accelerator.process_index)

@@ -60,7 +60,7 @@ def train_search_sl(
 
     start = time.perf_counter()
     model = supervised_loop(model, loss_fn, len(pool), steps, batch_size, lr, seed, f"train {task.name} (sl)",
-                            progress)
+                            progress, hold=task.train_hold)
     wall = time.perf_counter() - start
     accuracy = search_accuracy(model, tokenizer, task.instances(EVAL_EXAMPLES, seed=f"eval:{seed}"))
     held_out = held_out_accuracy(model, tokenizer, task, EVAL_EXAMPLES, seed=f"eval:{seed}")
@@ -71,6 +71,7 @@ def train_search_sl(
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
+        "lr_hold": task.train_hold,
         "size": size.__dict__,
         "pool": pool_size,
         "wall_time_s": round(wall, 2),

@@ -71,6 +71,7 @@ class Task:
     model_size: ClassVar[dict[str, int]] = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
     train_steps: ClassVar[int] = 2000
     train_lr: ClassVar[float] = 3e-3  # supervised training's peak learning rate (tiny models)
+    train_hold: ClassVar[float] = 0.0  # the share of supervised training held at the peak rate before cosine decay
     tiny_methods: ClassVar[tuple[str, ...]] = ("sl",)  # how a tiny model learns it (goal tasks: "rl" too)
     answer_position: ClassVar[str] = ANSWER_POSITION  # the position name where the model emits its answer
     has_counterfactuals: ClassVar[bool] = False  # minimally changed inputs with another answer (patching)

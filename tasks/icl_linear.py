@@ -32,8 +32,9 @@ class ICLLinearTask(SearchTask):
     name = "icl-linear"
     summary = "n pairs (x, a*x+b mod p) then a query x -> y"
     model_size = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
-    train_steps = 4000
+    train_steps = 5000  # with the hold below, 147-157 s on 2 cores (README "Numbers")
     train_lr = 1e-3
+    train_hold = 0.8  # the loss leaves its copying plateau late (~1500 steps): keep the peak rate for what follows
     train_queries = 4  # queries a training sequence asks of one rule (`supervision`)
     depth_target = "hypotheses"  # S3: the layer where it is best decoded, against the example's index
     PARAMS = {
@@ -100,10 +101,14 @@ class ICLLinearTask(SearchTask):
         return Instance(tokens, str(answer), positions, labels, dict(meta))
 
     def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
-        """The prompt, its answer, then more queries of the same rule (`x?` then y each), every y supervised."""
+        """The prompt, its answer, then more queries of the same rule (`x?` then y each), every y supervised. The
+        added queries ask for an x the examples do not show whenever they fix the rule, so copying a seen y cannot
+        answer them (measured here, seed 0, 5000 steps: 95.6% held-out accuracy against 94.7% with any x)."""
         meta, p = instance.meta, self.params["p"]
         tokens, answers = list(instance.tokens), {len(instance.tokens) - 1: instance.answer}
-        determined = range(p) if len(set(meta["xs"])) >= 2 else meta["xs"][:1]  # queries the examples answer
+        unseen = [x for x in range(p) if x not in meta["xs"]]
+        # queries the examples answer: an unseen x once two distinct x fix the rule, else the one x seen
+        determined = (unseen or range(p)) if len(set(meta["xs"])) >= 2 else meta["xs"][:1]
         room = (self.model_size["n_positions"] - len(tokens)) // 2  # a long prompt leaves room for fewer
         for _ in range(min(self.train_queries - 1, room)):
             x = rng.choice(determined)

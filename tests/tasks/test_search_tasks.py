@@ -85,6 +85,20 @@ def test_kv_recall_supervision_asks_the_same_memory_again():
         assert all(tokens[pos + 1] == ans for pos, ans in answers.items() if pos + 1 < len(tokens))
 
 
+def test_icl_linear_supervision_asks_what_the_examples_fix_but_do_not_show():
+    task = get_task("icl-linear")
+    for inst in task.instances(200, 0):
+        m = inst.meta
+        tokens, answers = task.supervision(inst, random.Random(0))
+        assert tokens[: len(inst.tokens)] == inst.tokens and len(answers) == task.train_queries
+        for pos, ans in answers.items():
+            x = int(tokens[pos].rstrip("?"))
+            assert ans == str((m["a"] * x + m["b"]) % 7)
+            if pos > len(inst.tokens) - 1:  # an added query: unseen once two distinct x fix the rule
+                fixed, unseen = len(set(m["xs"])) >= 2, set(range(7)) - set(m["xs"])
+                assert x in (unseen if fixed and unseen else m["xs"] if not fixed else range(7))
+
+
 @pytest.mark.parametrize("name, params", [("kv-recall", {"K": 26}), ("icl-linear", {"n": 16})])
 def test_supervision_of_the_longest_prompts_fits_the_model(name, params):
     task = get_task(name, **params)
