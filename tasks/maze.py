@@ -36,6 +36,11 @@ def maze_walls(n: int, rng: random.Random) -> list[tuple[int, int]]:
 class MazeTask(GridworldTask):
     name = "maze"
     summary = "reach a goal cell in a random maze (every cell reachable, detours needed)"
+    # measured here (seed 0, 5x5): 8192 episodes, batch 64, 1500 steps: 87.6% held-out success; 32768 episodes,
+    # batch 128, lr 3e-3, 3000 steps: 100% (387 s)
+    episode_budget = 4 * 8192
+    train_steps = 3000
+    bc_batch_size = 128
     PARAMS = {
         "N": Param(5, 3, 9, "maze side (odd)"),
         "budget": Param(0, 0, 200, "step budget (0: the number of free cells)"),
