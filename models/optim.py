@@ -1,7 +1,6 @@
 """The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up, an optional hold at
-the peak, and cosine decay,
-run through accelerate (a GPU when there is one; several processes under `accelerate launch`), with a progress
-bar."""
+the peak and cosine decay, run through accelerate (a GPU when there is one; several processes under
+`accelerate launch`), with a progress bar."""
 from __future__ import annotations
 
 import math

@@ -103,7 +103,8 @@ class ICLLinearTask(SearchTask):
     def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
         """The prompt, its answer, then more queries of the same rule (`x?` then y each), every y supervised. The
         added queries ask for an x the examples do not show whenever they fix the rule, so copying a seen y cannot
-        answer them (measured here, seed 0, 5000 steps: 95.6% held-out accuracy against 94.7% with any x)."""
+        answer them (measured here, seed 0, 5000 steps, one run each: 95.6% held-out accuracy against 94.7% with
+        any x)."""
         meta, p = instance.meta, self.params["p"]
         tokens, answers = list(instance.tokens), {len(instance.tokens) - 1: instance.answer}
         unseen = [x for x in range(p) if x not in meta["xs"]]

@@ -94,9 +94,9 @@ def test_icl_linear_supervision_asks_what_the_examples_fix_but_do_not_show():
         for pos, ans in answers.items():
             x = int(tokens[pos].rstrip("?"))
             assert ans == str((m["a"] * x + m["b"]) % 7)
-            if pos > len(inst.tokens) - 1:  # an added query: unseen once two distinct x fix the rule
-                fixed, unseen = len(set(m["xs"])) >= 2, set(range(7)) - set(m["xs"])
-                assert x in (unseen if fixed and unseen else m["xs"] if not fixed else range(7))
+            if pos > len(inst.tokens) - 1:  # an added query: an unseen x once two distinct x fix the rule
+                unseen = set(range(7)) - set(m["xs"])
+                assert x in ((unseen or range(7)) if len(set(m["xs"])) >= 2 else m["xs"])
 
 
 @pytest.mark.parametrize("name, params", [("kv-recall", {"K": 26}), ("icl-linear", {"n": 16})])
