@@ -136,8 +136,9 @@ def rule_transfer_section(runs: list[tuple[str, dict]]) -> str:
         share = "undefined (no rule read better than its per-rule expectation)" if t["sharing"] is None \
             else f"{t['sharing']:.2f}"
         words.append(f"{label}: at layer {t['best_layer']} a ridge probe of {t['target']} fitted on one rule's rows "
-                     f"reads the other rules' (through an affine map per rule) at R^2 {t['across'][at]:.2f}, against {t['within'][at]:.2f} within a "
-                     f"rule and {t['separate'][at]:.2f} for a per-rule quantity read perfectly; sharing {share} "
+                     "reads the other rules' (through an affine map per rule) at "
+                     f"R^2 {t['across'][at]:.2f}, against {t['within'][at]:.2f} within a rule and "
+                     f"{t['separate'][at]:.2f} for a per-rule quantity read perfectly; sharing {share} "
                      "(1: one readout serves every rule; 0: no better than per-rule).")
     if not rows:
         return ""
