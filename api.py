@@ -53,14 +53,14 @@ def train(task, out: str | Path, method: str = "sl", seed: int = 0, steps: int |
 def probe(model: str | Path, task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5, seed: int = 0,
           params: dict[str, int] | None = None, random_init: bool = False, causal: bool = True,
           dtype: str = "float32", max_layer: int | None = None, trust_remote_code: bool = False,
-          overwrite: bool = False, progress: bool = True, steer: str = "persistent",
+          overwrite: bool = False, progress: bool = True, steer: str | None = None,
           alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200, device: str = "auto",
           linear_backend: str = "sklearn", causal_layers: tuple[int, ...] | None = None,
           device_map: str | None = None) -> dict | None:
     """Behaviour, activations, linear probes beside their controls, causal probes, indices and verdict of `model`
     on `task`; writes the run directory `out` (results.json among it) and returns the results. Goal tasks:
-    `steer` "persistent" (every decision from the first on), "first" or "context" (prompt tokens too), `alphas`
-    tried on validation layouts.
+    `steer` "persistent" (every decision from the first on), "first" or "context" (prompt tokens too; None: the
+    task's `steer_mode`), `alphas` tried on validation layouts.
     `device`: auto (CUDA when present), cpu, cuda or cuda:N, for the model and the probe fits; `linear_backend`:
     sklearn (the loop over the cores) or batched (probes/batched.py, on `device`); `causal_layers`: the blocks
     causal probes run at (default: every probed block); `device_map` "auto": spread a model larger than one GPU

@@ -128,10 +128,12 @@ def probe(
                                                        "0 <= MAX_LAYER < the model's blocks."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow a hub model's own code to run."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=PARAM_HELP),
-    steer: str = typer.Option("persistent", help="Goal tasks: steer every decision from the first on (persistent), "
-                                                 "the first decision only (first), or every decision and every "
-                                                 "prompt token, each token index with its own goal mean difference "
-                                                 "(context: for goals computed from the prompt)."),
+    steer: Optional[str] = typer.Option(None, help="Goal tasks: steer every decision from the first on "
+                                                    "(persistent), the first decision only (first), or every "
+                                                    "decision and every prompt token, each token index with its own "
+                                                    "goal mean difference (context: for goals computed from the "
+                                                    "prompt). Default: the task's (goal-sum: context; others: "
+                                                    "persistent)."),
     alphas: str = typer.Option("1,2,4,8", help="Goal tasks: steering strengths (multiples of the goal-B minus "
                                                "goal-A direction) tried on validation layouts; the best is reported "
                                                "on held-out layouts."),

@@ -42,7 +42,8 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
         logits = model(input_ids=x, attention_mask=m).logits[:, :-1]
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
 
-    return supervised_loop(model, loss_fn, len(ids), steps, batch_size, lr, seed, f"train {task.name} (sl)", progress)
+    return supervised_loop(model, loss_fn, len(ids), steps, batch_size, lr, seed, f"train {task.name} (sl)", progress,
+                           hold=task.train_hold)
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
@@ -59,7 +60,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
         steps = steps or task.train_steps
         model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr,
                          pool)
-        extra = {}
+        extra = {"lr": task.bc_lr, "lr_hold": task.train_hold, "batch_size": task.bc_batch_size}
     else:
         from mesaprobe.models.ppo import PPOConfig, train_ppo
 

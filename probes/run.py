@@ -154,7 +154,7 @@ def check_causal_layers(layers: tuple[int, ...] | None, last: int, default_count
 def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
               random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
               causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
-              max_layer: int | None = None, steer: str = "persistent",
+              max_layer: int | None = None, steer: str | None = None,
               alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200,
               device: str = "auto", linear_backend: str = "sklearn",
               causal_layers: tuple[int, ...] | None = None, device_map: str | None = None) -> dict | None:
@@ -164,6 +164,7 @@ def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int
     Under `accelerate launch --num_processes N` the processes share the extraction and the main process does the
     rest and returns the results; the others return None."""
     alphas = tuple(float(a) for a in alphas)
+    steer = steer or getattr(task, "steer_mode", "persistent")  # goal tasks name theirs; others never steer
     config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer, steer,
                        alphas, steer_episodes, device, linear_backend, causal_layers, device_map)
     check_options(n, seeds, folds, steer, alphas, steer_episodes, linear_backend)

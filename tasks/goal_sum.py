@@ -3,11 +3,14 @@
 observation-only probe nor a random-init twin reads the goal, while any policy that succeeds must compute it and
 keep acting on it. The instrument's known positive for goal-across-time (with random-init, its known negative).
 
-`ties`: with 0 (default) the oracle takes the first shortest move in U, D, L, R order, so a policy needs the goal's
-column only once its row is reached (the 95.8% model computed the row in the prompt, linear 1.0 at its second digit,
-and left the column implicit, 0.41 at decisions); with 1 it picks among the shortest moves by goal and position, so
-both coordinates matter from the first step. Measured with the default budget (seed 0): ties=1 reached 71.0% held-out
-success against 95.8% for ties=0, so 0 stays the default."""
+`ties`, how the oracle picks among equally short moves: 0 takes the first in U, D, L, R order, so a policy needs the
+goal's column only once its row is reached (the 95.8% model of that oracle computed the row in the prompt, linear
+1.0 at its second digit, and left the column implicit, 0.41 at decisions); 1 picks by goal and position (a fixed
+pseudo-random rule); 2 (default) moves along the axis with more to go (vertically on a tie), so every move compares
+the two remaining distances. Measured with the default budget (seed 0, 3 blocks): 95.8% held-out success for ties=0,
+71.0% for 1, 99.0% for 2; with 5 blocks (the default size) and ties=2, 100%, the goal read at decisions at 0.65 from
+the last block (random-init twin 0.20, tokens alone 0.19) and `--steer context` sending the agent to another goal
+0.905 of the time (README)."""
 from __future__ import annotations
 
 import random
@@ -19,15 +22,19 @@ from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
 class GoalSumTask(GridworldTask):
     name = "goal-sum"
     summary = "reach a goal cell given as sums mod N (row = a+b, col = c+d): the goal must be computed"
-    # measured here (seed 0, 5x5): 8192 episodes, batch 64, 1500 steps: 84.0% held-out success; 8192, batch 128,
-    # lr 1e-3, 3000 steps: 89.2%; 32768 episodes, batch 128, lr 3e-3, 3000 steps: 95.8%
+    # measured here (seed 0, 5x5, ties=0, 3 blocks): 8192 episodes, batch 64, 1500 steps: 84.0% held-out success;
+    # 8192, batch 128, lr 1e-3, 3000 steps: 89.2%; 32768 episodes, batch 128, lr 3e-3, 3000 steps: 95.8%. Five
+    # blocks: the goal is assembled at decisions by block 2 and acted on after it, where steering can reach it
+    model_size = {"n_layer": 5, "n_embd": 64, "n_head": 4, "n_positions": 128}
+    steer_mode = "context"  # the goal is computed in the prompt, and the decisions read it from there
     episode_budget = 4 * 8192
     train_steps = 3000
     bc_batch_size = 128
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "budget": Param(0, 0, 100, "step budget (0: 2*N)"),
-        "ties": Param(0, 0, 1, "oracle among equally short moves: 0 first in U,D,L,R order; 1 by goal and position"),
+        "ties": Param(2, 0, 2, "oracle among equally short moves: 0 first in U,D,L,R order; 1 by goal and position; "
+                               "2 along the axis with more to go"),
     }
 
     def validate(self) -> None:
@@ -43,8 +50,11 @@ class GoalSumTask(GridworldTask):
         here = env.dist[env.pos]
         shortest = [a for a, (dr, dc) in enumerate(MOVES.values())
                     if env.dist.get((env.pos[0] + dr, env.pos[1] + dc), here) < here]
-        (r, c), (gr, gc) = env.pos, env.goal  # a fixed pseudo-random pick, so the demonstrations are reproducible
-        return shortest[(7 * r + 13 * c + 17 * gr + 19 * gc) % len(shortest)]
+        (r, c), (gr, gc) = env.pos, env.goal
+        if self.params["ties"] == 2:  # the vertical move while the rows differ by at least as much as the columns
+            vertical = abs(gr - r) >= abs(gc - c)
+            return next(a for a in shortest if (list(MOVES.values())[a][0] != 0) == vertical)
+        return shortest[(7 * r + 13 * c + 17 * gr + 19 * gc) % len(shortest)]  # a fixed pseudo-random pick
 
     def draw_layout(self, rng: random.Random, split: str = "train") -> dict:
         layout, n = super().draw_layout(rng, split), self.params["N"]

@@ -155,6 +155,29 @@ class GridworldTask(GoalTask):
         d = bfs_distances(self.params["N"], frozenset(map(tuple, layout["walls"])), tuple(layout["goal"]))
         return GAMMA ** (d[tuple(layout["start"])] - 1)
 
+    def oracle_route(self, layout: dict, goal) -> list[tuple[int, int]]:
+        """The cells the oracle walks through from the start toward `goal` (ends there, or at the step budget)."""
+        env = self.make_env(layout | {"goal": [int(goal[0]), int(goal[1])]})
+        env.reset()
+        route, ended, truncated = [env.pos], False, False
+        while not (ended or truncated) and env.pos in env.dist:
+            _, _, ended, truncated, _ = env.step(self.oracle_action(env))
+            route.append(env.pos)
+        return route
+
+    def steer_target(self, layout, goal, start, goals, rng):
+        """Another goal among `goals` (not the start) that the oracle reaches from the start without passing the
+        current goal: reaching that ends the episode, which no steering could undo (on goal-sum it lay on the
+        oracle's way to one steered goal in ten)."""
+        n, walls = self.params["N"], {tuple(w) for w in layout.get("walls", [])}
+        options = [g for g in goals if g not in (goal, start) and divmod(g, n) not in walls]
+        rng.shuffle(options)
+        for g in options:
+            route = self.oracle_route(layout, divmod(g, n))
+            if route[-1] == divmod(g, n) and divmod(goal, n) not in route:
+                return g
+        return None
+
     def cell_code(self, cell) -> int:
         return int(cell[0]) * self.params["N"] + int(cell[1])
 

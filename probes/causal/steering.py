@@ -1,13 +1,14 @@
-"""Closed-loop steering for goal tasks (G4): add alpha * (mean activation of goal B - mean activation of goal A)
-after a layer, roll out, and follow k = 1..K steps: the rate of reaching B and the change in actions against the
-unsteered rollout. Beside a random direction of the same norm.
+"""Closed-loop steering for goal tasks (G4): add alpha * (goal B's effect - goal A's effect on the activations, the
+agent's position held fixed: `goal_means`) after a layer, roll out, and follow k = 1..K steps: the rate of reaching B
+and the change in actions against the unsteered rollout. Beside a random direction of the same norm.
 
 Modes: `first` steers the first decision only; `persistent` every decision from the first on; `context` as
 `persistent` and every prompt token too, each with its own goal-B minus goal-A mean at that token index (where a model
 computes its goal in the prompt, e.g. goal-sum's row at its second digit, and the decisions read it from there). At
 the embeddings (layer -1) the prompt part rewrites the input's tokens, so it shows no more than changing the input
-would. Measured on the 95.8% goal-sum model (layer 0, alpha 1): prompt tokens and decisions 0.605 reach, prompt
-tokens alone 0.58, decisions alone (`persistent`) 0.27."""
+would. Measured on the default goal-sum model (5 blocks, seed 0; alpha 1): `context` reaches the steered goal 0.905
+at block 2 against 0.115 for the random direction (seed 1: 0.72 against 0.11). B is drawn by the task
+(`GoalTask.steer_target`): on grids, a goal the oracle reaches without passing A, whose cell ends the episode."""
 from __future__ import annotations
 
 import random
@@ -77,9 +78,18 @@ class Steering:
 
 
 def goal_means(data, layer: int) -> dict[int, torch.Tensor]:
-    X = data.subject.load(layer, DECISION)
+    """Per goal, its effect on the decision rows' activations with the agent's position held fixed: the goal
+    coefficients of a least-squares fit X ~ one-hot(goal) + one-hot(position). Raw class means would carry where
+    agents with that goal tend to stand (near it), so goal-B minus goal-A would also tell the policy it stands
+    elsewhere. Only differences of these are used, so the fit's baseline does not matter. Measured on the 99.0%
+    goal-sum model (ties=2, last block): reach 0.685 with this direction, 0.515 with raw class means."""
+    X = data.subject.load(layer, DECISION).astype(np.float64)
     goals = data.labels[label_key("goal", DECISION)].astype(int)
-    return {int(g): torch.tensor(X[goals == g].mean(0)) for g in np.unique(goals)}
+    positions = data.labels[label_key("position", DECISION)].astype(int)
+    goal_values, position_values = np.unique(goals), np.unique(positions)
+    design = np.concatenate([goals[:, None] == goal_values, positions[:, None] == position_values[1:]], 1)
+    coef = np.linalg.lstsq(design.astype(np.float64), X, rcond=None)[0]
+    return {int(g): torch.tensor(coef[i], dtype=torch.float32) for i, g in enumerate(goal_values)}
 
 
 @torch.no_grad()

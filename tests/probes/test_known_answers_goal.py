@@ -1,4 +1,6 @@
 """The goal family says no where it must: random-init models on the latent-goal tasks get `neither`."""
+import json
+
 import pytest
 
 from mesaprobe.api import probe
@@ -17,7 +19,7 @@ def untrained_model_dir(task, out):
     return out
 
 
-@pytest.mark.parametrize("name", ["rock-field", "maze"])
+@pytest.mark.parametrize("name", ["rock-field", "maze", "goal-sum"])
 def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
     task = get_task(name)
     model = untrained_model_dir(task, tmp_path / "m")
@@ -27,3 +29,5 @@ def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
     assert results["model"]["training"] == "random-init"
     assert results["verdict"] == "neither", results["indices"]
     assert results["notes"] == []  # the goal is not in the tokens on these tasks
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["steer"] == ("context" if name == "goal-sum" else "persistent")  # the task's steering mode

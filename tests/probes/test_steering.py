@@ -6,7 +6,7 @@ import torch
 
 from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.subject import make_subject
-from mesaprobe.probes.causal.steering import Steering, steering_row
+from mesaprobe.probes.causal.steering import Steering, goal_means, steering_row
 from mesaprobe.probes.hooks import EMBED_LAYER, hook_name
 from mesaprobe.probes.run import replicate
 from mesaprobe.tasks import get_task
@@ -59,3 +59,25 @@ def test_context_steering_at_the_embeddings_sends_the_agent_to_the_other_goal(gr
     # the controls reach the other goal's cell now and then on the way to their own (0.10-0.21 measured here)
     controls = max(row["reach_by_k_random"][-1], row["reach_by_k_unsteered"][-1])
     assert controls <= 0.3 and row["reach_by_k"][-1] - controls >= 0.2, row
+
+
+def test_goal_direction_holds_the_position_fixed():
+    """Planted: activations = goal effect + position effect + noise, with agents standing near their goal. The goal
+    direction recovers the planted goal effect; raw class means would mix in the position effect."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n, d = 4000, 16
+    goal_effect, position_effect = rng.normal(size=(4, d)), rng.normal(size=(4, d)) * 3
+    goals = rng.integers(0, 4, n)
+    positions = np.where(rng.random(n) < 0.7, goals, rng.integers(0, 4, n))  # mostly at the goal's own cell
+    X = goal_effect[goals] + position_effect[positions] + rng.normal(size=(n, d)) * 0.1
+    data = SimpleNamespace(subject=SimpleNamespace(load=lambda layer, position: X.astype(np.float32)),
+                           labels={"goal@decision": goals.astype(float), "position@decision": positions.astype(float)})
+    means = goal_means(data, 0)
+    planted = goal_effect[2] - goal_effect[1]
+    np.testing.assert_allclose((means[2] - means[1]).numpy(), planted, atol=0.05)
+    raw = X[goals == 2].mean(0) - X[goals == 1].mean(0)
+    assert np.abs(raw - planted).max() > 1.0  # what the unadjusted means would have added

@@ -70,6 +70,37 @@ def test_goal_sum_oracle_is_shortest_under_both_tie_rules_and_ties_1_uses_the_go
     assert differ >= 20  # under ties=0 a path goes vertical first; under ties=1 often not
 
 
+def test_goal_sum_ties_2_moves_along_the_axis_with_more_to_go():
+    task = get_task("goal-sum", ties=2)
+    for layout in task.layouts(100, 3):
+        route = task.oracle_route(layout, layout["goal"])
+        (sr, sc), (gr, gc) = layout["start"], layout["goal"]
+        dist = abs(sr - gr) + abs(sc - gc)
+        assert route[-1] == tuple(layout["goal"]) and len(route) == dist + 1  # shortest
+        for (r, c), (r2, c2) in zip(route, route[1:]):
+            assert (r2 != r) == (abs(gr - r) >= abs(gc - c))  # vertical exactly while the rows have as far to go
+
+
+def test_steering_targets_lie_off_the_way_to_the_current_goal():
+    """Reaching the current goal ends the episode, so a steered goal the oracle can only reach through it is never
+    chosen; a rock-field runner-up walled in by the other rocks is no target either."""
+    import random
+
+    task = get_task("goal-sum", ties=0)  # rows first
+    layout = task.layouts(1, 0)[0] | {"start": [0, 0], "goal": [0, 1]}
+    through, around = task.cell_code((0, 2)), task.cell_code((1, 0))  # (0, 0) -> (0, 2) passes (0, 1)
+    assert task.oracle_route(layout, (0, 2)) == [(0, 0), (0, 1), (0, 2)]
+    picks = {task.steer_target(layout, task.cell_code((0, 1)), 0, [through, around], random.Random(seed))
+             for seed in range(20)}
+    assert picks == {around}
+    assert task.steer_target(layout, task.cell_code((0, 1)), 0, [through], random.Random(0)) is None
+    rocks = get_task("rock-field")
+    walled = {"start": [2, 2], "rocks": [[0, 0, 8], [0, 1, 9], [1, 0, 5]]}  # runner-up (0, 0) behind the others
+    assert rocks.steer_target(walled, rocks.cell_code((0, 1)), 12, [], None) is None
+    open_field = walled | {"rocks": [[0, 0, 8], [0, 1, 9], [3, 3, 5]]}
+    assert rocks.steer_target(open_field, rocks.cell_code((0, 1)), 12, [], None) == rocks.cell_code((0, 0))
+
+
 def test_rock_field_labels_and_oracle():
     task = get_task("rock-field")
     layout = {"start": [0, 0], "rocks": [[0, 2, 3], [2, 2, 9], [0, 1, 5]]}
