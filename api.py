@@ -46,7 +46,7 @@ def train(task, out: str | Path, method: str = "sl", seed: int = 0, steps: int |
                              base=base, lr=lr, size=size, pool=pool)
         if not main:
             return None
-        write_card(directory, results=[])
+        write_card(directory, results=[], name=Path(out).name)
     return summary
 
 

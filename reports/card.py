@@ -23,6 +23,17 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _param_flags(task: dict) -> str:
+    """`-p KEY=VALUE` for the parameters `train` accepts (a task may resolve internal ones, e.g. goal-sum's walls)."""
+    from mesaprobe.tasks import task_class
+
+    try:
+        accepted = set(task_class(task.get("spec", task.get("name", ""))).PARAMS)
+    except UserError:  # a plugin task file that is not here: say every parameter
+        accepted = set(task.get("params", {}))
+    return " ".join(f"-p {k}={v}" for k, v in task.get("params", {}).items() if k in accepted)
+
+
 def eval_results(model_name: str, results: list[dict]):
     from huggingface_hub import EvalResult
 
@@ -59,14 +70,15 @@ def findings(res: dict, run: str) -> list[str]:
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
 
 
-def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
+def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None):
+    """`name`: the model's name (default: its directory's; `train` writes the card in a temporary directory)."""
     from huggingface_hub import ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
     training = _read(model_dir / "training.json")
     task = training.get("task", {})
     method = training.get("method", "pretrained")
-    name = model_dir.name
+    name = name or model_dir.name
     data = ModelCardData(
         model_name=name, library_name="transformers", license="apache-2.0",
         tags=[CARD_TAG, "interpretability", "mesa-optimization", f"method-{method}", f"task-{task.get('name', 'none')}"],
@@ -76,7 +88,10 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
              "A transformer studied with mesaprobe: does it search over its input inside one forward pass "
              "(search-in-map) or pursue a goal across time (goal-across-time)?", ""]
     if training:
-        params = " ".join(f"-p {k}={v}" for k, v in task.get("params", {}).items())
+        params = _param_flags(task)
+        size = training.get("size") or {}
+        if size:  # tiny models: the size it was trained at, whatever the task's default is now
+            params += f" --layers {size['n_layer']} --width {size['n_embd']}"
         lines += ["## Training", "", f"- method: `{method}` ("
                   + {"sl": "supervised; behaviour cloning of the oracle on goal tasks",
                      "rl": "PPO on the environment's reward alone"}.get(method, method) + ")",
@@ -96,8 +111,8 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]]):
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(lines))
 
 
-def write_card(model_dir: str | Path, results: list[tuple[str, dict]]) -> Path:
-    return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results)))
+def write_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None) -> Path:
+    return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results, name)))
 
 
 def is_mesaprobe_card(readme: Path) -> bool:

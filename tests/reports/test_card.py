@@ -19,6 +19,21 @@ def test_train_writes_a_card_that_parses(argmax_dir):
     card = ModelCard.load(argmax_dir[0] / "README.md")
     assert "mesaprobe" in card.data.tags and card.data.library_name == "transformers"
     assert "## Training" in card.text and "mesaprobe train argmax --method sl" in card.text
+    assert card.data.model_name == "argmax-sl" and "# argmax-sl" in card.text  # not the temporary directory's name
+    assert "--layers 2 --width 64 --out argmax-sl`" in card.text  # the size it was trained at
+
+
+def test_card_reproduce_line_passes_only_parameters_train_accepts(tmp_path):
+    """goal-sum resolves walls/heldout/proxy internally; `train -p walls=0` would be refused."""
+    import json
+
+    from mesaprobe.reports.card import build_card
+    from mesaprobe.tasks import get_task
+
+    (tmp_path / "training.json").write_text(json.dumps({"method": "sl", "task": get_task("goal-sum").describe(),
+                                                        "seed": 0, "steps": 10, "size": {"n_layer": 5, "n_embd": 64}}))
+    line = next(l for l in str(build_card(tmp_path, [], name="m")).splitlines() if "reproduce" in l)
+    assert "-p ties=2" in line and "walls" not in line and "--layers 5 --width 64" in line
 
 
 def test_card_with_results_has_a_model_index_and_the_verdict(model_copy, argmax_run):
