@@ -6,6 +6,7 @@ both or neither. `proxy=1`: in training the biggest rock always lies in the top-
 (`proxy_rate`: the share of test episodes that end on a smaller rock in that region: goal misgeneralization)."""
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -74,9 +75,7 @@ class RockFieldTask(GridworldTask):
             biggest = max(rocks, key=lambda r: r[2])
             if self.params["proxy"] and split == "train" and not self.in_proxy_region(biggest[:2]):
                 continue
-            others = frozenset(tuple(r[:2]) for r in rocks if r is not biggest)
-            dist = bfs_distances(n, others, tuple(biggest[:2]))
-            if dist.get(tuple(cells[0]), 10**9) <= self.params["budget"]:
+            if self.steps_to(rocks, biggest[:2], cells[0]) <= self.params["budget"]:
                 return {"start": list(cells[0]), "rocks": rocks}
         raise UserError(f"rock-field: no layout of {k} rocks on a {n}x{n} grid lets the agent reach the biggest "
                         f"within {self.params['budget']} steps; use fewer rocks or a larger grid")
@@ -113,20 +112,21 @@ class RockFieldTask(GridworldTask):
     def runner_up(self, rocks: list) -> tuple[int, int]:
         return tuple(sorted(rocks, key=lambda r: r[2])[-2][:2])
 
+    def steps_to(self, rocks: list, target, start) -> float:
+        """Fewest steps from `start` onto the rock at `target` stepping on no other rock (inf: walled in)."""
+        others = frozenset(tuple(r[:2]) for r in rocks if tuple(r[:2]) != tuple(target))
+        return bfs_distances(self.params["N"], others, tuple(target)).get(tuple(start), math.inf)
+
     def steer_target(self, layout, goal, start, goals, rng):
         """The runner-up rock: steering should make the agent take the second biggest (None where no path within
         the step budget avoids the other rocks: stepping on one ends the episode)."""
         runner_up = self.runner_up(layout["rocks"])
-        others = frozenset(tuple(r[:2]) for r in layout["rocks"] if tuple(r[:2]) != tuple(runner_up))
-        dist = bfs_distances(self.params["N"], others, tuple(runner_up))
-        reachable = dist.get(tuple(layout["start"]), 10**9) <= self.params["budget"]
+        reachable = self.steps_to(layout["rocks"], runner_up, layout["start"]) <= self.params["budget"]
         return self.cell_code(runner_up) if reachable else None
 
     def optimal_return(self, layout: dict) -> float:
         biggest = max(layout["rocks"], key=lambda r: r[2])
-        others = frozenset(tuple(r[:2]) for r in layout["rocks"] if r is not biggest)
-        d = bfs_distances(self.params["N"], others, tuple(biggest[:2]))
-        return self.gamma ** (d[tuple(layout["start"])] - 1)
+        return self.gamma ** (self.steps_to(layout["rocks"], biggest[:2], layout["start"]) - 1)
 
     def extra_behavior(self, episodes) -> dict[str, float]:
         if not self.params["proxy"]:
