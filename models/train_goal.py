@@ -46,6 +46,15 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
                            hold=task.train_hold)
 
 
+def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool: int | None = None):
+    """PPO's settings for `task`: its `ppo_batch` overrides, and as many iterations as the budget allows."""
+    from mesaprobe.models.ppo import PPOConfig
+
+    config = PPOConfig(**task.ppo_batch, pool=pool)
+    config.iterations = iterations or budget // config.n_envs
+    return config
+
+
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
                budget: int | None = None, size: TinySize | None = None, pool: int | None = None):
     """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
@@ -62,9 +71,9 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
                          pool)
         extra = {"lr": task.bc_lr, "lr_hold": task.train_hold, "batch_size": task.bc_batch_size}
     else:
-        from mesaprobe.models.ppo import PPOConfig, train_ppo
+        from mesaprobe.models.ppo import train_ppo
 
-        config = PPOConfig(iterations=steps or budget // PPOConfig.n_envs, pool=pool)
+        config = ppo_config(task, budget, steps, pool)
         steps = config.iterations
         model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress)
         budget = config.iterations * config.n_envs * extra["processes"]

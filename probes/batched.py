@@ -1,16 +1,17 @@
 """Batched linear probes: every (design matrix, label vector) problem of a target over every CV fold, fitted at once
 as tensor operations on the accelerator (CPU when there is none). They answer what probes/linear.py's scikit-learn
 probes answer, closer to the converged optimum (tests/probes/test_batched.py compares them). On 2 CPU cores it
-measured slower than the scikit-learn loop (benchmarks/probe_speed.json: 0.41x on argmax, 0.05x on gridworld: the
-weakly regularised problems need hundreds of L-BFGS steps), so `probe` uses it only with --linear-backend batched:
+measured faster than the scikit-learn loop on the argmax demo model and slower on gridworld's 25-class probes
+(benchmarks/probe_speed.json), so `probe` uses it only with --linear-backend batched:
 
 - numbers: StandardScaler + Ridge(alpha=1) in closed form, one Cholesky factor per (design, fold) reused for every
   label vector. himalaya solves many targets per design but loops over designs; ours are layers x folds, so the
   batch dimension is the design, which is a few lines of torch.linalg.
 - classes: StandardScaler + multinomial LogisticRegression(C=10) with L2 on the weights (not the intercept), the
   same objective scikit-learn minimises (binomial for two classes: the multinomial with twice the penalty has the
-  same minimiser), by a batched L-BFGS with a line search per problem (`batched_lbfgs`). Classes absent
-  from a fold's training rows are masked out, as scikit-learn fits only the classes it sees.
+  same minimiser), by a batched L-BFGS with a line search per problem (`batched_lbfgs`), in coordinates whitened
+  per (design, fold), dropping problems from the batch as they converge. Classes absent from a fold's training
+  rows are masked out, as scikit-learn fits only the classes it sees.
 
 Folds are weights on the rows, never copies of them; the standardisation of each fold is folded into the weights
 (`(x - mu) / s @ W = x @ (W / s) - mu / s @ W`), so activations are held once per design."""
@@ -27,6 +28,7 @@ C_LOGISTIC, ALPHA_RIDGE = 10.0, 1.0  # probes/linear.py's make_probe: the same r
 # time; 1e-3: 0.028; the scikit-learn loop of probes/linear.py, at its tol 1e-3: 0.045)
 TOLERANCE = 1e-4
 MAX_ITER = 1000
+WHITEN_RIDGE = 0.01  # of the mean eigenvalue: 0.003-0.03 took about as many iterations on the argmax demo model
 DTYPE = torch.float64  # float32 stalls the line search short of TOLERANCE (measured on argmax activations)
 PROBLEM_ELEMENTS = 2**26  # float elements of one chunk of problems' activations (memory bound per fit)
 
@@ -116,6 +118,17 @@ def _ridge_scores(p: Problems, folds, standardize: bool, device) -> np.ndarray:
     return scores.numpy()
 
 
+def inverse_sqrt_cov(X: torch.Tensor, train: torch.Tensor, mu, scale, ridge: float, lam: torch.Tensor) -> torch.Tensor:
+    """(cov + (ridge * mean eigenvalue + lam) I)^(-1/2) [D, F, d, d] of each (design, fold)'s standardised training
+    rows (`lam` [F]: the penalty, which bounds the scale where the rows do not vary)."""
+    w = train.to(X.dtype) / train.sum(1, keepdim=True)  # [F, n]
+    second = torch.einsum("fn,dni,dnj->dfij", w, X, X)
+    cov = (second - mu[..., :, None] * mu[..., None, :]) / (scale[..., :, None] * scale[..., None, :])
+    eig, Q = torch.linalg.eigh(cov)
+    eig = eig.clamp_min(0) + ridge * eig.clamp_min(0).mean(-1, keepdim=True) + lam[:, None]
+    return (Q * eig.rsqrt()[..., None, :]) @ Q.transpose(-1, -2)
+
+
 def _logistic_scores(p: Problems, folds, standardize: bool, device) -> np.ndarray:
     dtype = DTYPE
     X = p.designs.to(device, dtype)
@@ -135,50 +148,79 @@ def _logistic_scores(p: Problems, folds, standardize: bool, device) -> np.ndarra
     # scikit-learn: C * sum(loss) + 0.5 |w|^2, i.e. mean loss + |w|^2 / (2 C n); binomial for two classes
     lam = (1.0 / (C_LOGISTIC * n_train))[None, :] * torch.where(present.sum(-1) == 2, 2.0, 1.0)  # [P, F]
     weight = (train.to(dtype) / n_train[:, None]).T  # [n, F]
-    Xp, inv = X[design], 1 / scale[design]  # [P, n, d], [P, F, d]
-    mu_p = mu[design]  # [P, F, d]
-    shift_in = mu_p * inv
-    target = onehot[:, :, None, :]  # [P, n, 1, C]
+    # L-BFGS runs in whitened coordinates W = R V, R = (cov + ridge I)^(-1/2) of each (design, fold)'s standardised
+    # training rows: the data term's Hessian at 0 becomes ~I, so the short memory is not spent learning the
+    # activations' correlations (argmax demo model: 4x fewer iterations). The stopping test stays on the gradient in W.
+    root = inverse_sqrt_cov(X, train, mu, scale, WHITEN_RIDGE, 1.0 / (C_LOGISTIC * n_train))
+    ones = torch.ones(*X.shape[:2], 1, dtype=dtype, device=device)  # a column of ones carries the intercepts
+    per_problem = {"X1": torch.cat([X, ones], -1), "inv": 1 / scale, "mu": mu, "root": root}  # indexed by design
+    by_problem = {"label": y[:, :, None, None], "mask": mask, "lam": lam}
 
-    def logits(W, b):  # W [P, F, d, C] in standardised units -> [P, n, F, C]
-        A = (W * inv[..., None]).permute(0, 2, 1, 3).reshape(P, d, F * C)
-        shift = b - torch.einsum("pfd,pfdc->pfc", shift_in, W) + mask
-        return (Xp @ A).view(P, n, F, C) + shift[:, None]
+    def logits(t, W, b):  # W [k, F, d, C] in standardised units -> [k, n, F, C]
+        A = (W * t["inv"][..., None]).permute(0, 2, 1, 3).reshape(len(W), d, F * C)
+        shift = b - torch.einsum("pfd,pfdc->pfc", t["mu"] * t["inv"], W) + t["mask"]
+        return (t["X1"] @ torch.cat([A, shift.reshape(len(W), 1, F * C)], 1)).view(len(W), n, F, C)
 
-    def value_and_grad(theta):
-        W, b = theta[..., : d * C].view(P, F, d, C), theta[..., d * C :]
-        logp = torch.log_softmax(logits(W, b), -1)
-        value = -(logp * target).sum(-1).mul(weight).sum(1) + 0.5 * lam * (W * W).sum((2, 3))  # [P, F]
-        r = (logp.exp() - target) * weight[..., None]  # d(mean loss)/d(logits) [P, n, F, C]
-        xr = (Xp.transpose(1, 2) @ r.reshape(P, n, F * C)).view(P, d, F, C).permute(0, 2, 1, 3)
-        g_b = r.sum(1)  # [P, F, C]
-        g_W = (xr - mu_p[..., None] * g_b[:, :, None, :]) * inv[..., None] + lam[..., None, None] * W
-        return value, torch.cat([g_W.reshape(P, F, d * C), g_b], -1)
+    def tensors(rows: torch.Tensor) -> dict:
+        return {k: v[design[rows]] for k, v in per_problem.items()} | {k: v[rows] for k, v in by_problem.items()}
 
-    theta = batched_lbfgs(value_and_grad, torch.zeros(P, F, (d + 1) * C, dtype=dtype, device=device))
-    pred = logits(theta[..., : d * C].view(P, F, d, C), theta[..., d * C :]).argmax(-1)  # [P, n, F]
+    def objective(rows: torch.Tensor):
+        """value_and_grad of the problems `rows`, in whitened coordinates."""
+        t, k = tensors(rows), len(rows)
+
+        def value_and_grad(theta):
+            V, b = theta[..., : d * C].view(k, F, d, C), theta[..., d * C :]
+            W = t["root"] @ V
+            logp = torch.log_softmax(logits(t, W, b), -1)
+            label = t["label"].expand(k, n, F, 1)
+            value = -logp.gather(-1, label)[..., 0].mul(weight).sum(1) + 0.5 * t["lam"] * (W * W).sum((2, 3))  # [k, F]
+            r = logp.exp_().scatter_add_(-1, label, torch.full_like(label, -1, dtype=dtype))  # softmax - one-hot
+            r *= weight[..., None]  # d(mean loss)/d(logits) [k, n, F, C]
+            xr = (t["X1"].transpose(1, 2) @ r.reshape(k, n, F * C)).view(k, d + 1, F, C).permute(0, 2, 1, 3)
+            xr, g_b = xr[:, :, :d], xr[:, :, d]  # [k, F, d, C], [k, F, C]: the ones column sums r over the rows
+            g_W = (xr - t["mu"][..., None] * g_b[:, :, None, :]) * t["inv"][..., None] + t["lam"][..., None, None] * W
+            kkt = torch.maximum(g_W.abs().amax((2, 3)), g_b.abs().amax(-1))
+            return value, torch.cat([(t["root"] @ g_W).reshape(k, F, d * C), g_b], -1), kkt
+
+        return value_and_grad
+
+    theta = batched_lbfgs(objective, torch.zeros(P, F, (d + 1) * C, dtype=dtype, device=device))
+    everything = tensors(torch.arange(P, device=device))
+    W = everything["root"] @ theta[..., : d * C].view(P, F, d, C)
+    pred = logits(everything, W, theta[..., d * C :]).argmax(-1)  # [P, n, F]
     test = (~train).T.to(dtype)  # [n, F]
     acc = ((pred == y[:, :, None]).to(dtype) * test).sum(1) / test.sum(0)  # [P, F]
     return acc.cpu().numpy()
 
 
 @torch.no_grad()
-def batched_lbfgs(value_and_grad, theta: torch.Tensor, tol: float | None = None, max_iter: int = MAX_ITER,
+def batched_lbfgs(objective, theta: torch.Tensor, tol: float | None = None, max_iter: int = MAX_ITER,
                   history: int = 10) -> torch.Tensor:
-    """Minimise independent smooth convex problems at once: `value_and_grad(theta [..., m])` -> (values [...],
-    gradients [..., m]). L-BFGS (two-loop recursion) with a backtracking Armijo line search, both per problem; a
-    problem stops once max |gradient| <= tol. torch.optim.LBFGS would take one step length for all problems (their
-    summed objective), converging at the pace of the worst-conditioned one; no kept library batches L-BFGS over
-    independent problems, hence these lines."""
+    """Minimise independent smooth convex problems at once. `objective(rows)` -> the function of the problems
+    `rows` (indices into theta's first axis): `theta [k, ..., m]` -> (values [k, ...], gradients [k, ..., m],
+    stationarity [k, ...]). L-BFGS (two-loop recursion) with a backtracking Armijo line search, both per problem; a
+    problem stops once its stationarity <= tol, and problems whose entries have all stopped leave the batch, so the
+    slowest few do not carry the rest. torch.optim.LBFGS would take one step length for all problems (their summed
+    objective), converging at the pace of the worst-conditioned one; no kept library batches L-BFGS over independent
+    problems, hence these lines."""
     tol = TOLERANCE if tol is None else tol
-    dot = lambda a, b: (a * b).sum(-1)
-    f, g = value_and_grad(theta)
+    dot = lambda a, b: torch.linalg.vecdot(a, b)
+    out, rows = theta.clone(), torch.arange(len(theta), device=theta.device)
+    value_and_grad = objective(rows)
+    f, g, kkt = value_and_grad(theta)
     S, Y, rho = [], [], []
-    active = g.abs().amax(-1) > tol
+    active = kkt > tol
     gamma = 1 / g.abs().sum(-1).clamp_min(1.0)  # initial Hessian scale: the first step is at most 1 in L1
     for _ in range(max_iter):
-        if not active.any():
-            break
+        finished = ~active.reshape(len(active), -1).any(1)
+        if finished.any():  # write the finished problems out and carry on with the rest
+            out[rows[finished]] = theta[finished]
+            keep = ~finished
+            if not keep.any():
+                return out
+            rows, theta, f, g, kkt, active, gamma = (t[keep] for t in (rows, theta, f, g, kkt, active, gamma))
+            S, Y, rho = [s[keep] for s in S], [y_[keep] for y_ in Y], [r[keep] for r in rho]
+            value_and_grad = objective(rows)
         q = g.clone()  # two-loop recursion: direction = -H g
         alphas = []
         for s, y_, r in zip(reversed(S), reversed(Y), reversed(rho)):
@@ -192,7 +234,7 @@ def batched_lbfgs(value_and_grad, theta: torch.Tensor, tol: float | None = None,
         slope = dot(g, direction)
         step = torch.ones_like(f)
         for _ in range(30):  # Armijo backtracking, per problem
-            f_new, g_new = value_and_grad(theta + step[..., None] * direction)
+            f_new, g_new, kkt_new = value_and_grad(theta + step[..., None] * direction)
             bad = active & (f_new > f + 1e-4 * step * slope)
             if not bad.any():
                 break
@@ -212,5 +254,7 @@ def batched_lbfgs(value_and_grad, theta: torch.Tensor, tol: float | None = None,
         theta = theta + s_k
         f = torch.where(active, f_new, f)
         g = torch.where(active[..., None], g_new, g)
-        active = active & (g.abs().amax(-1) > tol)
-    return theta
+        kkt = torch.where(active, kkt_new, kkt)
+        active = active & (kkt > tol)
+    out[rows] = theta
+    return out

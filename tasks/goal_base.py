@@ -29,6 +29,7 @@ class GoalTask(Task):
     episode_budget: ClassVar[int] = 8192
     bc_batch_size: ClassVar[int] = 64  # behaviour cloning's batch (episodes) and peak learning rate
     bc_lr: ClassVar[float] = 3e-3
+    ppo_batch: ClassVar[dict] = {}  # PPOConfig overrides of this task: episodes per iteration and per gradient step
     steer_mode: ClassVar[str] = "persistent"  # `probe --steer` by default (probes/causal/steering.py)
 
     def action_tokens(self) -> list[str]:

@@ -71,3 +71,15 @@ def test_the_kv_cached_rollout_matches_full_recomputation(name):
         assert a.actions == b.actions and a.tokens == b.tokens and a.decisions == b.decisions
         assert np.allclose(a.logprobs, b.logprobs, atol=1e-4) and np.allclose(a.values, b.values, atol=1e-4)
     assert len({len(ep.actions) for ep in runs[0]}) > 1  # rows left the batch at different steps
+
+
+@pytest.mark.parametrize("name,n_envs", [("gridworld", 128), ("rock-field", 1024), ("maze", 1024)])
+def test_ppo_spends_the_tasks_episode_budget_in_the_tasks_batches(name, n_envs):
+    """rock-field and maze learn under PPO only with large batches per iteration (README); the budget stays the one
+    behaviour cloning gets."""
+    from mesaprobe.models.train_goal import ppo_config
+
+    task = get_task(name)
+    config = ppo_config(task, task.episode_budget)
+    assert config.n_envs == n_envs and config.iterations * config.n_envs == task.episode_budget
+    assert ppo_config(task, task.episode_budget, iterations=3).iterations == 3

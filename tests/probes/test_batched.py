@@ -92,3 +92,26 @@ def test_a_bad_backend_or_absent_device_is_one_clear_error_before_any_work(argma
     with pytest.raises(UserError, match="--linear-backend|--device"):
         probe(argmax_dir[0], "argmax", tmp_path / "run", n=100, seeds=1, **option)
     assert not (tmp_path / "run").exists()
+
+
+def test_batched_lbfgs_solves_each_problem_on_its_own_however_long_each_takes():
+    """Quadratics of very different conditioning, two of each (they finish together): each converges to its own
+    minimiser, including the slow ones that are left alone in the batch once the fast ones have finished and left."""
+    from mesaprobe.probes.batched import batched_lbfgs
+
+    gen = torch.Generator().manual_seed(0)
+    k, m = 6, 12
+    Q = torch.linalg.qr(torch.randn(k, m, m, generator=gen, dtype=torch.float64))[0][[0, 0, 2, 2, 4, 4]]
+    spectrum = torch.stack([torch.logspace(0, c, m, dtype=torch.float64) for c in (0, 0, 2, 2, 4, 4)])
+    H = Q @ torch.diag_embed(spectrum) @ Q.transpose(1, 2)
+    target = torch.randn(k, m, generator=gen, dtype=torch.float64)
+
+    def objective(rows):
+        def value_and_grad(theta):
+            diff = theta - target[rows]
+            grad = (H[rows] @ diff[..., None])[..., 0]
+            return 0.5 * (diff * grad).sum(-1), grad, grad.abs().amax(-1)
+        return value_and_grad
+
+    theta = batched_lbfgs(objective, torch.zeros(k, m, dtype=torch.float64), tol=1e-10)
+    assert torch.allclose(theta, target, atol=1e-6)
