@@ -204,7 +204,7 @@ def batched_lbfgs(objective, theta: torch.Tensor, tol: float | None = None, max_
     objective), converging at the pace of the worst-conditioned one; no kept library batches L-BFGS over independent
     problems, hence these lines."""
     tol = TOLERANCE if tol is None else tol
-    dot = lambda a, b: torch.linalg.vecdot(a, b)
+    dot = torch.linalg.vecdot
     out, rows = theta.clone(), torch.arange(len(theta), device=theta.device)
     value_and_grad = objective(rows)
     f, g, kkt = value_and_grad(theta)
