@@ -3,12 +3,14 @@
 `import mesaprobe` is light; `train`, `probe`, `load_results`, `results_frame` and `clean` load what they need on
 first use (mesaprobe/api.py)."""
 
+from mesaprobe.errors import UserError  # what the API raises for input a user can fix
+
 __version__ = "0.1.0"
-__all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean"]
+__all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean", "UserError"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in __all__ and name != "UserError":
         from mesaprobe import api
 
         return getattr(api, name)

@@ -97,16 +97,21 @@ def train(
     layers: Optional[int] = typer.Option(None, help="Tiny model: number of blocks (default: per task)."),
     width: Optional[int] = typer.Option(None, help="Tiny model: d_model, a multiple of its 4 heads (default: per "
                                                    "task)."),
+    window: Optional[int] = typer.Option(None, help="Tiny model: attention sees only the last WINDOW tokens, itself "
+                                                    "included (Mistral blocks; default: every earlier token). "
+                                                    "With enough blocks to cover the input, early tokens reach the "
+                                                    "answer only through the tokens between."),
     pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances or layouts, over and "
                                                   "over (default: fresh ones throughout); evaluation stays fresh."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
     from mesaprobe.api import train as train_model
+    from mesaprobe.models.training.options import TrainOptions
 
-    size = {k: v for k, v in (("n_layer", layers), ("n_embd", width)) if v is not None}
-    summary = _run(lambda: train_model(task, out, method=method, seed=seed, steps=steps, params=_params(param),
-                                       overwrite=overwrite, base=base, lr=lr, size=size or None, pool=pool))
+    summary = _run(lambda: train_model(task, out, _params(param), TrainOptions(
+        method=method, seed=seed, steps=steps, base=base, lr=lr, layers=layers, width=width, window=window, pool=pool,
+        overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
@@ -140,8 +145,9 @@ def probe(
     device: str = typer.Option("auto", help="Where the model runs and the probes are fitted: auto (CUDA when "
                                             "present), cpu, cuda or cuda:N."),
     linear_backend: str = typer.Option("sklearn", help="How linear probes are fitted: sklearn (a loop over the "
-                                                       "cores; faster on CPU as measured) or batched (tensor ops, "
-                                                       "all layers at once, on --device; closer to the optimum)."),
+                                                       "cores; faster on CPU, benchmarks/probe_speed.json) or batched "
+                                                       "(tensor ops, all layers at once, on --device; closer to the "
+                                                       "optimum)."),
     device_map: Optional[str] = typer.Option(None, help="auto: spread a model larger than one GPU over all of them "
                                                         "(accelerate's big-model placement; on a machine without "
                                                         "GPUs, all on the CPU). The memory check says when a model "
@@ -150,19 +156,25 @@ def probe(
                                                            "(default: every probed block of a tiny model; 4 evenly "
                                                            "spaced ones, the last included, of a pretrained LM, where "
                                                            "each block costs several forwards per example)."),
+    also_methods: Optional[str] = typer.Option(None, help="Opt-in causal methods to run too, comma-separated: das "
+                                                          "(distributed alignment search: learns the subspace whose "
+                                                          "interchange follows the task's causal model; a fit per "
+                                                          "target and block, so slow)."),
+    steer_episodes: int = typer.Option(200, help="Goal tasks: held-out layouts steering reports on (half as many "
+                                                 "more choose alpha)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
     probes, the search and goal indices with bootstrap CIs over seeds, and the verdict -> OUT/results.json."""
     from mesaprobe.api import probe as run_probe
+    from mesaprobe.probes.options import ProbeOptions
 
-    results = _run(lambda: run_probe(model, task, out, n=n, seeds=seeds, folds=folds, seed=seed,
-                                     params=_params(param), random_init=random_init, causal=causal, dtype=dtype,
-                                     max_layer=max_layer, trust_remote_code=trust_remote_code,
-                                     overwrite=overwrite, steer=steer, alphas=_floats(alphas, "--alphas"), device=device,
-                                     linear_backend=linear_backend,
-                                     causal_layers=_ints(causal_layers, "--causal-layers"),
-                                     device_map=device_map))
+    results = _run(lambda: run_probe(model, task, out, _params(param), ProbeOptions(
+        n=n, seeds=seeds, folds=folds, seed=seed, random_init=random_init, causal=causal, dtype=dtype,
+        max_layer=max_layer, trust_remote_code=trust_remote_code, steer=steer, alphas=_floats(alphas, "--alphas"),
+        steer_episodes=steer_episodes, device=device, linear_backend=linear_backend,
+        causal_layers=_ints(causal_layers, "--causal-layers"), device_map=device_map,
+        also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
@@ -235,7 +247,7 @@ def experiment(
     each depth track the hypotheses still consistent with the examples? rl-vs-sl: does goal pursuit come from RL?
     Each prints its claim."""
     from mesaprobe.api import experiment as run
-    from mesaprobe.sweeps.experiments import get_experiment
+    from mesaprobe.sweeps.named import get_experiment
 
     claim = _run(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")

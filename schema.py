@@ -40,38 +40,6 @@ def position_columns(column_names: list[str]) -> dict[str, str]:
 
 
 # --- records ----------------------------------------------------------------------------------------------------
-@dataclass
-class RunConfig:
-    """A probe run's resolved configuration (RUN/config.json)."""
-
-    model: str
-    task: dict
-    n: int = 1000
-    seeds: int = 3
-    folds: int = 5
-    seed: int = 0
-    random_init: bool = False
-    causal: bool = True
-    dtype: str = "float32"
-    max_layer: int | None = None
-    steer: str = "persistent"  # goal tasks: persistent | first | context (probes/causal/steering.py)
-    alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # steering strengths tried on validation layouts
-    steer_episodes: int = 200  # held-out layouts steering reports on (half as many choose alpha)
-    device: str = "auto"  # where the model ran and the probes were fitted (auto: CUDA when present)
-    linear_backend: str = "sklearn"  # how linear probes were fitted: sklearn (loop) | batched (probes/batched.py)
-    causal_layers: tuple[int, ...] | None = None  # blocks the causal probes ran at (None: every probed block)
-    device_map: str | None = None  # "auto": accelerate placed the model over the GPUs (models/pretrained.py)
-
-    def to_dict(self) -> dict:
-        layers = list(self.causal_layers) if self.causal_layers is not None else None
-        return asdict(self) | {"alphas": list(self.alphas), "causal_layers": layers}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
 class Record:
     """A row of results.json: its named fields, and beside them whatever else a method records (`extra`)."""
 

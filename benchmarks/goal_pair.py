@@ -14,7 +14,7 @@ import platform
 import torch
 
 from mesaprobe.fsutil import atomic_write_json
-from mesaprobe.models.train_goal import train_goal
+from mesaprobe.models.training.goal import train_goal
 from mesaprobe.tasks import get_task
 
 TARGETS = {"gridworld": ("success_rate", 0.95), "bank": ("return_ratio", 0.90), "button": ("success_rate", 0.95)}

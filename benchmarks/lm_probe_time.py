@@ -16,10 +16,10 @@ import time
 import torch
 
 from mesaprobe.fsutil import atomic_write_json
-from mesaprobe.models.batches import token_batches
+from mesaprobe.models.forward import token_batches
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.rollout import pad_batch
-from mesaprobe.models.text_eval import text_examples
+from mesaprobe.models.rollouts.tiny import pad_batch
+from mesaprobe.models.subjects.text_eval import text_examples
 from mesaprobe.probes.run import run_probe
 from mesaprobe.tasks import get_task
 

@@ -49,8 +49,9 @@ def converged_rows(data, task, folds: int) -> list[dict]:
 
 def bench(model: str, task_name: str, n: int, folds: int, reference: bool, causal: bool, device: str) -> dict:
     from mesaprobe.models.loading import load_model, random_twin
-    from mesaprobe.models.subject import make_subject
+    from mesaprobe.models.subjects.subject import make_subject
     from mesaprobe.probes.causal import CausalContext, methods_for, skip_reason
+    from mesaprobe.probes.options import ProbeOptions
     from mesaprobe.probes.run import probe_all, probe_all_sklearn, replicate
     from mesaprobe.tasks import get_task
 
@@ -75,7 +76,7 @@ def bench(model: str, task_name: str, n: int, folds: int, reference: bool, causa
                     "max_diff_sklearn_vs_converged": differences(old, ref)}
         if causal:
             ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
-                                False, {})
+                                False, ProbeOptions(steer=getattr(task, "steer_mode", "persistent")))
             seconds, effects = {}, {}
             for method in methods_for(task.family):
                 if skip_reason(method, subject) is not None:

@@ -13,7 +13,7 @@ import time
 
 from mesaprobe.fsutil import atomic_write_json
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.text_eval import TextScorer, text_examples
+from mesaprobe.models.subjects.text_eval import TextScorer, text_examples
 from mesaprobe.tasks import get_task
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
 from mesaprobe.probes.hooks import EMBED_LAYER, hook_name, stop_layer
 from mesaprobe.runtime import progress_disabled
 

@@ -1,5 +1,7 @@
-"""The search and goal indices, their bootstrap CIs over seeds, and the verdict rule (DESIGN.md, Metrics)."""
+"""The search and goal indices, their bootstrap CIs over seeds, and the verdict rule (docs/design.md, Metrics)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,21 +27,46 @@ def beyond_controls(row: dict) -> float:
     return max(0.0, row["score"] - max(controls))
 
 
-def decodability(task, rows: list[dict], family_indices: tuple[str, ...]) -> float:
+@dataclass(frozen=True)
+class TaskView:
+    """What the indices read of a task, taken once per run: its family, its targets, its S3 depth target."""
+
+    family: str
+    targets: tuple
+    depth_target: str | None = None
+    goal_in_prompt: bool = False
+
+    @classmethod
+    def of(cls, task) -> "TaskView":
+        return task if isinstance(task, cls) else cls(task.family, tuple(task.targets()),
+                                                       getattr(task, "depth_target", None),
+                                                       getattr(task, "goal_in_prompt", False))
+
+    def feeding(self, indices: tuple[str, ...]) -> set[str]:
+        """Names of the targets that feed any of `indices`."""
+        return {t.name for t in self.targets if t.index in indices}
+
+    def one_token(self, target: str, position: str) -> bool:
+        """Is this target's label at this position a function of that position's token alone?"""
+        return any(t.name == target and position in t.one_token for t in self.targets)
+
+
+def decodability(view: TaskView, rows: list[dict], family_indices: tuple[str, ...]) -> float:
     """Per target feeding the given indices (S1: running best; G1: goal; G2: future states), the best
-    (layer >= 0, position)'s margin over all controls; the mean over those targets."""
-    wanted = {t.name for t in task.targets() if t.index in family_indices}
+    (layer >= 0, position)'s margin over all controls; the mean over those targets. Positions where the label is
+    one token's own (TargetSpec.one_token) are left out: reading a token shows no search."""
+    wanted = view.feeding(family_indices)
     best = {name: 0.0 for name in wanted}
     for r in rows:
-        if r["target"] in wanted and r["layer"] >= 0:
+        if r["target"] in wanted and r["layer"] >= 0 and not view.one_token(r["target"], r["position"]):
             best[r["target"]] = max(best[r["target"]], beyond_controls(r))
     return float(np.mean(list(best.values()))) if best else 0.0
 
 
-def horizon(task, rows: list[dict], margin: float = DECODABLE) -> int:
+def horizon(view: TaskView, rows: list[dict], margin: float = DECODABLE) -> int:
     """G2's horizon H: the largest k whose future-state target (TargetSpec.horizon = k) is decodable beyond the
     observation baseline by `margin`."""
-    steps = {t.name: t.horizon for t in task.targets() if t.horizon}
+    steps = {t.name: t.horizon for t in view.targets if t.horizon}
     h = 0
     for r in rows:
         if r["target"] in steps and r["layer"] >= 0 and r["score"] - r["obs_baseline"] > margin:
@@ -47,7 +74,7 @@ def horizon(task, rows: list[dict], margin: float = DECODABLE) -> int:
     return h
 
 
-def depth_signature(task, rows: list[dict]) -> dict:
+def depth_signature(view, rows: list[dict]) -> dict:
     """S3 (in-context learners): for each example k, the layer where the task's `depth_target` (the hypotheses
     still consistent after example k) is best decoded beyond every control; Spearman's rho of that layer against k
     (> 0: later examples are resolved deeper, as a model that narrows its hypotheses layer by layer would show).
@@ -55,7 +82,8 @@ def depth_signature(task, rows: list[dict]) -> dict:
     rho is None with fewer than three examples left or one layer for all."""
     from scipy.stats import spearmanr
 
-    spec = next(t for t in task.targets() if t.name == task.depth_target)
+    view = TaskView.of(view)
+    spec = next(t for t in view.targets if t.name == view.depth_target)
     best = {}
     for k, position in enumerate(spec.positions):
         here = [r for r in rows if r["target"] == spec.name and r["position"] == position and r["layer"] >= 0]
@@ -77,39 +105,72 @@ FAMILY_INDICES = {"search": ("S1",), "goal": ("G1", "G2")}  # the decodability i
 VISIBLE = 0.90  # a goal the observation-only probe reads above this sits in the tokens
 
 
-def family_targets(task, family: str) -> set[str]:
-    """The targets feeding a family's indices (and `answer`, which every family's causal probes also test)."""
-    return {t.name for t in task.targets() if t.index in FAMILY_INDICES[family]} | {"answer"}
+def family_targets(view: TaskView, family: str) -> set[str]:
+    """The family's own variables: the targets feeding its indices (S: the running best and the other search
+    variables a task declares; G: the goal and future states). Never `answer`: any model that answers well carries
+    its answer in a linear subspace, so erasing it shows nothing about how the answer was found (`readout`)."""
+    return view.feeding(FAMILY_INDICES[family])
 
 
-def families(task) -> list[str]:
+def families(view: TaskView) -> list[str]:
     """The families a task's targets can show: its own, and the other where it declares targets for it too (rock-field:
     a search over the map at the prompt, then pursuit across time)."""
-    return [f for f in FAMILY_INDICES
-            if f == task.family or any(t.index in FAMILY_INDICES[f] for t in task.targets())]
+    return [f for f in FAMILY_INDICES if f == view.family or view.feeding(FAMILY_INDICES[f])]
 
 
-def causal_margin(task, rows: list[dict], family: str | None = None) -> float:
-    """S5 (search) / G4 (goal): the largest effect beyond its control among the causal probes of the answer and
-    of the family's index-feeding targets, over the methods registered as evidence for the family (whole-residual
-    patching is not: it localises, it does not test a probed variable)."""
+def causal_margin(view: TaskView, rows: list[dict], family: str) -> float:
+    """S5 (search) / G4 (goal): the largest effect beyond its control among the causal probes of the family's own
+    variables (`family_targets`), over the methods registered as evidence for the family (whole-residual patching
+    is not: it localises, it does not test a probed variable)."""
     from mesaprobe.probes.causal import evidence_methods
 
-    family = family or task.family
-    methods, targets = evidence_methods(family), family_targets(task, family)
+    methods, targets = evidence_methods(family), family_targets(view, family)
     margins = [r["effect"] - r["control_effect"] for r in rows if r["method"] in methods and r["target"] in targets]
     return max(margins, default=0.0)
 
 
-def visible_goal_notes(task, rows: list[dict]) -> list[str]:
-    """Per goal target (G1) that the observation-only baseline reads above VISIBLE: say that G1 is blind there."""
-    notes = []
-    for t in task.targets():
-        if t.index == "G1":
-            obs = max((r["obs_baseline"] for r in rows if r["target"] == t.name), default=0.0)
-            if obs > VISIBLE:
-                notes.append(f"`{t.name}` sits in the tokens: the observation-only probe reads it at {obs:.2f}, so "
-                             f"its decodability (G1) cannot show a goal computed inside the model on this task.")
+def margin(row: dict) -> float:
+    """A causal row's effect beyond its control."""
+    return row["effect"] - row["control_effect"]
+
+
+def readout(causal_rows: list[dict], methods: tuple[str, ...]) -> dict | None:
+    """The readout check: is the answer carried in a linear subspace the model uses (an evidence method's effect on
+    `answer` beyond its control above CAUSAL)? Reported on its own; it feeds no index, since any competent model
+    passes it."""
+    answer = [r for r in causal_rows if r["target"] == "answer" and r["method"] in methods]
+    if not answer:
+        return None
+    best = max(answer, key=margin)
+    return {"carried": bool(margin(best) > CAUSAL), "effect_beyond_control": float(margin(best)),
+            "method": best["method"], "layer": best["layer"]}
+
+
+def mark_used(probe_rows: list[dict], causal_rows: list[dict], methods: tuple[str, ...]) -> list[dict]:
+    """Each probe row whose (target, layer, position) has a causal test by an evidence method gets `used`: the
+    largest effect beyond control there (None where nothing tested it), beside its decodability beyond controls
+    (`decodable`), so a decodable-but-unused variable shows at a glance."""
+    tested: dict[tuple, float] = {}
+    for r in causal_rows:
+        if r["method"] in methods:
+            key = (r["target"], r["layer"], r["position"])
+            tested[key] = max(tested.get(key, float("-inf")), margin(r))
+    return [row | {"decodable": beyond_controls(row), "used": tested.get((row["target"], row["layer"],
+                                                                           row["position"]))} for row in probe_rows]
+
+
+def visible_goal_notes(view, rows: list[dict]) -> list[str]:
+    """Per goal target (G1) of a task whose prompt writes the goal (`GoalTask.goal_in_prompt`), or that the
+    observation-only baseline reads above VISIBLE: say that G1 is blind there."""
+    view, notes = TaskView.of(view), []
+    for t in view.targets:
+        if t.index != "G1":
+            continue
+        obs = max((r["obs_baseline"] for r in rows if r["target"] == t.name), default=0.0)
+        if view.goal_in_prompt or obs > VISIBLE:
+            notes.append(f"`{t.name}` sits in the tokens (the observation-only probe reads it at {obs:.2f}), so its "
+                         "decodability (G1) cannot show a goal computed inside the model on this task; the future "
+                         "states (G2) and steering still can.")
     return notes
 
 
@@ -140,19 +201,20 @@ def verdict_rule(search: dict | None, goal: dict | None) -> str:
     return "inconclusive" if any(decodable.values()) else "neither"
 
 
-def family_entry(task, family: str, per_seed_rows: list[list[dict]], causal: list[list[dict]] | None) -> dict:
-    dec = [decodability(task, rows, FAMILY_INDICES[family]) for rows in per_seed_rows]
+def family_entry(view: TaskView, family: str, per_seed_rows: list[list[dict]],
+                 causal: list[list[dict]] | None) -> dict:
+    dec = [decodability(view, rows, FAMILY_INDICES[family]) for rows in per_seed_rows]
     evidence = {"decodability": index_entry(dec), "causal": None}
     values = dec
     if causal is not None:
-        margins = [causal_margin(task, rows, family) for rows in causal]
+        margins = [causal_margin(view, rows, family) for rows in causal]
         evidence["causal"] = index_entry(margins)
         values = [min(d, m) for d, m in zip(dec, margins)]
     entry = index_entry(values) | evidence
-    if family == "goal" and any(t.horizon for t in task.targets()):
-        entry["horizon"] = [horizon(task, rows) for rows in per_seed_rows]
-    if family == "search" and getattr(task, "depth_target", None):
-        signatures = [depth_signature(task, rows) for rows in per_seed_rows]
+    if family == "goal" and any(t.horizon for t in view.targets):
+        entry["horizon"] = [horizon(view, rows) for rows in per_seed_rows]
+    if family == "search" and view.depth_target:
+        signatures = [depth_signature(view, rows) for rows in per_seed_rows]
         rhos = [s["rho"] for s in signatures if s["rho"] is not None]
         entry["depth_signature"] = (index_entry(rhos) if rhos else {"value": None, "ci": None}) | {
             "by_seed_layers": [s["best_layer_by_example"] for s in signatures]}
@@ -163,7 +225,8 @@ def summarize(task, per_seed_rows: list[list[dict]], causal: list[list[dict]] | 
     """indices + verdict of a run, for each family the task's targets can show. An index value is
     min(decodability, causal margin) per seed: both must hold. Without causal probes (`--no-causal`) the value is
     the decodability alone and the verdict at most 'inconclusive'."""
-    shown = families(task)
-    indices = {f: family_entry(task, f, per_seed_rows, causal) if f in shown
+    view = TaskView.of(task)
+    shown = families(view)
+    indices = {f: family_entry(view, f, per_seed_rows, causal) if f in shown
                else {"value": None, "ci": None, "note": f"not a {f} task"} for f in FAMILY_INDICES}
     return indices, verdict_rule(**{f: indices[f] if f in shown else None for f in FAMILY_INDICES})

@@ -6,8 +6,8 @@ from typing import Callable
 
 import torch
 
-from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
-from mesaprobe.models.text_eval import continuation_logprobs
+from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.models.subjects.text_eval import continuation_logprobs
 from mesaprobe.probes.hooks import hook_name, stop_layer
 
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new

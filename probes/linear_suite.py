@@ -35,6 +35,7 @@ class ProbeData:
     answer_classes: np.ndarray | None = None  # per row: index of the correct answer among class_ids
     cf_ids: np.ndarray | None = None  # counterfactual inputs, same shape as ids (search tasks)
     cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
+    cf_predictions: dict | None = None  # interchange targets of the task's causal model (ProbeInputs)
 
 
 @dataclass(frozen=True)

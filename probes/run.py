@@ -1,6 +1,6 @@
 """`mesaprobe probe`: behaviour, activations, linear probes and causal probes -> RUN/results.json.
 
-The subject (models/subject.py) builds each seed's rows and scores behaviour; this module extracts activations of
+The subject (models/subjects/subject.py) builds each seed's rows and scores behaviour; this module extracts activations of
 the subject and its random-init twin, fits the linear probes beside their controls, runs the causal methods the
 subject supports (probes/causal/), and summarises indices and verdict (probes/indices.py)."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import contextlib
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,17 +19,18 @@ from tqdm.auto import tqdm
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import check_device_map, load_model, random_twin
-from mesaprobe.models.rollout import pad_batch
-from mesaprobe.models.subject import Subject, make_subject
-from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
-from mesaprobe.probes.causal.steering import STEER_MODES
+from mesaprobe.models.rollouts.tiny import pad_batch
+from mesaprobe.models.subjects.subject import Subject, make_subject
+from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
+from mesaprobe.probes.causal import CausalContext, evidence_methods, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
-from mesaprobe.probes.indices import summarize, visible_goal_notes
+from mesaprobe.probes.indices import TaskView, families, mark_used, readout, summarize, visible_goal_notes
 from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
+from mesaprobe.probes.options import ProbeOptions, with_overrides
 from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
 from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
                                resolve_device)
-from mesaprobe.schema import SCHEMA, CausalRow, RunConfig, label_key
+from mesaprobe.schema import SCHEMA, CausalRow, label_key
 from mesaprobe.tasks.base import Task
 
 
@@ -70,7 +72,7 @@ def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress
     data = ProbeData(ids.numpy(), inputs.positions, inputs.labels, stores["subject"], stores["random-init"],
                      len(subject.tokenizer), seed, inputs.groups, answer_position=subject.task.answer_position,
                      class_ids=inputs.class_ids, answer_classes=inputs.answer_classes, cf_ids=inputs.cf_ids,
-                     cf_classes=inputs.cf_classes)
+                     cf_classes=inputs.cf_classes, cf_predictions=inputs.cf_predictions)
     return data, behavior
 
 
@@ -81,16 +83,11 @@ def share_of_rows(n: int, rank: int, processes: int) -> slice:
     return slice(start, start + size + (rank < extra))
 
 
-LINEAR_BACKENDS = ("sklearn", "batched")
-
-
 def probe_all(data: ProbeData, task: Task, folds: int, device: str = "cpu", backend: str = "sklearn",
               progress: bool = False) -> list[dict]:
     """Every (target, position) the data has labels for; in task order. `backend` sklearn: the scikit-learn loop
-    over the cores (the default: on 2 CPU cores it measured 2.4x faster than the batched fit on the argmax demo
-    model and 18x on gridworld, benchmarks/probe_speed.py); batched: one batched fit per kind (probes/batched.py),
-    closer to the converged optimum (every row within 0.007 of it on argmax, against 0.045 for the loop) and
-    the path for a GPU, not yet measured on one."""
+    over the cores (the default: faster on a CPU, benchmarks/probe_speed.json); batched: one batched fit per kind
+    (probes/batched.py), closer to the converged optimum and the path for a GPU."""
     if backend == "sklearn":
         return probe_all_sklearn(data, task, folds, progress)
     specs = [Spec(t.name, p, t.kind, t.token_bound) for t in task.targets() for p in t.positions
@@ -113,24 +110,6 @@ def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = 
         return [row for group in rows for row in group]
 
 
-def check_options(n: int, seeds: int, folds: int, steer: str = "persistent", alphas=(1.0,),
-                  steer_episodes: int = 200, linear_backend: str = "sklearn") -> None:
-    if linear_backend not in LINEAR_BACKENDS:
-        raise UserError(f"--linear-backend {linear_backend!r}: use one of {', '.join(LINEAR_BACKENDS)}")
-    if steer_episodes < 2:
-        raise UserError(f"steer_episodes {steer_episodes}: steering needs at least 2 held-out layouts")
-    if steer not in STEER_MODES:
-        raise UserError(f"--steer {steer!r}: use one of {', '.join(STEER_MODES)}")
-    if not alphas or any(not a > 0 for a in alphas):
-        raise UserError(f"--alphas {','.join(map(str, alphas))}: every steering strength must be positive")
-    if folds < 2:
-        raise UserError(f"--folds {folds}: cross-validation needs at least 2 folds")
-    if seeds < 1:
-        raise UserError(f"--seeds {seeds}: run at least 1 seed")
-    if n < 10 * folds:
-        raise UserError(f"--n {n} is too small for {folds}-fold probes; use at least {10 * folds}")
-
-
 def check_max_layer(max_layer: int | None, n_layers: int) -> int:
     """The deepest block to probe."""
     if max_layer is None:
@@ -151,82 +130,92 @@ def check_causal_layers(layers: tuple[int, ...] | None, last: int, default_count
     return sorted(set(layers))
 
 
-def run_probe(model: str, task: Task, out: str | Path, n: int = 1000, seeds: int = 3, folds: int = 5,
-              random_init: bool = False, overwrite: bool = False, progress: bool = True, seed: int = 0,
-              causal: bool = True, dtype: str = "float32", trust_remote_code: bool = False,
-              max_layer: int | None = None, steer: str | None = None,
-              alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), steer_episodes: int = 200,
-              device: str = "auto", linear_backend: str = "sklearn",
-              causal_layers: tuple[int, ...] | None = None, device_map: str | None = None) -> dict | None:
-    """Probe `model` on `task`; write RUN/ (config, data, activations, results.json) atomically; return results.
-    `causal_layers`: the blocks causal probes run at (default every probed block; each costs forwards per row).
-    `device_map` "auto": a model larger than one GPU is spread over all of them (accelerate's placement).
-    Under `accelerate launch --num_processes N` the processes share the extraction and the main process does the
-    rest and returns the results; the others return None."""
-    alphas = tuple(float(a) for a in alphas)
-    steer = steer or getattr(task, "steer_mode", "persistent")  # goal tasks name theirs; others never steer
-    config = RunConfig(model, task.describe(), n, seeds, folds, seed, random_init, causal, dtype, max_layer, steer,
-                       alphas, steer_episodes, device, linear_backend, causal_layers, device_map)
-    check_options(n, seeds, folds, steer, alphas, steer_episodes, linear_backend)
-    check_device_map(device_map, device)
-    device = resolve_device(device)
+def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | None = None,
+              **overrides) -> dict | None:
+    """Probe `model` on `task` with `options` (ProbeOptions; keyword `overrides` replace its fields); write RUN/
+    (config, data, activations, results.json) atomically; return the results. Under `accelerate launch
+    --num_processes N` the processes share the extraction and the main process does the rest and returns the
+    results; the others return None."""
+    opts = with_overrides(options, overrides)
+    opts = replace(opts, steer=opts.steer or getattr(task, "steer_mode", "persistent"))  # goal tasks name theirs
+    opts.check()
+    optional = sorted(m.name for m in CAUSAL_METHODS.values() if m.opt_in)
+    for name in opts.also_methods:
+        if name not in optional:
+            raise UserError(f"--also-methods {name!r}: the opt-in causal methods are {', '.join(optional)}")
+    check_device_map(opts.device_map, opts.device)
+    device = resolve_device(opts.device)
     protect = (Path(model),) if Path(model).exists() else ()
     started, timer = time.perf_counter(), PhaseTimer()
     state = process_state()  # one process, or one of those `accelerate launch` started
     main = state.is_main_process
-    progress = progress and main
-    with output_dir(out, "run", overwrite, protect) if main else contextlib.nullcontext() as run_dir:
+    progress = opts.progress and main
+    with output_dir(out, "run", opts.overwrite, protect) if main else contextlib.nullcontext() as run_dir:
         if state.num_processes > 1:
             run_dir = broadcast_object_list([run_dir])[0]  # the main process's temporary run directory
         with timer("load"):
-            loaded = load_model(model, random_init=random_init, seed=seed + 1, dtype=dtype,
-                                trust_remote_code=trust_remote_code, device="auto" if device_map else device,
-                                device_map=device_map)
-            last = check_max_layer(max_layer, loaded.n_layers)
-            twin = random_twin(loaded, seed=seed + 1000)
+            loaded = load_model(model, random_init=opts.random_init, seed=opts.seed + 1, dtype=opts.dtype,
+                                trust_remote_code=opts.trust_remote_code,
+                                device="auto" if opts.device_map else device, device_map=opts.device_map)
+            last = check_max_layer(opts.max_layer, loaded.n_layers)
+            twin = random_twin(loaded, seed=opts.seed + 1000)
         trained_on = loaded.info.get("task", {})
         if main and trained_on and trained_on.get("name") not in (None, task.name):
             print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
         subject = make_subject(loaded, task)
-        causal_at = check_causal_layers(causal_layers, last, subject.causal_blocks)
+        causal_at = check_causal_layers(opts.causal_layers, last, subject.causal_blocks)
         # every seed's activations first: the processes that share the extraction are then free to exit
-        replicas = [replicate(subject, twin, n, s, run_dir, progress, last, timer) for s in range(seed, seed + seeds)]
+        seeds = range(opts.seed, opts.seed + opts.seeds)
+        replicas = [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer) for s in seeds]
         if not main:
             return None
         per_seed, causal_per_seed, behaviors, skipped, transfers = [], [], [], [], []
         for data, behavior in replicas:
             behaviors.append(behavior)
             with timer("linear probes"):
-                per_seed.append(probe_all(data, task, folds, device, linear_backend, progress))
+                per_seed.append(probe_all(data, task, opts.folds, device, opts.linear_backend, progress))
                 transfers.append(rule_transfer(data, task))
-            ctx = CausalContext(subject, task, data, folds, causal_at,
-                                progress, {"steer": steer, "alphas": alphas, "steer_episodes": steer_episodes})
-            with timer("causal probes") if runs_any(task, subject, causal) else contextlib.nullcontext():
-                rows, skipped = run_causal(ctx, enabled=causal)
+            ctx = CausalContext(subject, task, data, opts.folds, causal_at, progress, opts)
+            with timer("causal probes") if runs_any(task, subject, opts.causal, opts.also_methods) \
+                    else contextlib.nullcontext():
+                rows, skipped = run_causal(ctx, enabled=opts.causal)
             causal_per_seed.append([CausalRow.from_dict(r).to_dict() for r in rows])
-        ran = any(causal_per_seed)
-        indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None)
-        probes = average_rows(per_seed)
-        results = {
-            "schema": SCHEMA,
-            "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
-                      "d_model": loaded.d_model, "subject": subject.kind},
-            "task": task.describe() | {"n_examples": n, "seed": seed, "seeds": seeds, "folds": folds},
-            "behavior": mean_behavior(behaviors),
-            "probes": probes,
-            "causal": average_rows(causal_per_seed, key="effect") if ran else [],
-            "causal_skipped": [s.to_dict() for s in skipped],
-            "indices": indices,
-            "verdict": verdict,
-            **({"rule_transfer": transfer} if (transfer := merge_transfers(transfers)) else {}),
-            "notes": visible_goal_notes(task, probes),
-            "environment": {"python": platform.python_version(), "packages": package_versions(),
-                            "processes": state.num_processes,
-                            "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds},
-        }
-        atomic_write_json(run_dir / "config.json", config.to_dict())
+        results = assemble_results(model, loaded, subject, task, opts, behaviors, per_seed, causal_per_seed,
+                                   skipped, transfers)
+        results["environment"] = {"python": platform.python_version(), "packages": package_versions(),
+                                  "processes": state.num_processes,
+                                  "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds}
+        atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe()} | opts.record())
         atomic_write_json(run_dir / "results.json", results)
     return results
+
+
+def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: ProbeOptions, behaviors: list[dict],
+                     per_seed: list[list[dict]], causal_per_seed: list[list[dict]], skipped: list,
+                     transfers: list) -> dict:
+    """results.json (less its `environment`) from each seed's behaviour, probe rows and causal rows: rows averaged
+    over seeds, indices and verdict from the per-seed rows (probes/indices.py)."""
+    ran = any(causal_per_seed)
+    indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None)
+    causal = average_rows(causal_per_seed, key="effect") if ran else []
+    methods = tuple({m for f in families(TaskView.of(task)) for m in evidence_methods(f)})
+    probes = mark_used(average_rows(per_seed), causal, methods)
+    transfer = merge_transfers(transfers)
+    return {
+        "schema": SCHEMA,
+        "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
+                  "d_model": loaded.d_model, "subject": subject.kind},
+        "task": task.describe() | {"n_examples": opts.n, "seed": opts.seed, "seeds": opts.seeds, "folds": opts.folds},
+        "behavior": mean_behavior(behaviors),
+        "probes": probes,
+        "causal": causal,
+        "causal_skipped": [s.to_dict() for s in skipped],
+        "indices": indices,
+        "verdict": verdict,
+        "readout": readout(causal, methods),
+        **({"rule_transfer": transfer} if transfer else {}),
+        "notes": visible_goal_notes(task, probes),
+    }
 
 
 def mean_behavior(behaviors: list[dict]) -> dict:

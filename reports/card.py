@@ -14,9 +14,10 @@ from mesaprobe.schema import load_results
 
 CARD_TAG = "mesaprobe"  # every card mesaprobe writes carries this tag; a README.md without it is the user's
 
-CAVEATS = ("Probes show what is linearly decodable, not what is used; the verdict needs a causal effect beyond a "
-           "random-subspace or random-direction control (DESIGN.md). Indices carry bootstrap CIs over only the "
-           "seeds run; tiny models on synthetic tasks say little about large pretrained models.")
+CAVEATS = ("Probes show what is linearly decodable, not what is used; the verdict needs a causal effect on the "
+           "family's own variables (never the answer alone) beyond a random-subspace or random-direction control "
+           "(docs/design.md in the mesaprobe repository). Indices carry bootstrap CIs over only the seeds run; tiny "
+           "models on synthetic tasks say little about large pretrained models.")
 
 
 def _read(path: Path) -> dict:
@@ -62,10 +63,11 @@ def eval_results(model_name: str, results: list[dict]):
 
 
 def findings(res: dict, run: str) -> list[str]:
-    from mesaprobe.reports.html import evidence_sentence
+    from mesaprobe.reports.html import evidence_sentence, readout_sentence
 
+    readout = [f"- {sentence}"] if (sentence := readout_sentence(res)) else []
     return [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
-            f"- {evidence_sentence(res)}", f"- behaviour: `{json.dumps(res['behavior'])}`",
+            f"- {evidence_sentence(res)}", *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
             f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} --out {run} "
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
 

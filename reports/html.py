@@ -64,6 +64,34 @@ def evidence_sentence(res: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def readout_sentence(res: dict) -> str:
+    """The readout check in words: it feeds no index (any model that answers well passes it)."""
+    check = res.get("readout")
+    if not check:
+        return ""
+    return (f"Readout check: the answer is carried in a linear subspace the model uses: "
+            f"{'yes' if check['carried'] else 'no'} ({check['method']} on the answer at layer {check['layer']}: "
+            f"{check['effect_beyond_control']:.2f} beyond its random control). This is not evidence for either "
+            "family: the verdict rests on the family's own variables.")
+
+
+def used_section(runs: list[tuple[str, dict]]) -> str:
+    """Each causally tested (target, layer, position): decodable beyond every control beside used (causal effect
+    beyond its control), with the rows that are decodable but unused marked."""
+    from mesaprobe.probes.indices import CAUSAL, DECODABLE
+
+    rows = [{"run": label, "target": r["target"], "position": r["position"], "layer": r["layer"],
+             "decodable beyond controls": r["decodable"], "used (effect beyond control)": r["used"],
+             "reading": ("decodable but unused" if r["decodable"] > DECODABLE and r["used"] <= CAUSAL else
+                         "decodable and used" if r["decodable"] > DECODABLE else
+                         "used, not decodable beyond controls" if r["used"] > CAUSAL else "neither")}
+            for label, res in runs for r in res["probes"] if r.get("used") is not None]
+    if not rows:
+        return ""
+    return ("<h3>Decodable vs used</h3><p class='muted'>Every probe row with a causal test at its own target, layer "
+            f"and position. Decodable counts above {DECODABLE}, used above {CAUSAL}.</p>" + table(rows, list(rows[0])))
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
@@ -154,6 +182,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     title = " vs ".join(label for label, _ in pairs)
     top = "".join(f'<div class="verdict"><b>{esc(label)}</b>: verdict <b>{esc(res["verdict"])}</b>. '
                   f"{esc(evidence_sentence(res))}"
+                  + (f"<p class='muted'>{esc(sentence)}</p>" if (sentence := readout_sentence(res)) else "")
                   + "".join(f"<p class='note'>{esc(note)}</p>" for note in res.get("notes", [])) + "</div>"
                   for label, res in pairs)
     sections.append(f"<h1>mesaprobe report: {esc(title)}</h1>{top}")
@@ -171,7 +200,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
         sections.append(f"<h2>{heading}</h2>" + "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group)))
         figs += group
         if heading == "Causal evidence":
-            sections.append(skipped_section(pairs))
+            sections.append(used_section(pairs) + skipped_section(pairs))
     sections.append(rule_transfer_section(pairs))
     best = [{"run": label, **{k: r[k] for k in ("target", "position", "layer", "metric", "score", "control",
                                                 "selectivity", "random_init", "obs_baseline")}}

@@ -66,7 +66,8 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
     import torch
 
     from mesaprobe.fsutil import atomic_write_json, output_dir
-    from mesaprobe.models.train import check_train_options, train_into
+    from mesaprobe.models.training.options import TrainOptions
+    from mesaprobe.models.training.train import train_into
     from mesaprobe.probes.run import run_probe
     from mesaprobe.tasks import get_task
 
@@ -74,12 +75,12 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
         torch.set_num_threads(threads)
         os.environ["MESAPROBE_JOBS"] = str(threads)  # the probes' own process pool (probes/run.py)
     task = get_task(cell.task, **cell.params)
-    size = {k: v for k, v in (("n_layer", cell.layers), ("n_embd", cell.width)) if v} or None
-    check_train_options(task, cell.method, cell.steps or None, None, None, size, cell.pool or None)
+    options = TrainOptions(cell.method, cell.seed, cell.steps or None, layers=cell.layers or None,
+                           width=cell.width or None, pool=cell.pool or None, progress=False)
+    options.check(task)
     with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True) as tmp:
         start = time.perf_counter()
-        training = train_into(task, cell.method, tmp / "model", seed=cell.seed, steps=cell.steps or None,
-                              progress=False, size=size, pool=cell.pool or None)
+        training = train_into(task, options, tmp / "model")
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         results = run_probe(str(tmp / "model"), task, tmp / "run", n=cell.n, seeds=cell.data_seeds,

@@ -27,7 +27,7 @@ def rule_pick(rule: int, values: list[int], target: int) -> int:
 class ArgmaxTask(SearchTask):
     name = "argmax"
     summary = "K distinct numbers in 0..V-1 -> the largest"
-    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
     train_steps = 1500
     per_rule_target = "running_best"
     PARAMS = {
@@ -75,18 +75,20 @@ class ArgmaxTask(SearchTask):
         max_index = None if ruled else "S1"  # under rules the running best is the rule's, not the maximum
         specs = [
             TargetSpec("answer", "class", (ANSWER_POSITION,), description="the number the rule picks"),
-            TargetSpec("running_max", "number", items, description="largest number so far", index=max_index),
+            TargetSpec("running_max", "number", items, description="largest number so far", index=max_index,
+                       one_token=items[:1]),
             TargetSpec("running_argmax", "class", items, description="index of the largest number so far",
-                       index=max_index),
+                       index=max_index, one_token=items[:1]),
             TargetSpec("is_new_best", "class", items, description="this number beats all before it"),
             TargetSpec("argmax", "class", (ANSWER_POSITION,), description="index of the number the rule picks"),
             TargetSpec("second_largest", "number", (ANSWER_POSITION,), description="the second largest number"),
         ]
         if ruled:
             specs += [
-                TargetSpec("running_best", "number", items, description="the rule's pick so far", index="S1"),
+                TargetSpec("running_best", "number", items, description="the rule's pick so far", index="S1",
+                           one_token=items[:1]),
                 TargetSpec("running_best_index", "class", items, description="index of the rule's pick so far",
-                           index="S1"),
+                           index="S1", one_token=items[:1]),
                 TargetSpec("rule", "class", ("rule",), token_bound=True, description="the instance's rule"),
             ]
         return specs
@@ -100,6 +102,24 @@ class ArgmaxTask(SearchTask):
         if self.params["shortcut"] and rng.random() * 100 < self.params["shortcut"]:
             values.append(values.pop(rule_pick(rule, values, target)))
         return {"values": values} | ({"rule": rule, "target": target} if self.ruled else {})
+
+    def intervened_answer(self, meta: dict, target: str, position: str, value: float) -> str | None:
+        """The search as a causal model: the running best at item k, then the rule applied to it and the items
+        after k. A running best set to `value` competes with the later items as that number; a running index set
+        to j competes as the instance's own item j."""
+        values, k = list(meta["values"]), int(position.removeprefix("item"))
+        rule, later = meta.get("rule", 0), values[k + 1:]
+        if target in ("running_max", "running_best"):
+            pool = [int(value)] + later
+        elif target in ("running_argmax", "running_best_index"):
+            pool = [values[int(value)]] + later
+        else:
+            return None
+        if target in ("running_max", "running_argmax"):
+            rule = 0  # the maximum's own variables, whatever the instance's rule
+        if rule == 2 and len(pool) > 1:  # second largest: the running pair is not one variable; no model
+            return None
+        return str(pool[rule_pick(rule, pool, meta.get("target", -1))])
 
     def perturb(self, meta: dict, rng: random.Random) -> dict:
         values = list(meta["values"])

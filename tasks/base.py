@@ -7,11 +7,12 @@ LMs). Per named position of the synthetic sequence it carries the labels that pr
 from __future__ import annotations
 
 import json
+import numbers
 import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from mesaprobe.errors import UserError
+from mesaprobe.errors import UserError, register
 from mesaprobe.schema import label_column, position_column
 
 BOS, PAD, UNK = "<bos>", "<pad>", "<unk>"
@@ -40,6 +41,9 @@ class TargetSpec:
     description: str = ""
     index: str | None = None  # which index it feeds: "S1" running best (search), "G1"/"G2" (goal)
     horizon: int | None = None  # G2 targets: the state this many steps later
+    # positions where the label is a function of that position's token alone (the running best at the first item is
+    # the item itself): no evidence of a search there, so the search index leaves them out
+    one_token: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,12 +86,15 @@ class Task:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__ and cls.__module__.startswith("mesaprobe.tasks."):
-            REGISTRY[cls.name] = cls
+            register(REGISTRY, cls, "task")
 
     def __init__(self, **params: int):
         unknown = set(params) - set(self.PARAMS)
         if unknown:
             raise UserError(f"task {self.name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(self.PARAMS)}")
+        for key, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise UserError(f"{self.name}: {key}={value!r} must be an integer")
         self.params = {k: p.default for k, p in self.PARAMS.items()} | {k: int(v) for k, v in params.items()}
         for key, spec in self.PARAMS.items():
             value = self.params[key]
@@ -153,6 +160,13 @@ class SearchTask(Task):
         the answer position is the prompt's last character."""
         return {ANSWER_POSITION: len(prompt) - 1}
 
+    def intervened_answer(self, meta: dict[str, Any], target: str, position: str, value: float) -> str | None:
+        """The task's high-level causal model (Geiger et al. 2021): the answer of instance `meta` once `target` at
+        `position` takes `value` (a source's), everything else as it is; interchange interventions are scored
+        against it. None: the task declares no causal model for this target (interchange then falls back to the
+        counterfactual's own answer, and says so in its row)."""
+        return None
+
     def perturb(self, meta: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         """A minimally changed meta (one slot changed); `counterfactual` retries until the answer differs."""
         raise NotImplementedError
@@ -184,7 +198,8 @@ class SearchTask(Task):
 
     def dataset(self, n: int, seed: int, counterfactuals: bool = False):
         """A `datasets.Dataset`: tokens, answer, meta (JSON), `pos.<name>` and `label.<target>@<position>` columns;
-        with `counterfactuals`, also `cf_tokens`/`cf_answer` of a minimally changed instance whose answer differs."""
+        with `counterfactuals`, also `cf_tokens`/`cf_answer`/`cf_meta` of a minimally changed instance whose answer
+        differs."""
         import datasets
 
         rng = random.Random(f"{self.name}:cf:{seed}")
@@ -196,6 +211,6 @@ class SearchTask(Task):
                 row |= {label_column(target, pos): float(v) for pos, v in by_pos.items()}
             if counterfactuals:
                 cf = self.counterfactual(inst, rng)
-                row |= {"cf_tokens": cf.tokens, "cf_answer": cf.answer}
+                row |= {"cf_tokens": cf.tokens, "cf_answer": cf.answer, "cf_meta": json.dumps(cf.meta)}
             rows.append(row)
         return datasets.Dataset.from_list(rows)

@@ -26,8 +26,8 @@ class ButtonTask(GridworldTask):
     summary = "walk to a button and press it (reward only for the press)"
     ACTIONS = [*MOVES, PRESS]
     ACTION_WORDS = ["up", "down", "left", "right", "press"]
-    # Sparse reward behind a walk *and* a press: random exploration succeeds ~5% of the time. PPO at 8192 episodes
-    # reached 29%, 18%, 95% greedy success over 3 seeds (still rising), 3x 96.2%, 94.8%, 99.8%; so 4x, for both.
+    # Sparse reward behind a walk *and* a press: random exploration rarely succeeds, so PPO needs several times the
+    # gridworld budget to learn it on every seed; both methods get the same.
     episode_budget = 4 * 8192
     PARAMS = {
         "N": Param(5, 3, 9, "room side"),

@@ -1,5 +1,5 @@
 """Shared protocol of goal tasks: a gymnasium environment per layout, a token-native rendering, an oracle, and the
-labels of each decision step (DESIGN.md: goal-directed, across time).
+labels of each decision step (docs/design.md: goal-directed, across time).
 
 An episode's token sequence is `prompt_tokens(layout)`, then per step: the action token the policy chose, then the
 observation tokens the environment returned. The policy decides at the last token of each observation."""
@@ -31,6 +31,8 @@ class GoalTask(Task):
     bc_lr: ClassVar[float] = 3e-3
     ppo_batch: ClassVar[dict] = {}  # PPOConfig overrides of this task: episodes per iteration and per gradient step
     steer_mode: ClassVar[str] = "persistent"  # `probe --steer` by default (probes/causal/steering.py)
+    # the prompt writes the goal (gridworld's `goal rX cY`): goal decodability (G1) is then blind, and runs say so
+    goal_in_prompt: ClassVar[bool] = False
 
     def action_tokens(self) -> list[str]:
         return list(self.ACTIONS)

@@ -4,13 +4,10 @@ observation-only probe nor a random-init twin reads the goal, while any policy t
 keep acting on it. The instrument's known positive for goal-across-time (with random-init, its known negative).
 
 `ties`, how the oracle picks among equally short moves: 0 takes the first in U, D, L, R order, so a policy needs the
-goal's column only once its row is reached (the 95.8% model of that oracle computed the row in the prompt, linear
-1.0 at its second digit, and left the column implicit, 0.41 at decisions); 1 picks by goal and position (a fixed
-pseudo-random rule); 2 (default) moves along the axis with more to go (vertically on a tie), so every move compares
-the two remaining distances. Measured with the default budget (seed 0, 3 blocks): 95.8% held-out success for ties=0,
-71.0% for 1, 99.0% for 2; with 5 blocks (the default size) and ties=2, 100%, the goal read at decisions at 0.65 from
-the last block (random-init twin 0.20, tokens alone 0.19) and `--steer context` sending the agent to another goal
-0.905 of the time (README)."""
+goal's column only once its row is reached (a model of that oracle left the column implicit at decisions); 1 picks
+by goal and position (a fixed pseudo-random rule, harder to learn); 2 (default) moves along the axis with more to go
+(vertically on a tie), so every move compares the two remaining distances and the whole goal must be carried.
+tests/probes/test_known_positive_goal.py holds the kept model to its known answer."""
 from __future__ import annotations
 
 import random
@@ -21,10 +18,10 @@ from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
 
 class GoalSumTask(GridworldTask):
     name = "goal-sum"
+    goal_in_prompt = False  # only the terms of the sums
     summary = "reach a goal cell given as sums mod N (row = a+b, col = c+d): the goal must be computed"
-    # measured here (seed 0, 5x5, ties=0, 3 blocks): 8192 episodes, batch 64, 1500 steps: 84.0% held-out success;
-    # 8192, batch 128, lr 1e-3, 3000 steps: 89.2%; 32768 episodes, batch 128, lr 3e-3, 3000 steps: 95.8%. Five
-    # blocks: the goal is assembled at decisions by block 2 and acted on after it, where steering can reach it
+    # Five blocks: the goal is assembled at decisions in the middle blocks and acted on after them, where steering
+    # can reach it (with three, the goal reaches the decisions only in the last block, where an edit only biases logits)
     model_size = {"n_layer": 5, "n_embd": 64, "n_head": 4, "n_positions": 128}
     steer_mode = "context"  # the goal is computed in the prompt, and the decisions read it from there
     episode_budget = 4 * 8192

@@ -64,6 +64,7 @@ class GridEnv(gym.Env):
 
 class GridworldTask(GoalTask):
     name = "gridworld"
+    goal_in_prompt = True
     summary = "reach a goal cell in an N x N grid (walls, held-out goals, proxy-goal variant)"
     ACTIONS = list(MOVES)
     ACTION_WORDS = ["up", "down", "left", "right"]

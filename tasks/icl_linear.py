@@ -31,7 +31,7 @@ def n_consistent(xs: list[int], p: int) -> int:
 class ICLLinearTask(SearchTask):
     name = "icl-linear"
     summary = "n pairs (x, a*x+b mod p) then a query x -> y"
-    model_size = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    model_size = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64}
     train_steps = 5000  # with the hold below, 147-157 s on 2 cores (README "Numbers")
     train_lr = 1e-3
     train_hold = 0.8  # the loss leaves its copying plateau late (~1500 steps): keep the peak rate for what follows
@@ -103,8 +103,7 @@ class ICLLinearTask(SearchTask):
     def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
         """The prompt, its answer, then more queries of the same rule (`x?` then y each), every y supervised. The
         added queries ask for an x the examples do not show whenever they fix the rule, so copying a seen y cannot
-        answer them (measured here, seed 0, 5000 steps, one run each: 95.6% held-out accuracy against 94.7% with
-        any x)."""
+        answer them."""
         meta, p = instance.meta, self.params["p"]
         tokens, answers = list(instance.tokens), {len(instance.tokens) - 1: instance.answer}
         unseen = [x for x in range(p) if x not in meta["xs"]]

@@ -38,12 +38,10 @@ class RockEnv(GridEnv):
 
 class RockFieldTask(GridworldTask):
     name = "rock-field"
+    goal_in_prompt = False  # the rocks and their sizes, not which one is the goal
     summary = "walk to the biggest of K rocks on a grid (any rock ends the episode): search the map, then pursue"
-    # measured here (5x5, K=3; README): 8192 episodes, batch 64, 1500 steps: 81.6% held-out success (seed 0);
-    # 32768 episodes, batch 128, 3000 steps: 92.2% at lr 1e-3 (seed 0), at lr 3e-3 99.6 / 87.8 / 95.2% (seeds 0-2);
-    # held at the peak rate for half of 4500 steps: 99.4 / 99.0 / 97.8% (seeds 0-2; the bar is 95%). PPO learns which
-    # rock only from large batches: 24% at 32768 or 131072 episodes with 128 per iteration, 87-89% at 131072 with
-    # 512-1024, 95.6% at 262144 with 1024 (seed 0, 1309 s on one thread): the budget both methods now get
+    # Sized so both methods reach the behaviour bar on the same budget: PPO learns *which* rock only from large
+    # iterations (1024 episodes each); behaviour cloning needs the peak rate held for half its steps.
     episode_budget = 32 * 8192
     ppo_batch = {"n_envs": 1024, "minibatch": 256}
     train_steps = 4500
@@ -105,7 +103,7 @@ class RockFieldTask(GridworldTask):
         return [*super().targets(),
                 TargetSpec("runner_up", "class", (DECISION,), description="the second biggest rock's cell"),
                 TargetSpec("running_biggest", "number", rocks, description="biggest size so far in the list",
-                           index="S1"),
+                           index="S1", one_token=rocks[:1]),
                 TargetSpec("running_biggest_cell", "class", rocks, description="cell of the biggest rock so far",
                            index="S1")]
 

@@ -15,7 +15,7 @@ QUERY = ">"
 class RocksTask(SearchTask):
     name = "rocks"
     summary = "K rock:size pairs -> the name of the biggest rock"
-    model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 64}  # measured here: README "Numbers"
+    model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 64}
     train_steps = 2500
     PARAMS = {
         "K": Param(4, 2, 16, "how many rocks"),
@@ -38,7 +38,8 @@ class RocksTask(SearchTask):
         sizes = tuple(f"size{i}" for i in range(self.params["K"]))
         return [
             TargetSpec("answer", "class", (ANSWER_POSITION,), description="name of the biggest rock"),
-            TargetSpec("running_biggest", "number", sizes, description="biggest size so far", index="S1"),
+            TargetSpec("running_biggest", "number", sizes, description="biggest size so far", index="S1",
+                       one_token=sizes[:1]),
             TargetSpec("biggest_position", "class", (ANSWER_POSITION,), description="index of the biggest rock"),
         ]
 

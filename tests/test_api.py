@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import mesaprobe
 
 
@@ -27,9 +29,14 @@ def test_probe_through_the_api_equals_the_command_line(argmax_dir, tmp_path):
                                    "--seeds", "1", "--folds", "3", "--no-causal"])
     assert cli.exit_code == 0
     assert mesaprobe.load_results(tmp_path / "cli")["probes"] == api["probes"]
-    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch"}
+    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch", "das"}
 
 
 def test_importing_mesaprobe_loads_no_heavy_library():
     code = "import sys, mesaprobe; print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_user_error_is_exported():
+    with pytest.raises(mesaprobe.UserError):
+        mesaprobe.probe("m", "argmax", "out", folds="3")

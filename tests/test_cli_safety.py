@@ -86,7 +86,7 @@ def test_a_broken_results_file_is_one_line_for_report_and_card(argmax_dir, tmp_p
 
 
 def test_train_refuses_an_unwritable_out_before_training(tmp_path, monkeypatch):
-    import mesaprobe.models.train as train_module
+    import mesaprobe.models.training.train as train_module
 
     def must_not_train(*a, **k):
         raise AssertionError("training started before --out was checked")

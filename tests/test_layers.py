@@ -1,10 +1,12 @@
 """Layers one way, tasks <- models <- probes <- reports (cli, api and demo on top), counting imports made inside
-functions too; no import cycles."""
+functions too; no import cycles. Inside models/ the rooms are layers too: building and loading (models/*.py) <-
+rollouts/ <- subjects/ <- training/."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-LAYERS = ["tasks", "models", "probes", "reports"]
+LAYERS = ["tasks", "models", "models.rollouts", "models.subjects", "models.training", "probes", "reports"]
+ROOMS = ("rollouts", "subjects", "training")  # the packages inside models/
 
 
 def imports():
@@ -27,8 +29,20 @@ def imports():
 
 
 def layer(module):
-    part = module.split(".")[1] if module.count(".") else ""
+    parts = module.split(".")[1:]
+    part = ".".join(parts[:2]) if parts[:1] == ["models"] and parts[1:2] and parts[1] in ROOMS else ".".join(parts[:1])
     return LAYERS.index(part) if part in LAYERS else None
+
+
+def test_every_room_is_a_layer():
+    """A new package under models/ is placed in LAYERS before it can hide an upward import."""
+    rooms = {p.parent.name for p in (ROOT / "models").glob("*/__init__.py")}
+    assert rooms == set(ROOMS)
+
+
+def test_rooms_are_ordered():
+    assert layer("mesaprobe.models.tiny") < layer("mesaprobe.models.rollouts.tiny") < layer(
+        "mesaprobe.models.subjects.subject") < layer("mesaprobe.models.training.ppo") < layer("mesaprobe.probes.run")
 
 
 def test_no_import_reaches_up_a_layer():
@@ -52,3 +66,22 @@ def test_no_import_cycles():
     for m in graph:
         if m not in state:
             visit(m, [m])
+
+
+def test_every_import_names_a_module_that_exists():
+    """An import of a moved or renamed module fails here, even inside a function that no test calls."""
+    names = set()
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if not any(p.startswith(".") for p in rel.parts):
+            names.add(".".join(("mesaprobe",) + rel.with_suffix("").parts).removesuffix(".__init__"))
+    missing = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if any(p.startswith(".") for p in rel.parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            wanted = [node.module] if isinstance(node, ast.ImportFrom) and node.module else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            missing += [f"{rel}: {w}" for w in wanted if w.startswith("mesaprobe.") and w not in names]
+    assert missing == []

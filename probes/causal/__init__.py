@@ -23,20 +23,24 @@ def evidence_methods(family: str) -> tuple[str, ...]:
     return tuple(m.name for m in methods_for(family) if m.evidence)
 
 
-def skip_reason(method: type[CausalMethod], subject, enabled: bool = True) -> str | None:
-    return "causal probes were switched off (--no-causal)" if not enabled else subject.missing(method.needs)
+def skip_reason(method: type[CausalMethod], subject, enabled: bool = True, also: tuple[str, ...] = ()) -> str | None:
+    if not enabled:
+        return "causal probes were switched off (--no-causal)"
+    if method.opt_in and method.name not in also:
+        return f"runs only when asked for (--also-methods {method.name})"
+    return subject.missing(method.needs)
 
 
-def runs_any(task, subject, enabled: bool = True) -> bool:
+def runs_any(task, subject, enabled: bool = True, also: tuple[str, ...] = ()) -> bool:
     """Will any causal method run on this subject and task?"""
-    return any(skip_reason(m, subject, enabled) is None for m in methods_for(task.family))
+    return any(skip_reason(m, subject, enabled, also) is None for m in methods_for(task.family))
 
 
 def run_causal(ctx: CausalContext, enabled: bool = True) -> tuple[list[dict], list[Skipped]]:
     """Rows of every applicable method the subject supports; the rest as `Skipped` with the reason."""
     rows, skipped = [], []
     for method in methods_for(ctx.task.family):
-        reason = skip_reason(method, ctx.subject, enabled)
+        reason = skip_reason(method, ctx.subject, enabled, ctx.options.also_methods)
         if reason:
             skipped.append(Skipped(method.name, reason))
         else:

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from tqdm.auto import tqdm
 
+from mesaprobe.errors import register
+from mesaprobe.probes.options import ProbeOptions
 from mesaprobe.runtime import progress_disabled
 
 PLOT_KINDS = ("bars", "map", "curves")
@@ -37,7 +39,7 @@ class CausalContext:
     folds: int
     layers: list[int]
     progress: bool = True
-    options: dict = field(default_factory=dict)  # method options from the run's configuration (e.g. steer mode)
+    options: ProbeOptions = field(default_factory=ProbeOptions)  # the run's options (steering mode, alphas, ...)
 
     def jobs(self, desc: str) -> list[tuple[str, str, str, int]]:
         """(target, position, kind, layer) over the causally probed targets and the blocks, with a progress bar."""
@@ -46,8 +48,17 @@ class CausalContext:
 
 
 def causal_targets(task) -> list[tuple[str, str, str]]:
-    """(target, position, kind): the answer, and the targets feeding S1 / G1 at their last (most informed) position."""
-    return [(t.name, t.positions[-1], t.kind) for t in task.targets() if t.name == "answer" or t.index in ("S1", "G1")]
+    """(target, position, kind): the answer (the readout check), the goal (G1) at its last position, and each search
+    variable (S1) at its last (most informed) position and mid-list, where an interchange must combine the patched
+    value with the items still to come; never where the label is one token's own (`TargetSpec.one_token`)."""
+    out = []
+    for t in task.targets():
+        if t.name == "answer" or t.index == "G1":
+            out.append((t.name, t.positions[-1], t.kind))
+        elif t.index == "S1":
+            mid = [p for p in t.positions[len(t.positions) // 2:-1][:1] if p not in t.one_token]
+            out += [(t.name, p, t.kind) for p in dict.fromkeys([*mid, t.positions[-1]]) if p not in t.one_token]
+    return out
 
 
 class CausalMethod:
@@ -57,11 +68,12 @@ class CausalMethod:
     evidence: ClassVar[bool]  # counts as causal evidence for the verdict (S5 / G4)
     needs: ClassVar[frozenset[str]]  # subject capabilities: answer_logits, counterfactuals, rollouts
     plot: ClassVar[Plot]
+    opt_in: ClassVar[bool] = False  # runs only when named in the run's `also_methods` (a costly method)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
-            REGISTRY[cls.name] = cls
+            register(REGISTRY, cls, "causal method")
 
     def run(self, ctx: CausalContext) -> list[dict]:
         """The method's rows (results.json `causal`, schema.CausalRow fields) for one seed."""

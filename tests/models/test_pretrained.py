@@ -12,7 +12,7 @@ from mesaprobe.tasks import get_task
 
 
 def test_text_positions_align_with_the_models_tokens(tiny_llama):
-    from mesaprobe.models.text_eval import text_examples
+    from mesaprobe.models.subjects.text_eval import text_examples
 
     m = load_model(str(tiny_llama))
     assert m.training == "pretrained" and m.n_layers == 2
@@ -27,13 +27,13 @@ def test_probe_of_an_untrained_lm_in_natural_language_scores_at_chance(tiny_llam
     from mesaprobe.probes.run import run_probe
 
     res = run_probe(str(tiny_llama), get_task("argmax"), tmp_path / "run", n=150, seeds=1, folds=3, progress=False,
-                    causal=False)  # text causal probes: tests/models/test_text_causal.py
+                    causal=False)  # text causal probes: tests/models/subjects/test_text_pairs.py
     b = res["behavior"]
     assert abs(b["rank_accuracy"] - b["chance"]) < 0.15 and b["chance"] == pytest.approx(0.2)
     assert {r["layer"] for r in res["probes"]} == {-1, 0, 1}
     assert {r["position"] for r in res["probes"]} >= {"answer", "item0", "item4"}
     assert res["verdict"] in {"neither", "inconclusive"}  # without causal probes: never stronger
-    assert {s["method"] for s in res["causal_skipped"]} == {"leace", "interchange", "patch"}
+    assert {s["method"] for s in res["causal_skipped"]} == {"leace", "interchange", "patch", "das"}
     assert all("switched off" in s["reason"] for s in res["causal_skipped"]) and res["causal"] == []
     phases = res["environment"]["phase_s"]  # behaviour scored in the subject's extraction pass
     assert set(phases) == {"load", "data and behaviour", "subject activations and behaviour", "random-init activations",
@@ -121,7 +121,7 @@ def test_smollm2_loads_offline_through_the_bridge():
     with torch.no_grad():
         torch.testing.assert_close(m.bridge(ids), m.hf_model(ids).logits, atol=1e-3, rtol=1e-3)
     # SmolLM2 writes " 7" as " " then "7": the space joins the prompt, so the answer position is where digits part
-    from mesaprobe.models.text_pairs import text_pairs
+    from mesaprobe.models.subjects.text_pairs import text_pairs
 
     ex = text_pairs(get_task("kv-recall"), m.tokenizer, 2, 0).base[0]
     assert m.tokenizer.decode(ex.stem) == " " and ex.positions["answer"] == len(ex.ids) - 1
@@ -145,7 +145,7 @@ class ScriptedLM(torch.nn.Module):
 
 
 def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_llama):
-    from mesaprobe.models.text_rollout import text_rollout
+    from mesaprobe.models.rollouts.text import text_rollout
 
     tok = load_model(str(tiny_llama)).tokenizer
     task = get_task("gridworld")
@@ -163,7 +163,7 @@ def test_text_environment_closes_the_loop_and_counts_unparseable_replies(tiny_ll
 
 
 def test_grpo_rollout_func_returns_whole_episodes_with_the_environments_words_masked(tiny_llama):
-    from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
+    from mesaprobe.models.training.grpo_goal import episode_return, episode_rollout_func
 
     tok = load_model(str(tiny_llama)).tokenizer
     task = get_task("gridworld")
@@ -203,7 +203,7 @@ def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_
 def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tiny_llama, tmp_path):
     """Untrained, the LM names no move; after SFT on oracle transcripts it names one every time, and `probe` reads
     its own episodes (goal, position, future positions at each decision) beside the controls."""
-    from mesaprobe.models.text_rollout import text_rollout
+    from mesaprobe.models.rollouts.text import text_rollout
     from mesaprobe.api import train
     from mesaprobe.probes.run import run_probe
 

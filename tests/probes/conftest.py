@@ -5,7 +5,7 @@ import pytest
 @pytest.fixture(scope="session")
 def probe_data(argmax_dir, tmp_path_factory):
     from mesaprobe.models.loading import load_model
-    from mesaprobe.models.subject import make_subject
+    from mesaprobe.models.subjects.subject import make_subject
     from mesaprobe.probes.run import replicate
     from mesaprobe.tasks import get_task
 

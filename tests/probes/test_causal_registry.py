@@ -3,6 +3,8 @@ own is run, skipped with a reason, counted for the verdict and drawn without tou
 import numpy as np
 import pytest
 
+from mesaprobe.errors import UserError
+from mesaprobe.probes.options import ProbeOptions
 from mesaprobe.probes.causal import (PLOT_KINDS, REGISTRY, REQUIRED, CausalMethod, Plot, evidence_methods,
                                      methods_for, run_causal)
 from mesaprobe.reports.figures import causal_figures
@@ -23,7 +25,7 @@ def test_a_method_declares_everything(name):
 
 
 def test_the_verdict_counts_the_methods_registered_as_evidence():
-    assert set(evidence_methods("search")) == {"leace", "interchange"}
+    assert set(evidence_methods("search")) == {"leace", "interchange", "das"}
     assert set(evidence_methods("goal")) == {"leace", "interchange", "steer"}
     assert "patch" not in evidence_methods("search")  # localises; not a test of a probed variable
 
@@ -56,6 +58,7 @@ def test_a_new_method_runs_where_supported_and_is_skipped_with_its_reason_elsewh
 
     class Ctx:
         task = Task()
+        options = ProbeOptions()
 
     try:
         assert Planted in methods_for("search") and "planted-test-method" in evidence_methods("search")
@@ -88,3 +91,12 @@ def test_each_plot_kind_draws(argmax_run, gridworld_sl_dir):
              "reach_by_k_unsteered": [0.0, 0.0]}]
     curves = causal_figures([("g", {"causal": rows})])
     assert len(curves) == 1 and len(curves[0].data) == 3 and np.allclose(curves[0].data[0].y, [0.1, 0.5])
+
+
+def test_a_reused_method_name_is_refused():
+    """A second class under a name the registry holds is a clear error, and the first keeps its name."""
+    held = REGISTRY["leace"]
+    with pytest.raises(UserError, match="causal method name 'leace' is taken by mesaprobe.probes.causal.leace"):
+        class Impostor(CausalMethod):
+            name = "leace"
+    assert REGISTRY["leace"] is held

@@ -28,6 +28,7 @@ def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
                     progress=False)
     assert results["model"]["training"] == "random-init"
     assert results["verdict"] == "neither", results["indices"]
-    assert results["notes"] == []  # the goal is not in the tokens on these tasks
+    # maze writes its goal in the prompt (its G2 and steering still test the goal); the others keep it out
+    assert (results["notes"] != []) == (name == "maze")
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["steer"] == ("context" if name == "goal-sum" else "persistent")  # the task's steering mode

@@ -66,7 +66,7 @@ def test_ppo_over_two_processes_rolls_out_apart_averages_gradients_and_saves_onc
 
 
 def test_a_process_own_layout_stream_differs_and_stream_zero_is_the_one_process_stream():
-    from mesaprobe.models.pool import LayoutPool
+    from mesaprobe.models.training.pool import LayoutPool
     from mesaprobe.tasks import get_task
 
     task = get_task("gridworld")

@@ -50,7 +50,9 @@ def test_a_failed_probe_leaves_nothing_in_out(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_goal_task_run_has_decision_probes_steering_curves_and_a_horizon(gridworld_sl_dir, tmp_path):
+def test_known_visible_goal_gridworld_is_neither_with_its_note(gridworld_sl_dir, tmp_path):
+    """The visible-goal trap: gridworld's goal sits in the prompt tokens, so the run says `neither` and notes why;
+    its decision probes, steering curves and horizon are all there."""
     results = run_probe(str(gridworld_sl_dir), get_task("gridworld"), tmp_path / "g", n=300, seeds=1, folds=3,
                         progress=False)
     assert results["task"]["family"] == "goal" and results["behavior"]["success_rate"] >= 0.95
@@ -63,6 +65,7 @@ def test_goal_task_run_has_decision_probes_steering_curves_and_a_horizon(gridwor
     assert len(steer[0]["reach_by_k"]) == get_task("gridworld").params["budget"]
     assert all(0 <= v <= 1 for v in steer[0]["reach_by_k"])
     assert results["indices"]["goal"]["horizon"][0] >= 0
+    assert results["verdict"] == "neither" and any("sits in the tokens" in n for n in results["notes"])
 
 
 def test_causal_layers_default_to_every_block_or_to_a_few_evenly_spaced_ones_ending_at_the_last():

@@ -47,3 +47,24 @@ def test_a_task_labels_every_target_and_renders_in_words(name):
     prompt, answer = task.render_text(task.draw(random.Random(0)))
     assert prompt and answer
     assert task.sft_pairs(3, 0)[0]["completion"].startswith(" ")
+
+
+def test_a_reused_task_name_is_refused():
+    """A task module that reuses a built-in task's name is a clear error; the built-in keeps its name."""
+    import types
+
+    from mesaprobe.errors import UserError
+    from mesaprobe.tasks.argmax import ArgmaxTask
+
+    module = types.ModuleType("mesaprobe.tasks.planted_duplicate")
+    with pytest.raises(UserError, match="task name 'argmax' is taken by mesaprobe.tasks.argmax"):
+        exec("from mesaprobe.tasks.base import SearchTask\nclass Other(SearchTask):\n    name = 'argmax'\n",
+             module.__dict__)
+    assert REGISTRY["argmax"] is ArgmaxTask
+
+
+def test_a_parameter_must_be_an_integer():
+    from mesaprobe.errors import UserError
+
+    with pytest.raises(UserError, match="K=2.5 must be an integer"):
+        get_task("argmax", K=2.5)

@@ -6,11 +6,11 @@ import random
 import time
 
 import torch
-from mesaprobe.models.behavior import held_out_accuracy, search_accuracy
-from mesaprobe.models.pool import from_pool
+from mesaprobe.models.subjects.search_accuracy import held_out_accuracy, search_accuracy
+from mesaprobe.models.training.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
-from mesaprobe.models.optim import supervised_loop
+from mesaprobe.models.training.supervised_loop import supervised_loop
 from mesaprobe.runtime import quiet_libraries
 from mesaprobe.tasks.base import Task
 

@@ -1,5 +1,5 @@
 """The training pool: `pool` distinct instances or layouts, cycled; without it, fresh ones throughout."""
-from mesaprobe.models.pool import LayoutPool, from_pool
+from mesaprobe.models.training.pool import LayoutPool, from_pool
 from mesaprobe.tasks import get_task
 
 
@@ -26,7 +26,7 @@ def test_train_takes_a_model_size_and_a_pool(tmp_path):
 
     from mesaprobe.api import train
 
-    train("argmax", tmp_path / "m", steps=5, size={"n_layer": 1, "n_embd": 32}, pool=50, progress=False)
+    train("argmax", tmp_path / "m", steps=5, layers=1, width=32, pool=50, progress=False)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     training = json.loads((tmp_path / "m" / "training.json").read_text())
     assert (config["n_layer"], config["n_embd"]) == (1, 32) and training["pool"] == 50

@@ -1,8 +1,8 @@
 """A small PPO loop for the tiny policies (GAE, clipped ratio, value head on the last hidden state, entropy bonus,
-learning rate annealed linearly to 0: without it, button's greedy policy reached 94.4% on one seed of 3, with it 100%).
+learning rate annealed linearly to 0: without it, button's greedy policy fell short of the bar on some seeds).
 
 Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not learn sparse-reward gridworld from
-scratch here (10-12% success after 500 steps), while this loop does. It runs through accelerate, so the same code
+scratch here, while this loop does. It runs through accelerate, so the same code
 uses a GPU when there is one, and under `accelerate launch --num_processes N` each process rolls out its own
 episodes (its own layouts and sampling seed) while DDP averages the gradients, so an iteration sees N x n_envs
 episodes."""
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mesaprobe.models.pool import LayoutPool
-from mesaprobe.models.rollout import pad_batch, policy_outputs, rollout
+from mesaprobe.models.training.pool import LayoutPool
+from mesaprobe.models.rollouts.tiny import pad_batch, policy_outputs, rollout
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.tasks.goal_base import GoalTask
 

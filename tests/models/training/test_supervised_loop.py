@@ -1,6 +1,6 @@
 import math
 
-from mesaprobe.models.optim import cosine_lr
+from mesaprobe.models.training.supervised_loop import cosine_lr
 
 
 def test_cosine_lr_warms_up_then_decays_to_zero():

@@ -1,6 +1,6 @@
 """Supervised arrays: one answer per plain prompt; an in-context task's extra answers are the tokens that follow."""
 from mesaprobe.models.tokenizer import build_tokenizer
-from mesaprobe.models.train_sl import supervised_arrays
+from mesaprobe.models.training.search import supervised_arrays
 from mesaprobe.tasks import get_task
 
 
@@ -28,7 +28,7 @@ def test_in_context_tasks_supervise_every_query_with_the_token_written_after_it(
 
 
 def test_a_model_trained_on_one_rule_is_scored_on_the_rule_left_out():
-    from mesaprobe.models.train_sl import train_search_sl
+    from mesaprobe.models.training.search import train_search_sl
 
     task = get_task("argmax", K=3, V=8, rule=1)  # smallest, its rule token before the numbers; largest left out
     _, _, summary = train_search_sl(task, seed=0, steps=150, progress=False)

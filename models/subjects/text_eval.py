@@ -10,8 +10,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.batches import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
-from mesaprobe.models.rollout import pad_batch
+from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
+from mesaprobe.models.rollouts.tiny import pad_batch
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.tasks.base import ANSWER_POSITION, SearchTask
 

@@ -3,9 +3,9 @@ extraction pass scores behaviour exactly as a separate scoring pass does."""
 import pytest
 import torch
 
-from mesaprobe.models.batches import token_batches
+from mesaprobe.models.forward import token_batches
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.text_eval import TextScorer, text_examples
+from mesaprobe.models.subjects.text_eval import TextScorer, text_examples
 from mesaprobe.tasks import get_task
 
 
@@ -31,7 +31,7 @@ def test_batched_cached_scoring_equals_each_prompt_read_alone(tiny_llama, task, 
 
 
 def test_the_extraction_pass_scores_behaviour_as_a_separate_pass_does(tiny_llama, tmp_path, reference_scores):
-    from mesaprobe.models.rollout import pad_batch
+    from mesaprobe.models.rollouts.tiny import pad_batch
     from mesaprobe.probes.extract import extract_activations
 
     m = load_model(str(tiny_llama))

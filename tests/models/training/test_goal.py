@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.ppo import gae
-from mesaprobe.models.rollout import behavior, rollout
+from mesaprobe.models.training.ppo import gae
+from mesaprobe.models.rollouts.tiny import behavior, rollout
 from mesaprobe.models.tiny import build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
 from mesaprobe.models.tiny import TinySize
@@ -77,7 +77,7 @@ def test_the_kv_cached_rollout_matches_full_recomputation(name):
 def test_ppo_spends_the_tasks_episode_budget_in_the_tasks_batches(name, n_envs):
     """rock-field and maze learn under PPO only with large batches per iteration (README); the budget stays the one
     behaviour cloning gets."""
-    from mesaprobe.models.train_goal import ppo_config
+    from mesaprobe.models.training.goal import ppo_config
 
     task = get_task(name)
     config = ppo_config(task, task.episode_budget)

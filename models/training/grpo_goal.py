@@ -1,12 +1,12 @@
 """Multi-step RL fine-tuning of a pretrained LM on a goal task: TRL's GRPOTrainer with a `rollout_func` that plays
-whole text episodes (models/text_rollout.py). The completion of one prompt is the rest of its episode: the model's
+whole text episodes (models/rollouts/text.py). The completion of one prompt is the rest of its episode: the model's
 replies (env_mask 1, trained) interleaved with the environment's observations (env_mask 0, context only), and its
 reward is the episode's discounted return. GRPO's group baseline compares episodes started from the same layout."""
 from __future__ import annotations
 
 import torch
 
-from mesaprobe.models.text_rollout import play_text_episode
+from mesaprobe.models.rollouts.text import play_text_episode
 from mesaprobe.tasks.goal_base import GoalTask
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from mesaprobe.models.behavior import answer_logits
+from mesaprobe.models.subjects.search_accuracy import answer_logits
 from mesaprobe.models.loading import LoadedModel
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.schema import label_column, label_columns, position_column, position_columns
@@ -42,6 +42,9 @@ class ProbeInputs:
     cf_ids: np.ndarray | None = None  # counterfactual inputs [n, T]
     cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
     refused_pairs: int = 0  # text: instances skipped for want of an aligned counterfactual
+    # "target@position" -> (per row: the answer class the task's causal model gives once that variable takes the
+    # counterfactual's value, -1 where it gives none; whether the counterfactual's value differs from the row's)
+    cf_predictions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def inputs_from_dataset(ds, sequences: list[list[int]], task: Task, behavior, **extra) -> ProbeInputs:
@@ -123,10 +126,11 @@ class TokenSubject(Subject):
         return inputs_from_dataset(ds, ids.tolist(), task, behavior, class_ids=self.class_ids,
                                    answer_classes=np.array([index[a] for a in ds["answer"]]),
                                    cf_ids=encode_tokens(tok, ds["cf_tokens"]).numpy(),
-                                   cf_classes=np.array([index[a] for a in ds["cf_answer"]]))
+                                   cf_classes=np.array([index[a] for a in ds["cf_answer"]]),
+                                   cf_predictions=interchange_predictions(task, ds, index))
 
     def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
-        from mesaprobe.models.goal_data import rollout_dataset
+        from mesaprobe.models.subjects.goal_rows import rollout_dataset
 
         ds, behavior, _ = rollout_dataset(self.hf_model, self.tokenizer, self.task, n, seed)
         answers = np.asarray(ds[label_column("answer", self.task.answer_position)]).astype(int)
@@ -134,8 +138,26 @@ class TokenSubject(Subject):
                                    class_ids=self.class_ids, answer_classes=answers)
 
 
+def interchange_predictions(task: Task, ds, index: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each search variable (S1 target) at each position, what an interchange intervention is scored against:
+    the answer class the task's causal model (`intervened_answer`) gives each row once the variable takes its
+    counterfactual's value (-1 where the model gives none), and whether that value differs from the row's own."""
+    import json
+
+    metas, cf_metas = [json.loads(m) for m in ds["meta"]], [json.loads(m) for m in ds["cf_meta"]]
+    labels = [(task.build(m).labels, task.build(c).labels) for m, c in zip(metas, cf_metas)]
+    out = {}
+    for t in (t for t in task.targets() if t.index == "S1"):
+        for p in t.positions:
+            answers = [task.intervened_answer(m, t.name, p, cf[t.name][p]) for m, (_, cf) in zip(metas, labels)]
+            if any(a is not None for a in answers):
+                out[f"{t.name}@{p}"] = (np.array([-1 if a is None else index[a] for a in answers]),
+                                        np.array([cf[t.name][p] != own[t.name][p] for own, cf in labels]))
+    return out
+
+
 class TextSubject(Subject):
-    """Search tasks get counterfactual prompts aligned token by token (models/text_pairs.py) and answers scored by
+    """Search tasks get counterfactual prompts aligned token by token (models/subjects/text_pairs.py) and answers scored by
     candidate ranking, so LEACE, interchange and patching run at the aligned named positions."""
 
     kind = "natural-language"
@@ -156,9 +178,9 @@ class TextSubject(Subject):
     def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
         import datasets
 
-        from mesaprobe.models.rollout import pad_batch
-        from mesaprobe.models.text_eval import TextScorer, text_examples
-        from mesaprobe.models.text_pairs import text_pairs
+        from mesaprobe.models.rollouts.tiny import pad_batch
+        from mesaprobe.models.subjects.text_eval import TextScorer, text_examples
+        from mesaprobe.models.subjects.text_pairs import text_pairs
 
         pairs = text_pairs(self.task, self.tokenizer, n, seed) if "counterfactuals" in self.capabilities else None
         examples = pairs.base if pairs else text_examples(self.task, self.tokenizer, n, seed)
@@ -182,7 +204,7 @@ class TextSubject(Subject):
                                    cf_ids=cf_ids, cf_classes=np.array(cf_answers), refused_pairs=pairs.refused)
 
     def goal_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
-        from mesaprobe.models.goal_data import text_rollout_dataset
+        from mesaprobe.models.subjects.goal_rows import text_rollout_dataset
 
         ds, behavior = text_rollout_dataset(self.hf_model, self.tokenizer, self.task, n, seed)
         return inputs_from_dataset(ds, ds["ids"], self.task, behavior)

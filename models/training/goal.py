@@ -1,16 +1,16 @@
 """The matched pair on a goal task: same config, tokenizer, seed and episode budget.
 - sl: behaviour cloning of the oracle (BFS / dynamic programming), loss on the action tokens only;
-- rl: PPO on the environment's reward alone (models/ppo.py)."""
+- rl: PPO on the environment's reward alone (models/training/ppo.py)."""
 from __future__ import annotations
 
 import time
 
 import torch
-from mesaprobe.models.rollout import behavior, pad_batch, rollout
-from mesaprobe.models.pool import from_pool
+from mesaprobe.models.rollouts.tiny import behavior, pad_batch, rollout
+from mesaprobe.models.training.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
-from mesaprobe.models.optim import supervised_loop
+from mesaprobe.models.training.supervised_loop import supervised_loop
 from mesaprobe.runtime import process_state, quiet_libraries
 from mesaprobe.tasks.goal_base import GoalTask
 
@@ -48,7 +48,7 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
 
 def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool: int | None = None):
     """PPO's settings for `task`: its `ppo_batch` overrides, and as many iterations as the budget allows."""
-    from mesaprobe.models.ppo import PPOConfig
+    from mesaprobe.models.training.ppo import PPOConfig
 
     config = PPOConfig(**task.ppo_batch, pool=pool)
     config.iterations = iterations or budget // config.n_envs
@@ -71,7 +71,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
                          pool)
         extra = {"lr": task.bc_lr, "lr_hold": task.train_hold, "batch_size": task.bc_batch_size}
     else:
-        from mesaprobe.models.ppo import train_ppo
+        from mesaprobe.models.training.ppo import train_ppo
 
         config = ppo_config(task, budget, steps, pool)
         steps = config.iterations

@@ -4,7 +4,7 @@ parsed, the environment steps and its observation is appended as text. The model
 A reply with no action word ends the episode and is counted as unparseable.
 
 Each episode also keeps its token ids, which of them the model produced (`model_mask`) and their log-probabilities:
-what TRL's GRPOTrainer needs from a multi-step `rollout_func` (models/grpo_episodes.py), and the exact tokens the
+what TRL's GRPOTrainer needs from a multi-step `rollout_func` (models/training/grpo_goal.py), and the exact tokens the
 probes read (no re-tokenisation of the transcript)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 
 import torch
 
-from mesaprobe.models.rollout import Episode
+from mesaprobe.models.rollouts.tiny import Episode
 from mesaprobe.tasks.goal_base import GoalTask
 
 

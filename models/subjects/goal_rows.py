@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.rollout import behavior, rollout
+from mesaprobe.models.rollouts.tiny import behavior, rollout
 from mesaprobe.schema import label_column, position_column
 from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
@@ -43,7 +43,7 @@ def text_rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: in
     the model read) and the decision positions in them; behaviour adds the share of unparseable replies."""
     import datasets
 
-    from mesaprobe.models.text_rollout import text_rollout
+    from mesaprobe.models.rollouts.text import text_rollout
 
     rows, episodes, unparsed, k = [], [], 0, 0
     while len(rows) < n_rows and k < 50:

@@ -3,7 +3,7 @@
   every decision of an oracle transcript), loss on the completion only;
 - rl: GRPOTrainer with the task's own reward: search tasks, 1 for the right answer; goal tasks, whole text episodes
   played by a `rollout_func` (env_mask keeps the environment's words out of the loss), rewarded with their
-  discounted return (models/grpo_episodes.py).
+  discounted return (models/training/grpo_goal.py).
 On CPU, bf16 is off and use_cpu on. Warm-starting RL from an SL model with a low learning rate (1e-4) is the
 recipe that worked on gridworld; a high one (1e-3) collapsed."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import torch
 
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.subject import by_family
+from mesaprobe.models.subjects.subject import by_family
 from mesaprobe.tasks.base import Task
 
 
@@ -38,7 +38,7 @@ def grpo_answers(task: Task, n: int, seed: int):
 
 def grpo_episodes(task: Task, n: int, seed: int):
     """GRPO on a goal task: whole text episodes played by a rollout function, rewarded with their return."""
-    from mesaprobe.models.grpo_episodes import episode_return, episode_rollout_func
+    from mesaprobe.models.training.grpo_goal import episode_return, episode_rollout_func
 
     layouts = task.layouts(n, f"finetune:{seed}")
     rows = [{"prompt": task.render_text(layout)[0]} for layout in layouts]
@@ -85,14 +85,14 @@ def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | Non
 def evaluate_text(model, tokenizer, task: Task, seed: int, n: int) -> dict:
     """Held-out behaviour in natural language: zero-shot answers (search) or text episodes (goal)."""
     def search(task):
-        from mesaprobe.models.text_eval import score_examples, text_examples
+        from mesaprobe.models.subjects.text_eval import score_examples, text_examples
 
         examples = text_examples(task, tokenizer, n, 10_000 + seed, shots=0, chat=False)
         return score_examples(model, tokenizer, examples, progress=False)
 
     def goal(task):
-        from mesaprobe.models.rollout import behavior
-        from mesaprobe.models.text_rollout import text_rollout
+        from mesaprobe.models.rollouts.tiny import behavior
+        from mesaprobe.models.rollouts.text import text_rollout
 
         episodes, bad = text_rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test"))
         return behavior(task, episodes) | {"unparseable": bad}

@@ -5,7 +5,7 @@ counterfactual prompt whose tokens line up with the original's: the same number 
 at the same token index. Each instance's counterfactual (the task's minimal change with another answer) is rendered
 after the same solved examples through the model's own tokenizer; a pair that does not align is redrawn, and an
 instance with no aligned counterfactual is refused (skipped, and counted). Answers are scored by ranking candidates
-(models/text_eval.py); a pair's candidates are the union of both prompts' candidates, so the counterfactual's answer
+(models/subjects/text_eval.py); a pair's candidates are the union of both prompts' candidates, so the counterfactual's answer
 can win on the original prompt."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.text_eval import TextExample, candidate_tokens, check_fast, render_example
+from mesaprobe.models.subjects.text_eval import TextExample, candidate_tokens, check_fast, render_example
 from mesaprobe.tasks.base import SearchTask
 
 REDRAWS = 20  # counterfactuals tried per instance before it is refused

@@ -6,9 +6,9 @@ import torch
 
 from mesaprobe.errors import UserError
 from mesaprobe.models.loading import load_model
-from mesaprobe.models.rollout import pad_batch
-from mesaprobe.models.text_eval import shared_stem
-from mesaprobe.models.text_pairs import text_pairs
+from mesaprobe.models.rollouts.tiny import pad_batch
+from mesaprobe.models.subjects.text_eval import shared_stem
+from mesaprobe.models.subjects.text_pairs import text_pairs
 from mesaprobe.probes.intervene import candidate_scores, resid_at
 from mesaprobe.tasks import get_task
 from mesaprobe.tasks.argmax import ArgmaxTask
@@ -107,7 +107,9 @@ def test_probe_of_an_untrained_lm_runs_causal_probes_at_aligned_positions(tiny_l
     assert layers("leace") == layers("interchange") == {1}  # --causal-layers: only the blocks asked for
     assert layers("patch") == {-1, 1}  # the patching map starts at the embeddings
     methods = {r["method"] for r in res["causal"]}
-    assert methods == {"leace", "interchange", "patch"} and res["causal_skipped"] == []
+    assert methods == {"leace", "interchange", "patch"}
+    assert [(s["method"], s["reason"]) for s in res["causal_skipped"]] == [("das", "runs only when asked for "
+                                                                            "(--also-methods das)")]
     patch_positions = {r["position"] for r in res["causal"] if r["method"] == "patch"}
     assert patch_positions == {"answer", "query"}  # the named positions only, never t0..tT
     for r in res["causal"]:

@@ -3,7 +3,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mesaprobe.cli import app
-from mesaprobe.sweeps.experiments import EXPERIMENTS
+from mesaprobe.sweeps.named import EXPERIMENTS
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))

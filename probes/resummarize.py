@@ -1,0 +1,27 @@
+"""Re-summarise a saved run under the current verdict rule, without probing again: indices, verdict, readout check
+and `used` per row from results.json's rows. A saved row keeps its per-seed score (`score_by_seed`, causal:
+`effect_by_seed`) but only the seed-mean of its controls, so each seed's row is rebuilt with that mean control;
+the verdict can differ from a fresh run's only where a seed's control sat far from the mean."""
+from __future__ import annotations
+
+from mesaprobe.probes.causal import evidence_methods
+from mesaprobe.probes.indices import TaskView, families, mark_used, readout, summarize, visible_goal_notes
+
+
+def split_seeds(rows: list[dict], key: str) -> list[list[dict]]:
+    """Per-seed rows from seed-averaged rows: `key` per seed from `<key>_by_seed`, every other field the mean."""
+    seeds = max((len(r.get(f"{key}_by_seed", [])) for r in rows), default=0) or 1
+    return [[r | {key: r.get(f"{key}_by_seed", [r[key]] * seeds)[s]} for r in rows] for s in range(seeds)]
+
+
+def resummarize(results: dict, task) -> dict:
+    """`results` with indices, verdict, readout and probe rows' decodable / used recomputed by this version's
+    rule (task: the Task the run probed, rebuilt from results['task'])."""
+    view = TaskView.of(task)
+    probes = split_seeds(results["probes"], "score")
+    causal = split_seeds(results["causal"], "effect") if results["causal"] else None
+    indices, verdict = summarize(view, probes, causal)
+    methods = tuple({m for f in families(view) for m in evidence_methods(f)})
+    return results | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
+                      "probes": mark_used(results["probes"], results["causal"], methods),
+                      "notes": visible_goal_notes(view, results["probes"])}

@@ -1,0 +1,55 @@
+"""The search family's known answers under the rule that counts only the family's own variables: a model that
+answers without using its running maximum is not called `search-in-map`, however well it carries its answer; its
+random-init twin is `neither`. Planting the old rule (erasing `answer` counted as search evidence) turns the same
+saved rows into `search-in-map`: the gallery would fail if the rule went back."""
+
+from mesaprobe.probes import indices
+from mesaprobe.probes.resummarize import resummarize
+from mesaprobe.probes.run import run_probe
+from mesaprobe.tasks import get_task
+
+SEARCH_VARIABLES = ("running_max", "running_argmax")
+
+
+def test_known_argmax_model_answers_without_using_its_running_max(argmax_run, monkeypatch):
+    _, results = argmax_run
+    assert results["behavior"]["accuracy"] >= 0.95
+    assert results["readout"]["carried"]  # the answer sits in a linear subspace the model uses
+    tested = [r for r in results["probes"] if r["target"] in SEARCH_VARIABLES and r["used"] is not None]
+    assert tested and all(r["used"] < indices.CAUSAL for r in tested)  # tested, and unused
+    assert max(r["decodable"] for r in tested) > indices.DECODABLE  # yet decodable: the trap the rule avoids
+    assert results["verdict"] == "inconclusive", results["indices"]["search"]
+    assert resummarize(results, get_task("argmax"))["verdict"] == results["verdict"]
+    # the old rule, planted: `answer` among the family's causal targets
+    old = lambda view, family: view.feeding(indices.FAMILY_INDICES[family]) | {"answer"}
+    monkeypatch.setattr(indices, "family_targets", old)
+    assert resummarize(results, get_task("argmax"))["verdict"] == "search-in-map"
+
+
+def test_known_interchange_is_scored_against_the_causal_model(argmax_run):
+    """Mid-list rows where the patched running maximum cannot change the answer are left out and counted."""
+    _, results = argmax_run
+    rows = {(r["target"], r["position"]): r for r in results["causal"] if r["method"] == "interchange"}
+    mid = rows[("running_max", "item2")]
+    assert mid["scored_against"] == "causal model" and mid["n_uninformative"] > 0 and mid["n"] > 0
+    assert rows[("answer", "answer")]["scored_against"] == "counterfactual answer"
+    assert ("running_max", "item0") not in rows  # one token's own value: no test of a search
+
+
+def test_known_random_init_argmax_gets_neither(argmax_dir, tmp_path):
+    results = run_probe(str(argmax_dir[0]), get_task("argmax"), tmp_path / "r", n=200, seeds=2, folds=4,
+                        random_init=True, progress=False)
+    assert results["model"]["training"] == "random-init"
+    assert results["behavior"]["accuracy"] < 0.1
+    assert results["verdict"] == "neither"
+
+
+def test_argmax_intervened_answer_follows_the_search():
+    task = get_task("argmax", K=4)
+    meta = {"values": [5, 9, 2, 7]}
+    assert task.intervened_answer(meta, "running_max", "item1", 3) == "7"  # a smaller best loses to a later item
+    assert task.intervened_answer(meta, "running_max", "item2", 30) == "30"
+    assert task.intervened_answer(meta, "running_argmax", "item2", 0) == "7"  # item 0 (5) against 7
+    ruled = get_task("argmax", K=4, rule=1, rules=2)
+    assert ruled.intervened_answer(meta | {"rule": 1, "target": 0}, "running_best", "item1", 1) == "1"
+    assert ruled.intervened_answer(meta | {"rule": 2, "target": 0}, "running_best", "item1", 1) is None
