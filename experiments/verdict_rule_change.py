@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mesaprobe.probes.resummarize import resummarize
 from mesaprobe.schema import load_results
-from mesaprobe.tasks import get_task
+from mesaprobe.tasks import get_task, task_class
 
 
 def index_text(entry: dict) -> str:
@@ -22,17 +22,20 @@ def index_text(entry: dict) -> str:
 
 
 def main(runs: list[str]) -> None:
-    print("| run | task | verdict as saved | verdict, current rule | search index, current | goal index, current | "
-          "answer readout carried |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | task | behaviour | verdict as saved | verdict, current rule | search index, current | "
+          "goal index, current | answer readout carried |")
+    print("|---|---|---|---|---|---|---|---|")
     for run in runs:
         saved = load_results(run)
-        task = get_task(saved["task"]["name"], **saved["task"]["params"])
+        declared = task_class(saved["task"]["name"]).PARAMS  # results also list parameters a task derives
+        task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
         now = resummarize(saved, task)
         readout = now["readout"]
         carried = "n/a" if readout is None else (f"{'yes' if readout['carried'] else 'no'} "
                                                  f"({readout['effect_beyond_control']:.2f})")
-        print(f"| {Path(run).name} | {task.name} | {saved['verdict']} | {now['verdict']} | "
+        metric = next(k for k in ("success_rate", "accuracy", "rank_accuracy") if k in saved["behavior"])
+        print(f"| {Path(run).name} | {task.name} | {metric} {saved['behavior'][metric]:.3f} | {saved['verdict']} | "
+              f"{now['verdict']} | "
               f"{index_text(now['indices']['search'])} | {index_text(now['indices']['goal'])} | {carried} |")
 
 
