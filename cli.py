@@ -274,11 +274,12 @@ def card(
                                                             "the card is written only if that succeeds."),
     replace_readme: bool = typer.Option(False, "--replace-readme", help="Replace a README.md mesaprobe did not "
                                                                         "write (by default it is kept)."),
+    push_timeout: float = typer.Option(120.0, help="Seconds to wait for the Hub before giving up on --push."),
 ) -> None:
     """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
     from mesaprobe.reports.card import card_command
 
-    path = _run(lambda: card_command(model, results or [], push, replace_readme))
+    path = _run(lambda: card_command(model, results or [], push, replace_readme, push_timeout))
     typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
 
 

@@ -13,6 +13,9 @@ from mesaprobe.errors import UserError
 
 SCHEMA = "mesaprobe.results/1"
 REQUIRED = ("schema", "model", "task", "behavior", "probes", "causal", "indices", "verdict")
+# the fields of each section that `mesaprobe report` and `mesaprobe card` read
+READ_BY_REPORTS = {"model": ("source",), "task": ("name", "family", "params", "n_examples", "seed"),
+                   "indices": ("search", "goal")}
 
 
 # --- data columns of a run's task data (one `datasets` dataset per seed) ---------------------------------------
@@ -116,6 +119,14 @@ def validate_results(data: Any, where: str) -> dict:
     for key in ("model", "task", "behavior", "indices"):
         if not isinstance(data[key], dict):
             raise UserError(f"{where}: `{key}` is not an object")
+    for key, fields_read in READ_BY_REPORTS.items():  # what `report` and `card` read, so a file lacking it is refused
+        missing = [f for f in fields_read if f not in data[key]]
+        if missing:
+            raise UserError(f"{where} is incomplete: `{key}` lacks {', '.join(missing)}")
+    for family in ("search", "goal"):
+        entry = data["indices"][family]
+        if not isinstance(entry, dict) or "value" not in entry or "ci" not in entry:
+            raise UserError(f"{where} is incomplete: `indices.{family}` lacks its value and ci")
     for key, record in (("probes", ProbeRow), ("causal", CausalRow)):
         if not isinstance(data[key], list) or not all(isinstance(r, dict) for r in data[key]):
             raise UserError(f"{where}: `{key}` is not a list of objects")

@@ -143,8 +143,27 @@ def push_hint(exc: Exception, repo_id: str) -> str:
     return f"{type(exc).__name__}: {re.sub(r'hf_[A-Za-z0-9]+', 'hf_***', first)}"  # never a token
 
 
-def push_model(model_dir: Path, card: str, repo_id: str) -> None:
-    """One commit: the model directory's files (mesaprobe's marker left out) and the card, read from memory."""
+PUSH_TIMEOUT = 120.0  # seconds a push may take before the command gives up on it
+
+
+def push_model(model_dir: Path, card: str, repo_id: str, timeout: float = PUSH_TIMEOUT) -> None:
+    """One commit: the model directory's files (mesaprobe's marker left out) and the card, read from memory. The
+    upload runs in a daemon thread so that an endpoint that accepts the connection and never answers costs at most
+    `timeout` seconds (huggingface_hub sets no overall timeout on uploads)."""
+    import threading
+
+    failure: list[BaseException] = []
+    worker = threading.Thread(target=lambda: _push(model_dir, card, repo_id, failure), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise UserError(f"could not push to {repo_id}: no answer from the Hub within {timeout:g} s (--push-timeout); "
+                        "the card was not written")
+    if failure:
+        raise UserError(f"could not push to {repo_id}: {push_hint(failure[0], repo_id)}; nothing was written")
+
+
+def _push(model_dir: Path, card: str, repo_id: str, failure: list) -> None:
     from huggingface_hub import CommitOperationAdd, HfApi
 
     files = [p for p in sorted(model_dir.rglob("*")) if p.is_file() and p.name not in ("README.md", MARKER)]
@@ -155,14 +174,17 @@ def push_model(model_dir: Path, card: str, repo_id: str) -> None:
         api.create_repo(repo_id, repo_type="model", exist_ok=True)
         api.create_commit(repo_id, operations, commit_message="mesaprobe: model and card", repo_type="model")
     except Exception as exc:  # network, auth or permission: one line with what to check, never the token
-        raise UserError(f"could not push to {repo_id}: {push_hint(exc, repo_id)}; nothing was written") from None
+        failure.append(exc)
 
 
-def card_command(model_dir: Path, runs: list[Path], push: str | None = None, replace_readme: bool = False) -> Path:
+def card_command(model_dir: Path, runs: list[Path], push: str | None = None, replace_readme: bool = False,
+                 push_timeout: float = PUSH_TIMEOUT) -> Path:
     """Write MODEL/README.md from its training.json and the named runs; with `push`, upload first and write the
     card only once the upload succeeded. A README.md that mesaprobe did not write is kept unless
     `replace_readme`. The token comes from huggingface_hub's own login or HF_TOKEN and is never printed."""
     model_dir = Path(model_dir)
+    if not push_timeout > 0:
+        raise UserError(f"--push-timeout {push_timeout}: give a positive number of seconds")
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir} is not a model directory (no config.json)")
     readme = model_dir / "README.md"
@@ -170,5 +192,5 @@ def card_command(model_dir: Path, runs: list[Path], push: str | None = None, rep
         raise UserError(f"{readme} was not written by mesaprobe; pass --replace-readme to replace it")
     card = str(build_card(model_dir, [(str(r), load_results(r)) for r in runs]))
     if push:
-        push_model(model_dir, card, push)
+        push_model(model_dir, card, push, push_timeout)
     return atomic_write_text(readme, card)

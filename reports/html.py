@@ -45,11 +45,13 @@ def evidence_sentence(res: dict) -> str:
         if dec:
             parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
                          f"{fmt_index(dec)}")
-        rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family)]
+        # the answer is the readout check, never a family's evidence (probes/indices.py: family_targets)
+        rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family) and r["target"] != "answer"]
         if causal and rows:
             top = max(rows, key=lambda r: r["effect"] - r["control_effect"])
-            parts.append(f"strongest causal effect: {top['method']} on {top['target']} at layer {top['layer']}: "
-                         f"{top['effect']:.2f} vs {top['control_effect']:.2f} for the random control")
+            parts.append(f"strongest causal effect on its own variables: {top['method']} on {top['target']} "
+                         f"({top['position']}) at layer {top['layer']}: {top['effect']:.2f} vs "
+                         f"{top['control_effect']:.2f} for the random control")
         elif not causal:
             parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
         if "horizon" in entry:

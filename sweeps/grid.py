@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,8 @@ class SweepSpec:
         self.check(task_keys)
         names = list(self.vary)
         out = []
-        for values in itertools.product(*(self.vary[k] for k in names)):
+        # a value listed twice runs once (two runs of one cell would race for its directory)
+        for values in itertools.product(*(list(dict.fromkeys(self.vary[k])) for k in names)):
             chosen = dict(zip(names, values))
             params = self.fixed | {k: int(v) for k, v in chosen.items() if k in task_keys}
             get_task(self.task, **params)  # refuse an out-of-range combination before any cell runs
@@ -89,6 +91,10 @@ class SweepSpec:
                 bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or v < 0]
             if bad:
                 raise UserError(f"--vary {key}: {bad[0]!r} is not {'sl or rl' if key == 'method' else 'an integer >= 0'}")
+            repeated = sorted({str(v) for v in values if values.count(v) > 1})
+            if repeated:
+                print(f"note: --vary {key} lists {', '.join(repeated)} more than once; each value runs once",
+                      file=sys.stderr)
         if not self.methods or set(self.methods) - {"sl", "rl"}:
             raise UserError(f"--methods {','.join(self.methods)!r}: use sl, rl or sl,rl")
         if self.seeds < 1 or self.n < 20 or self.data_seeds < 1:

@@ -36,7 +36,9 @@ def load_task_file(spec: str) -> type[Task]:
     sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a plugin that exits at import must not end the command quietly
         del sys.modules[module_name]
         raise UserError(f"{spec}: importing {path.name} failed ({type(exc).__name__}: {exc})") from None
     if not hasattr(module, class_name):
@@ -52,7 +54,9 @@ def plugin_tasks() -> dict[str, type[Task]]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             out[ep.name] = _check_task_class(ep.load(), f"entry point {ep.name} ({ep.value})")
-        except Exception as exc:  # a broken plugin must not break the built-in tasks
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (even one that exits) must not break the built-in tasks
             print(f"warning: skipping task entry point {ep.name}: {exc}", file=sys.stderr)
     return out
 

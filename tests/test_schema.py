@@ -28,3 +28,16 @@ def test_a_row_missing_a_field_is_refused(argmax_run, tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(broken))
     with pytest.raises(UserError, match="ProbeRow lacks obs_baseline"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("section, drop, message", [("task", "name", "`task` lacks name"),
+                                                    ("model", "source", "`model` lacks source"),
+                                                    ("indices", "search", "`indices` lacks search")])
+def test_a_results_file_missing_what_report_and_card_read_is_refused(argmax_run, tmp_path, section, drop, message):
+    """Such a file once passed the schema check and gave a KeyError traceback in `report` and `card`."""
+    _, results = argmax_run
+    broken = json.loads(json.dumps(results))
+    del broken[section][drop]
+    (tmp_path / "results.json").write_text(json.dumps(broken))
+    with pytest.raises(UserError, match=message):
+        load_results(tmp_path)

@@ -86,3 +86,21 @@ def test_a_failed_push_is_one_line_without_the_token(model_copy, monkeypatch):
     result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl"])
     assert result.exit_code == 2 and result.output.startswith("error: could not push")
     assert "hf_secret_token_value" not in result.output
+
+
+def test_a_push_to_an_endpoint_that_never_answers_times_out(model_copy, monkeypatch):
+    """`card --push` once hung for as long as the endpoint held the connection: it now gives up after the timeout."""
+    import time
+
+    import huggingface_hub
+
+    class SilentApi(RecordingApi):
+        def create_repo(self, *a, **k):
+            time.sleep(30)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", SilentApi)
+    readme = (model_copy / "README.md").read_text()
+    start = time.perf_counter()
+    result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl", "--push-timeout", "0.5"])
+    assert result.exit_code == 2 and "no answer from the Hub within 0.5 s" in result.output
+    assert time.perf_counter() - start < 10 and (model_copy / "README.md").read_text() == readme

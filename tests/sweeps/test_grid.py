@@ -55,3 +55,10 @@ def test_yaml_spec_file(tmp_path):
     path.write_text("task: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
         load_spec_file(path)
+
+
+def test_a_value_listed_twice_runs_once_with_a_note(capsys):
+    """`--vary K=3,3` once ran the same cell twice at once: one failed on the other's directory."""
+    cells = SweepSpec("argmax", vary=parse_vary(["K=3,3,5"]), methods=("sl",)).cells()
+    assert [c.params["K"] for c in cells] == [3, 5] and len({c.key for c in cells}) == 2
+    assert "--vary K lists 3 more than once" in capsys.readouterr().err

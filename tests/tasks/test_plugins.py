@@ -36,7 +36,9 @@ def test_a_task_file_is_listed_trained_and_probed(tmp_path):
 def test_bad_task_files_are_one_line(tmp_path):
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
     (tmp_path / "plain.py").write_text("class NotATask: pass\n")
+    (tmp_path / "exits.py").write_text("raise SystemExit(0)\n")  # once exited 0 having done nothing
     for spec, message in ((f"{tmp_path}/missing.py:X", "no such file"), (f"{tmp_path}/broken.py:X", "boom"),
+                          (f"{tmp_path}/exits.py:X", "importing exits.py failed (SystemExit: 0)"),
                           (f"{tmp_path}/plain.py:Nope", "defines no 'Nope'"),
                           (f"{tmp_path}/plain.py:NotATask", "is not a mesaprobe task"),
                           (f"{tmp_path}/plain.py", "name the class too")):
