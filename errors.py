@@ -1,4 +1,5 @@
-"""One exception type for bad user input: the CLI prints its message on one line and exits non-zero."""
+"""Bad user input: one exception type (the CLI prints its message on one line and exits non-zero), and the checks
+that raise it for options objects (types, unknown keywords) and registries (a reused name)."""
 
 
 class UserError(Exception):

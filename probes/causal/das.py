@@ -72,8 +72,8 @@ def das_row(bridge, data, target: str, position: str, layer: int) -> dict:
     source = resid_at(bridge, cf_ids, layer, pos)
     class_ids, target_class = data.class_ids, torch.tensor(expected)
     d = source.shape[1]
+    torch.manual_seed(data.seed)  # before the rotation is drawn: a run's seed fixes its starting subspace
     rotation = torch.nn.utils.parametrizations.orthogonal(torch.nn.Linear(d, RANK, bias=False))
-    torch.manual_seed(data.seed)
     opt = torch.optim.Adam(rotation.parameters(), lr=LR)
     frozen = [p.requires_grad for p in bridge.parameters()]
     for p in bridge.parameters():

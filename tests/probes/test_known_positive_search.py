@@ -32,3 +32,20 @@ def test_known_positive_random_init_twin_is_neither(tmp_path):
                     causal=False, progress=False)
     assert results["model"]["training"] == "random-init" and results["behavior"]["accuracy"] < 0.1
     assert results["verdict"] == "neither"
+
+
+@pytest.mark.slow
+def test_das_is_reproducible_under_one_seed(tmp_path):
+    """The learned subspace starts from the run's seed: two fits on the same rows give the same interchange accuracy
+    (its starting rotation was once drawn before the seed was set)."""
+    from mesaprobe.models.loading import load_model, random_twin
+    from mesaprobe.models.subjects.subject import make_subject
+    from mesaprobe.probes.causal.das import das_row
+    from mesaprobe.probes.run import replicate
+    from mesaprobe.tasks import get_task
+
+    loaded = load_model(str(FIXTURE))
+    subject = make_subject(loaded, get_task("argmax"))
+    data, _ = replicate(subject, random_twin(loaded, seed=1000), 400, 0, tmp_path, False, 1)
+    first, second = (das_row(subject.bridge, data, "running_max", "item4", 1) for _ in range(2))
+    assert first["n"] > 0 and first == second
