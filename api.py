@@ -94,8 +94,9 @@ def results_frame(run: str | Path):
     return pd.DataFrame(results["probes"]), pd.DataFrame(results["causal"])
 
 
-def clean(directory: str | Path) -> list[Path]:
-    """Remove what killed runs left in `directory` (hidden partial directories, stale locks)."""
+def clean(directory: str | Path, dry_run: bool = False) -> list[Path]:
+    """Remove what killed runs left in `directory` (their hidden partial directories, recognised by exact name, the
+    file inside and a dead pid; their stale locks); with `dry_run`, only list them."""
     from mesaprobe.fsutil import clean as clean_leftovers
 
-    return clean_leftovers(directory)
+    return clean_leftovers(directory, dry_run)

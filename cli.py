@@ -10,7 +10,7 @@ from typing import Callable, List, Optional
 
 import typer
 
-from mesaprobe.errors import UserError
+from mesaprobe.errors import UserError, disk_full
 
 app = typer.Typer(
     help="Probe transformers for search-in-map circuits versus cross-time goal optimization, "
@@ -19,6 +19,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+@app.callback()
+def main(
+    threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch and the probes' worker "
+                                "processes (0: one per core). Threads wait passively (OMP_WAIT_POLICY=PASSIVE) so "
+                                "a run beside other work slows down gracefully; lower --threads to leave cores free."),
+) -> None:
+    """Global options, given before the command: `mesaprobe --threads 1 train argmax`."""
+    from mesaprobe.runtime import set_threads
+
+    _run(lambda: set_threads(threads))
+
 
 PARAM_HELP = "Task parameter KEY=VALUE (repeatable), e.g. -p K=7. See `mesaprobe tasks`."
 TASK_HELP = "Task name (see `mesaprobe tasks`), or your own task class as path/to/file.py:ClassName."
@@ -64,6 +76,12 @@ def _run(fn: Callable[[], object], interrupted: str = "interrupted: nothing was 
     except KeyboardInterrupt:
         typer.echo(interrupted, err=True)
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if (full := disk_full(exc)) is None:
+            raise
+        typer.echo(f"error: {full}; the output was not written (any previous output is intact): free space and "
+                   "run again", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -286,13 +304,17 @@ def card(
 @app.command()
 def clean(
     directory: Path = typer.Argument(Path("."), help="Where the killed runs wrote (the parent of their --out)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
 ) -> None:
-    """Remove what killed runs left behind: hidden `.NAME.*.partial` directories and stale `.NAME.lock` files.
-    A run still in progress is left alone. (The next run on the same --out removes them too.)"""
+    """Remove what killed runs left behind: hidden `.NAME.<pid>.<tag>.partial` directories that hold mesaprobe's
+    claim file and whose process is gone, and stale `.NAME.lock` files mesaprobe wrote. A run still in progress,
+    another host's work and anything else in DIRECTORY are left alone. (The next run on the same --out removes its
+    own leftovers too.)"""
     from mesaprobe.api import clean as clean_dir
 
-    gone = _run(lambda: clean_dir(directory))
-    typer.echo("\n".join(f"removed {p}" for p in gone) if gone else "nothing to clean")
+    gone = _run(lambda: clean_dir(directory, dry_run))
+    verb = "would remove" if dry_run else "removed"
+    typer.echo("\n".join(f"{verb} {p}" for p in gone) if gone else "nothing to clean")
 
 
 @app.command()

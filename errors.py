@@ -74,3 +74,19 @@ def register(registry: dict, cls: type, kind: str) -> None:
         raise UserError(f"{kind} name {cls.name!r} is taken by {held.__module__}.{held.__qualname__}; "
                         f"{cls.__module__}.{cls.__qualname__} needs another name")
     registry[cls.name] = cls
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """If `exc` (or what caused it) is a full disk or an exhausted quota, say so in words; else None. Writers
+    report it in their own ways (OSError ENOSPC; safetensors' SafetensorError carries only the message)."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"no space left on the device while writing{f' {exc.filename}' if exc.filename else ''}"
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return "no space left on the device while writing"
+        exc = exc.__cause__ or exc.__context__
+    return None

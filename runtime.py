@@ -42,6 +42,20 @@ def resolve_device(name: str = "auto") -> str:
     raise UserError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
 
 
+def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads in this process: torch's intra-op pool and the probes' worker processes (0: torch's
+    default, one per core)."""
+    from mesaprobe.errors import UserError
+
+    if threads < 0:
+        raise UserError(f"--threads {threads}: give a positive number, or 0 for one per core")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+        os.environ["MESAPROBE_JOBS"] = str(threads)  # the linear probes' process pool (probes/run.py)
+
+
 def progress_disabled(progress: bool) -> bool | None:
     """tqdm's `disable`: None shows bars only on a terminal; True hides them."""
     return None if progress else True

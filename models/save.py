@@ -1,5 +1,5 @@
 """Save a trained model as a Hugging Face model directory: config, safetensors, tokenizer, training.json and
-mesaprobe.json (the task it was trained on). The caller provides the directory (fsutil.output_dir: atomic, locked)
+mesaprobe.json (the task it was trained on). The caller provides the directory (fsutil.outputs.output_dir: atomic, locked)
 and writes the model card (reports/card.py) beside these files."""
 from __future__ import annotations
 

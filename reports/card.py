@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil import MARKER, atomic_write_text
+from mesaprobe.fsutil import MARKER, atomic_write_text, record_written
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.schema import load_results
@@ -193,4 +193,6 @@ def card_command(model_dir: Path, runs: list[Path], push: str | None = None, rep
     card = str(build_card(model_dir, [(str(r), load_results(r)) for r in runs]))
     if push:
         push_model(model_dir, card, push, push_timeout)
-    return atomic_write_text(readme, card)
+    atomic_write_text(readme, card)
+    record_written(model_dir, "README.md")  # so that `train --overwrite` may replace the card it finds
+    return readme

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil import atomic_write_text, check_writable
+from mesaprobe.fsutil import REPORT_TAG, atomic_write_text, check_output_file
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.reports import figures
@@ -211,7 +211,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     meta = "".join(f"<h3>{esc(label)}</h3><pre>{esc(json.dumps({'model': res['model'], 'task': res['task'], 'config': cfg, 'environment': res.get('environment', {})}, indent=2))}</pre>"
                    for label, res, cfg in runs)
     sections.append("<h2>Configuration, versions, seeds and wall times</h2>" + meta)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{REPORT_TAG}<title>{esc(title)}</title>"
             f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
             + "".join(sections) + "</body></html>")
 
@@ -219,7 +219,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
 def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
     if not run_dirs:
         raise UserError("name at least one run directory")
-    check_writable(out, file=True)
+    out = check_output_file(out, inputs=tuple(Path(r) for r in run_dirs))
     runs = []
     for run in run_dirs:
         res = load_results(run)

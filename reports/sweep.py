@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from mesaprobe.fsutil import atomic_write_text
+from mesaprobe.fsutil import REPORT_TAG, atomic_write_text
 from mesaprobe.probes.indices import bootstrap_ci
 from mesaprobe.reports.figures import COLORS, _layout
 from mesaprobe.reports.html import CSS, esc, figure_div, table
@@ -83,7 +83,7 @@ def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
     plain = [k for k in knobs if k != "method"]
     body.append("<h2>Verdicts</h2>" + table(verdict_table(rows, knobs), ["method", *plain, "verdicts"]))
     body.append("<h2>Every cell</h2>" + table(rows, [*knobs, *(c for c in TABLE_COLUMNS if c not in knobs)]))
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{REPORT_TAG}<title>{esc(title)}</title>"
             f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
             + "".join(body) + "</body></html>")
 

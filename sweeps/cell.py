@@ -1,5 +1,5 @@
 """One sweep cell: train the model its configuration names, probe it, and return its row. The cell's directory
-(`cells/KEY/`: model/, run/, row.json) appears whole or not at all (fsutil.output_dir), so a killed sweep leaves
+(`cells/KEY/`: model/, run/, row.json) appears whole or not at all (fsutil.outputs.output_dir), so a killed sweep leaves
 no finished-looking cell behind and the re-run redoes exactly the cells without a row.json."""
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
     options = TrainOptions(cell.method, cell.seed, cell.steps or None, layers=cell.layers or None,
                            width=cell.width or None, pool=cell.pool or None, progress=False)
     options.check(task)
-    with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True) as tmp:
+    with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True, within=Path(cells).parent) as tmp:
         start = time.perf_counter()
         training = train_into(task, options, tmp / "model")
         train_s = time.perf_counter() - start

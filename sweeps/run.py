@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil import MARKER, OutputLock, atomic_write_json, atomic_write_text, check_writable, read_marker
+from mesaprobe.fsutil import (MARKER, OutputLock, atomic_write_json, atomic_write_text, check_not_inside,
+                              check_writable, read_marker)
 from mesaprobe.runtime import exit_with_parent, progress_disabled
 from mesaprobe.sweeps.cell import finished_row, run_cell
 from mesaprobe.sweeps.grid import Cell, SweepSpec
@@ -21,6 +23,7 @@ from mesaprobe.sweeps.grid import Cell, SweepSpec
 def open_sweep_dir(out: str | Path) -> Path:
     """`out` as a sweep directory: new, empty, or one a sweep wrote (then it resumes)."""
     out = check_writable(out)
+    check_not_inside(out)
     if out.exists() and any(out.iterdir()):
         marker = read_marker(out)
         if marker is None or marker.get("kind") != "sweep":
@@ -66,13 +69,28 @@ def local_results(todo: list[Cell], cells_dir: Path, workers: int):
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
                                initargs=(os.getpid(),))
-    with pool:
+    try:
         futures = {pool.submit(run_cell, cell, str(cells_dir), threads): cell for cell in todo}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
                 cell = futures.pop(future)
                 yield cell, future.exception() or future.result()
+    except BaseException:  # Ctrl-C, SIGTERM, or the caller stopped: cancel what waits, stop what runs, now
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the pending cells and kill the running ones (their partial directories are removed by the next run
+    or `mesaprobe clean`); `shutdown(wait=True)` would instead wait for every queued cell."""
+    workers = list((pool._processes or {}).values())  # no public handle on the workers (concurrent.futures)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.kill()
+    for process in workers:
+        process.join(5)
 
 
 def ray_results(todo: list[Cell], cells_dir: Path, address: str):
@@ -87,13 +105,19 @@ def ray_results(todo: list[Cell], cells_dir: Path, address: str):
              include_dashboard=False)
     task = ray.remote(num_cpus=1)(run_cell)
     pending = {task.remote(cell, str(cells_dir), 1): cell for cell in todo}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        cell = pending.pop(done[0])
-        try:
-            yield cell, ray.get(done[0])
-        except Exception as exc:  # a cell's failure is reported with the others; the sweep goes on
-            yield cell, getattr(exc, "cause", None) or exc
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except Exception as exc:  # a cell's failure is reported with the others; the sweep goes on
+                result = getattr(exc, "cause", None) or exc
+            yield cell, result
+    except BaseException:  # Ctrl-C, SIGTERM, or the caller stopped: the cluster's queued and running cells go too
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | None = None,
@@ -104,6 +128,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
     if workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")
     out = open_sweep_dir(out)
+    import mesaprobe.reports.sweep  # noqa: F401  now: a signal that lands inside torch's import crashes the process
     lock = OutputLock(out)
     lock.acquire(out)
     try:
@@ -114,12 +139,19 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
         results = ray_results(todo, out / "cells", ray) if ray else local_results(todo, out / "cells", workers)
         bar = tqdm(results, total=len(todo), desc=f"sweep {spec.task} ({len(rows)} of {len(cells)} done before)",
                    disable=progress_disabled(progress) or not todo)
-        for cell, result in bar:
-            if isinstance(result, BaseException):
-                failed[cell.key] = f"{type(result).__name__}: {result}"
-            else:
-                rows[cell.key] = result
-                write_outputs(out, spec, cells, rows, failed)  # readable while the sweep runs
+        try:
+            for cell, result in bar:
+                if isinstance(result, BaseException):
+                    failed[cell.key] = f"{type(result).__name__}: {result}"
+                else:
+                    rows[cell.key] = result
+                    write_outputs(out, spec, cells, rows, failed)  # readable while the sweep runs
+        except (KeyboardInterrupt, SystemExit):
+            results.close()  # stops the pool (local_results) before anything else
+            write_outputs(out, spec, cells, rows, failed)
+            sys.stderr.write(f"sweep stopped: {len(rows)} of {len(cells)} cells finished (in {out / 'sweep.csv'}); "
+                             "running cells were killed and pending ones cancelled; re-run to resume\n")
+            raise
         ordered = write_outputs(out, spec, cells, rows, failed)
     finally:
         lock.release()

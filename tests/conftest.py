@@ -1,4 +1,5 @@
-"""Shared fixtures: one argmax model trained to the issue's bar, saved as an HF directory, reused by every test."""
+"""Shared fixtures: one argmax model trained to the issue's bar, saved as an HF directory, reused by every test; and
+the test tiers: a test that uses a fixture which trains is marked `trains` (left out of `make test-fast`)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,14 @@ import os
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+
+TRAINING_FIXTURES = {"argmax_dir", "gridworld_sl_dir"}  # and every fixture built on them
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.trains)
 
 
 @pytest.fixture(scope="session")

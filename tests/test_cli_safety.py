@@ -221,3 +221,102 @@ def test_trained_and_probed_directories_follow_the_umask(model_copy, tmp_path):
     assert result.exit_code == 0, result.output
     modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "r").rglob("*")}
     assert modes <= {0o644, 0o755} and (tmp_path / "r").stat().st_mode & 0o777 == 0o755
+
+
+# Issue 30: outputs never land on inputs or inside what mesaprobe wrote; a full disk and a symlinked --out are one line.
+
+def test_report_never_writes_onto_its_run_or_inside_a_model(argmax_run, model_copy, tmp_path):
+    run = argmax_run[0]
+    before = (run / "results.json").read_bytes()
+    for out in (run / "results.json", run / ".." / run.name / "page.html", model_copy / "model.safetensors"):
+        one_error_line(runner.invoke(app, ["report", str(run), "--out", str(out)]), "will not write --out")
+    assert (run / "results.json").read_bytes() == before and (model_copy / "model.safetensors").stat().st_size > 1000
+    (tmp_path / "notes.html").write_text("<p>my notes</p>")
+    one_error_line(runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "notes.html")]),
+                   "mesaprobe did not write it")
+    page = tmp_path / "page.html"
+    assert runner.invoke(app, ["report", str(run), "--out", str(page)]).exit_code == 0
+    assert runner.invoke(app, ["report", str(run), "--out", str(page)]).exit_code == 0  # its own page: replaced
+
+
+def test_probe_and_train_never_write_inside_a_model_directory(model_copy):
+    one_error_line(runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(model_copy / "run")]),
+                   "it is a model directory")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(model_copy / "sub"), "--steps", "5"]),
+                   "it is a model directory")
+    assert sorted(p.name for p in model_copy.iterdir()) == sorted(
+        [".mesaprobe", *json.loads((model_copy / ".mesaprobe").read_text())["files"]])
+
+
+def test_train_overwrite_keeps_a_hand_written_readme(model_copy):
+    (model_copy / "README.md").write_text("# my notes on this model")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(model_copy), "--overwrite", "--steps", "5"]),
+                   "README.md (it changed since mesaprobe wrote it)")
+    assert (model_copy / "README.md").read_text() == "# my notes on this model"
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_output(argmax_run, model_copy, tmp_path, monkeypatch):
+    import errno
+
+    import mesaprobe.reports.html as html
+
+    page = tmp_path / "page.html"
+    assert runner.invoke(app, ["report", str(argmax_run[0]), "--out", str(page)]).exit_code == 0
+    before = page.read_text()
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(html, "atomic_write_text", full)
+    one_error_line(runner.invoke(app, ["report", str(argmax_run[0]), "--out", str(page)]), "no space left")
+    assert page.read_text() == before
+
+    import mesaprobe.models.save as save
+
+    def full_weights(*a, **k):  # what safetensors raises: its own exception type, the OS message inside
+        raise RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "
+                           "\"No space left on device\" })")
+
+    monkeypatch.setattr(save, "save_model_dir", full_weights)
+    listing = sorted(os.listdir(model_copy))
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(model_copy), "--overwrite", "--steps", "5"]),
+                   "no space left")
+    assert sorted(os.listdir(model_copy)) == listing and not list(model_copy.parent.glob(".mcopy.*"))
+
+
+def test_a_symlinked_out_is_one_line_before_any_work(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(tmp_path / "dangling"), "--steps", "5"]),
+                   "is a symbolic link")
+    assert os.path.islink(tmp_path / "dangling") and not (tmp_path / "nowhere").exists()
+
+
+def test_clean_dry_run_lists_and_keeps(tmp_path):
+    (tmp_path / ".backup.2023.partial").mkdir()
+    (tmp_path / ".myproject.lock").write_text("mine")
+    result = runner.invoke(app, ["clean", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0 and result.output.strip() == "nothing to clean"
+    assert (tmp_path / ".backup.2023.partial").is_dir() and (tmp_path / ".myproject.lock").read_text() == "mine"
+
+
+def test_a_sweep_stops_within_seconds_of_sigterm_and_keeps_what_finished(tmp_path):
+    """Its process pool used to wait for every queued cell (~3 min in the audit) and then write nothing."""
+    import psutil
+
+    out = tmp_path / "s"
+    args = CLI + ["sweep", "argmax", "--vary", "steps=40,40000,40001,40002", "--n", "80", "--data-seeds", "1",
+                  "--no-causal", "--workers", "2", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    deadline = time.time() + 180
+    while not list((out / "cells").glob("*/row.json")) and time.time() < deadline:
+        time.sleep(0.1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    start = time.time()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - start < 30 and proc.returncode == 128 + signal.SIGTERM, err
+    assert "sweep stopped: 1 of 4 cells finished" in err, err
+    assert (out / "sweep.csv").read_text().count("\n") == 2  # the header and the finished cell
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive

@@ -12,16 +12,17 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import MARKER, clean, output_dir, preflight
 
 
-def write_run(path, files=("results.json",)):
-    with output_dir(path, "run") as tmp:
+def write_run(path, files=("results.json",), overwrite=False):
+    with output_dir(path, "run", overwrite) as tmp:
         for name in files:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text("{}")
     return path
 
 
 def test_a_finished_output_carries_its_marker_and_replaces_only_with_overwrite(tmp_path):
     out = write_run(tmp_path / "run")
-    assert json.loads((out / MARKER).read_text()) == {"kind": "run", "entries": ["results.json"]}
+    assert json.loads((out / MARKER).read_text()) == {"kind": "run", "files": {"results.json": 2}}
     with pytest.raises(UserError, match="already exists"):
         write_run(out)
     with output_dir(out, "run", overwrite=True) as tmp:
@@ -40,7 +41,7 @@ def test_overwrite_refuses_what_mesaprobe_did_not_write(tmp_path, case):
         write_run(out)
         if case == "foreign file":
             (out / "notes.txt").write_text("mine")
-            sentinel, message = out / "notes.txt", "files mesaprobe did not write"
+            sentinel, message = out / "notes.txt", "notes.txt \\(mesaprobe did not write it\\)"
         else:
             sentinel, message = out / "results.json", "not a model directory"
     kind = "model" if case == "other kind" else "run"
@@ -114,7 +115,7 @@ def test_clean_removes_a_killed_runs_leftovers_but_not_a_live_runs(tmp_path):
         dead.kill()
         dead.wait()
         gone = clean(tmp_path)
-        assert [p.name.split(".")[1] for p in gone] == ["dead"]
+        assert sorted(p.name.split(".")[1] for p in gone) == ["dead", "dead"]  # its partial directory and its lock
         assert not list(tmp_path.glob(".dead.*")) and list(tmp_path.glob(".live.*.partial"))
     finally:
         live.kill()
@@ -132,3 +133,76 @@ def test_files_get_the_users_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o750
     assert (tmp_path / "run" / "sub" / "private.bin").stat().st_mode & 0o777 == 0o640
+
+
+# Issue 30: nothing but what mesaprobe generated is ever removed, and only once its process is gone.
+
+def test_writing_an_output_never_touches_another_outputs_work_in_progress(tmp_path):
+    """`probe ... --out c/x.v2 &` then `train ... --out c/x` deleted the probe's live `.x.v2.<pid>...partial`."""
+    holder = hold_lock(tmp_path / "x.v2")
+    try:
+        write_run(tmp_path / "x")
+        assert len(list(tmp_path.glob(".x.v2.*.partial"))) == 1
+        assert clean(tmp_path) == [] and len(list(tmp_path.glob(".x.v2.*.partial"))) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_dir(tmp_path / "x", "run", overwrite=True):  # the dead x.v2's leftovers belong to x.v2 alone
+        pass
+    assert len(list(tmp_path.glob(".x.v2.*.partial"))) == 1
+    assert [p.name.split(".")[1] for p in clean(tmp_path, dry_run=True)] == ["x", "x"]  # `.x.v2.*`, `.x.v2.lock`
+    assert len(list(tmp_path.glob(".x.v2.*.partial"))) == 1  # a dry run removes nothing
+
+
+def test_clean_leaves_a_users_look_alike_files(tmp_path):
+    (tmp_path / ".myproject.lock").write_text("my lock")
+    for name in (".backup.2023.partial", ".data.1.old.partial", ".x.12345.abcdef12.partial"):  # the last: no claim
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "work.txt").write_text("mine")
+    live = tmp_path / f".y.{os.getpid()}.0123abcd.partial"  # claimed, but its process (this one) is alive
+    live.mkdir()
+    (live / ".mesaprobe-partial").write_text(json.dumps({"output": "y", "pid": os.getpid(),
+                                                         "host": __import__("socket").gethostname()}))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert clean(tmp_path) == [] and clean(tmp_path, dry_run=True) == []
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / ".myproject.lock").read_text() == "my lock"
+
+
+def test_a_lock_file_mesaprobe_did_not_write_is_neither_truncated_nor_deleted(tmp_path):
+    (tmp_path / ".out.lock").write_text("the user's own file")
+    with pytest.raises(UserError, match="exists and mesaprobe did not write it"):
+        write_run(tmp_path / "out")
+    assert (tmp_path / ".out.lock").read_text() == "the user's own file" and not (tmp_path / "out").exists()
+
+
+def test_overwrite_refuses_a_foreign_or_changed_file_at_any_depth(tmp_path):
+    out = write_run(tmp_path / "r", ("results.json", "data/seed0.json"))
+    (out / "data" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="data/notes.txt \\(mesaprobe did not write it\\)"):
+        write_run(out, overwrite=True)
+    (out / "data" / "notes.txt").unlink()
+    (out / "data" / "seed0.json").write_text('{"edited": true}')
+    with pytest.raises(UserError, match="data/seed0.json \\(it changed since mesaprobe wrote it\\)"):
+        write_run(out, overwrite=True)
+    assert (out / "data" / "seed0.json").read_text() == '{"edited": true}'
+
+
+def test_an_output_inside_a_mesaprobe_directory_is_refused_however_spelled(tmp_path, monkeypatch):
+    run = write_run(tmp_path / "r")
+    (tmp_path / "link").symlink_to(run)
+    monkeypatch.chdir(run)
+    for spelling in (run / "inner", tmp_path / "link" / "inner", "inner", tmp_path / "other" / ".." / "r" / "x"):
+        with pytest.raises(UserError, match="inside .* it is a run directory"):
+            preflight(spelling, "run")
+
+
+@pytest.mark.parametrize("target", ["dangling", "empty directory"])
+def test_a_symlinked_out_is_refused_and_left_as_it_was(tmp_path, target):
+    dest = tmp_path / "elsewhere"
+    if target == "empty directory":
+        dest.mkdir()
+    (tmp_path / "out").symlink_to(dest)
+    with pytest.raises(UserError, match="is a symbolic link"):
+        write_run(tmp_path / "out")
+    assert os.readlink(tmp_path / "out") == str(dest) and not list(tmp_path.glob(".out*"))

@@ -85,3 +85,14 @@ def test_every_import_names_a_module_that_exists():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             missing += [f"{rel}: {w}" for w in wanted if w.startswith("mesaprobe.") and w not in names]
     assert missing == []
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists its packages by hand: a new package missing there would be absent from a wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("mesaprobe",) + p.parent.relative_to(ROOT).parts) for p in ROOT.rglob("__init__.py")
+             if p.parent.relative_to(ROOT).parts[:1] not in (("tests",), ("benchmarks",), ("experiments",))
+             and not any(part.startswith(".") or part.endswith(".egg-info") for part in p.relative_to(ROOT).parts)}
+    assert found == listed
