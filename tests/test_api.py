@@ -29,7 +29,7 @@ def test_probe_through_the_api_equals_the_command_line(argmax_dir, tmp_path):
                                    "--seeds", "1", "--folds", "3", "--no-causal"])
     assert cli.exit_code == 0
     assert mesaprobe.load_results(tmp_path / "cli")["probes"] == api["probes"]
-    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch", "das"}
+    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch", "das", "retarget"}
 
 
 def test_importing_mesaprobe_loads_no_heavy_library():
