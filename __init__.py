@@ -3,13 +3,7 @@
 `import mesaprobe` is light; `train`, `probe`, `load_results`, `results_frame` and `clean` load what they need on
 first use (mesaprobe/api.py)."""
 
-import os as _os
-
-# OpenMP threads that wait for work by sleeping, not spinning: beside another busy process, spinning threads made a
-# training run ~11x slower (issue 31). It must be set before torch loads OpenMP, so here; a user's own setting wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from mesaprobe.errors import UserError  # noqa: E402  what the API raises for input a user can fix
+from mesaprobe.errors import UserError  # what the API raises for input a user can fix
 
 __version__ = "0.1.0"
 __all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean", "UserError"]

@@ -20,16 +20,20 @@ app = typer.Typer(
     add_completion=False,
 )
 
+HEAVY = {"train", "probe", "sweep", "experiment", "demo"}  # commands that load torch and compute
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch and the probes' worker "
-                                "processes (0: one per core). Threads wait passively (OMP_WAIT_POLICY=PASSIVE) so "
-                                "a run beside other work slows down gracefully; lower --threads to leave cores free."),
+                                "processes. 0: one per core that other work leaves free, measured when the command "
+                                "starts (threads that wait on a busy core slow a run down several times)."),
 ) -> None:
     """Global options, given before the command: `mesaprobe --threads 1 train argmax`."""
     from mesaprobe.runtime import set_threads
 
-    _run(lambda: set_threads(threads))
+    _run(lambda: set_threads(threads, follow_free=ctx.invoked_subcommand in HEAVY))
 
 
 PARAM_HELP = "Task parameter KEY=VALUE (repeatable), e.g. -p K=7. See `mesaprobe tasks`."

@@ -42,18 +42,33 @@ def resolve_device(name: str = "auto") -> str:
     raise UserError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
 
 
-def set_threads(threads: int) -> None:
-    """Use `threads` CPU threads in this process: torch's intra-op pool and the probes' worker processes (0: torch's
-    default, one per core)."""
+def free_cores(window_s: float = 0.25) -> int:
+    """Cores not busy with other work over the next `window_s` seconds (at least 1)."""
+    import psutil  # an accelerate dependency
+
+    cores = os.cpu_count() or 1
+    busy = psutil.cpu_percent(interval=window_s) * cores / 100
+    return max(1, cores - round(busy))
+
+
+def set_threads(threads: int = 0, follow_free: bool = False) -> int:
+    """Use `threads` CPU threads in this process: torch's intra-op pool and the probes' worker processes. 0: one per
+    core, or with `follow_free` one per core that other work leaves free (OpenMP threads that spin for a busy core
+    made a run ~2x slower beside one busy process here, and up to ~11x in an audit; benchmarks/busy_idle.py). An
+    OMP_NUM_THREADS the user set wins over `follow_free`. Returns the count set (0: left as it was)."""
     from mesaprobe.errors import UserError
 
     if threads < 0:
-        raise UserError(f"--threads {threads}: give a positive number, or 0 for one per core")
+        raise UserError(f"--threads {threads}: give a positive number, or 0 for one per free core")
+    if not threads and follow_free and "OMP_NUM_THREADS" not in os.environ:
+        free = free_cores()
+        threads = free if free < (os.cpu_count() or 1) else 0
     if threads:
         import torch
 
         torch.set_num_threads(threads)
         os.environ["MESAPROBE_JOBS"] = str(threads)  # the linear probes' process pool (probes/run.py)
+    return threads
 
 
 def progress_disabled(progress: bool) -> bool | None:
