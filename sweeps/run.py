@@ -148,6 +148,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
                     write_outputs(out, spec, cells, rows, failed)  # readable while the sweep runs
         except (KeyboardInterrupt, SystemExit):
             results.close()  # stops the pool (local_results) before anything else
+            rows |= {c.key: row for c in cells if c.key not in rows  # finished on disk, not yet reported to us
+                     and (row := finished_row(out / "cells", c)) is not None}
             write_outputs(out, spec, cells, rows, failed)
             sys.stderr.write(f"sweep stopped: {len(rows)} of {len(cells)} cells finished (in {out / 'sweep.csv'}); "
                              "running cells were killed and pending ones cancelled; re-run to resume\n")

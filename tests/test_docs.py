@@ -9,7 +9,7 @@ ROOT = Path(__file__).parent.parent
 SKIP = {".venv", ".git", "demo-out", "experiments/out"}
 PATH = re.compile(r"(?<![\w./$-])((?:\.\./)?[A-Za-z_][\w.-]*/[\w./-]*\.(?:py|md|json|sh|csv|yaml|toml|html))\b")
 # where a path names something the reader makes, not a file of this repository
-MADE = re.compile(r"^(RUN|OUT|SWEEP|MODEL|path/to|my_|runs?/|models?/argmax|cells/|demo-out|\.\./|m/|r/|d/|c/)")
+MADE = re.compile(r"^(RUN|OUT|SWEEP|MODEL|path/to|my_|runs?/|models?/argmax|cells/|demo-out|\.\./|m/|r/|d/|c/|data/)")
 
 
 def text_files():

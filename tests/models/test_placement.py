@@ -40,6 +40,7 @@ def test_a_placed_model_and_its_twin_run_through_the_bridge_as_the_plain_one(tin
     torch.testing.assert_close(twins[1].bridge(ids), twins[0].bridge(ids))
 
 
+@pytest.mark.trains
 def test_a_probe_with_the_device_map_equals_the_plain_probe(tiny_llama, tmp_path):
     from mesaprobe.probes.run import run_probe
     from mesaprobe.tasks import get_task

@@ -19,6 +19,7 @@ def untrained_model_dir(task, out):
     return out
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", ["rock-field", "maze", "goal-sum"])
 def test_random_init_gets_neither_on_latent_goal_tasks(name, tmp_path):
     task = get_task(name)

@@ -3,6 +3,7 @@ here by `mesaprobe train goal-sum --seed 0` (ties=2, 5 blocks; 100% held-out suc
 than retrained in the suite). Its goal cell is given only as sums mod N, so neither the tokens nor a random-init twin
 read it linearly, and a policy that reaches it must compute it: the instrument must find the goal beyond every
 control, steer it, and say `goal-across-time` (its random-init twin says `neither`: test_known_answers_goal.py)."""
+import pytest
 from pathlib import Path
 
 from mesaprobe.api import probe
@@ -10,6 +11,7 @@ from mesaprobe.api import probe
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "goal-sum-sl-0"
 
 
+@pytest.mark.trains
 def test_known_positive_goal_sum_is_found_steered_and_called_goal_across_time(tmp_path):
     results = probe(str(FIXTURE), "goal-sum", tmp_path / "r", n=1000, seeds=1, folds=3, causal_layers=(2,),
                     progress=False)

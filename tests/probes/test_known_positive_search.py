@@ -27,6 +27,7 @@ def test_known_positive_windowed_argmax_uses_its_running_max_and_is_search_in_ma
     assert max(r["used"] for r in tested) > CAUSAL
 
 
+@pytest.mark.trains
 def test_known_positive_random_init_twin_is_neither(tmp_path):
     results = probe(str(FIXTURE), "argmax", tmp_path / "r", n=200, seeds=2, folds=4, random_init=True,
                     causal=False, progress=False)

@@ -51,6 +51,7 @@ def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
                 np.testing.assert_allclose(ra[field], rb[field], atol=1e-4, err_msg=str(ra))
 
 
+@pytest.mark.trains
 def test_ppo_over_two_processes_rolls_out_apart_averages_gradients_and_saves_once(tmp_path):
     """Each process rolls out its own layouts; the weights stay identical in every process only if the gradients
     were averaged (each stepping on its own episodes would drift apart); one process saves."""

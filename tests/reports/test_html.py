@@ -140,6 +140,7 @@ def sweep_rows():
             for m in ("sl", "rl") for k in (1, 2, 3) for s in (0, 1)]
 
 
+@pytest.mark.trains
 def test_sweep_report_renders_offline_with_a_figure_per_measure(tmp_path):
     from mesaprobe.reports.sweep import write_sweep_report
 

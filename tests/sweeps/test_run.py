@@ -14,6 +14,8 @@ from mesaprobe.errors import UserError
 from mesaprobe.sweeps import run as sweep_run
 from mesaprobe.sweeps.grid import SweepSpec
 
+pytestmark = pytest.mark.trains  # most tests here train or run whole probes
+
 TINY = dict(n=80, data_seeds=1, causal=False, steps=200)
 
 

@@ -1,5 +1,6 @@
 """A task from one file the package does not know: listed, trained and probed from the command line, and found
 through a `mesaprobe.tasks` entry point."""
+import pytest
 import json
 import shutil
 import sys
@@ -14,6 +15,7 @@ runner = CliRunner()
 FIXTURE = Path(__file__).parent.parent / "plugin_fixtures" / "first_item.py"
 
 
+@pytest.mark.trains
 def test_a_task_file_is_listed_trained_and_probed(tmp_path):
     task_file = tmp_path / "my_task.py"
     shutil.copy(FIXTURE, task_file)

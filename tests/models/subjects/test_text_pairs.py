@@ -97,6 +97,7 @@ def test_patching_the_only_changed_token_reproduces_the_counterfactual_run(llama
     assert (clean[finite] - cf_run[finite]).abs().max() > 1e-2  # the change matters, so the check can fail
 
 
+@pytest.mark.trains  # no training, but a whole probe with causal methods: ~40 s
 def test_probe_of_an_untrained_lm_runs_causal_probes_at_aligned_positions(tiny_llama, tmp_path):
     """Random init: behaviour at chance, every causal effect small and the verdict no stronger than the probes."""
     from mesaprobe.probes.run import run_probe

@@ -34,6 +34,7 @@ def test_gridworld_sl_reaches_95_percent_on_held_out_layouts(gridworld_sl_dir):
     assert summary["method"] == "sl" and summary["episode_budget"] == 8192
 
 
+@pytest.mark.trains
 def test_gridworld_ppo_on_sparse_reward_reaches_95_percent_on_held_out_layouts(tmp_path):
     from mesaprobe.api import train
 

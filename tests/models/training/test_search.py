@@ -1,4 +1,5 @@
 """Supervised arrays: one answer per plain prompt; an in-context task's extra answers are the tokens that follow."""
+import pytest
 from mesaprobe.models.tokenizer import build_tokenizer
 from mesaprobe.models.training.search import supervised_arrays
 from mesaprobe.tasks import get_task
@@ -27,6 +28,7 @@ def test_in_context_tasks_supervise_every_query_with_the_token_written_after_it(
         assert (ids.gather(1, inner) == answers[:, :-1]).all()
 
 
+@pytest.mark.trains
 def test_a_model_trained_on_one_rule_is_scored_on_the_rule_left_out():
     from mesaprobe.models.training.search import train_search_sl
 
