@@ -21,6 +21,7 @@ from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import check_device_map, load_model, random_twin
 from mesaprobe.models.rollouts.tiny import pad_batch
 from mesaprobe.models.subjects.subject import Subject, make_subject
+from mesaprobe.probes import estimate
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
 from mesaprobe.probes.causal import CausalContext, evidence_methods, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
@@ -166,20 +167,29 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         causal_at = check_causal_layers(opts.causal_layers, last, subject.causal_blocks)
         # every seed's activations first: the processes that share the extraction are then free to exit
         seeds = range(opts.seed, opts.seed + opts.seeds)
-        replicas = [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer) for s in seeds]
+        extraction_start = time.perf_counter()
+        replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer)]
+        extraction_s = time.perf_counter() - extraction_start
+        estimate.after_extraction(extraction_s, opts.seeds, progress)
+        replicas += [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer) for s in seeds[1:]]
         if not main:
             return None
         per_seed, causal_per_seed, behaviors, skipped, transfers = [], [], [], [], []
-        for data, behavior in replicas:
+        causal_on = runs_any(task, subject, opts.causal, opts.also_methods)
+        for i, (data, behavior) in enumerate(replicas):
+            before = dict(timer.seconds)
             behaviors.append(behavior)
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, opts.folds, device, opts.linear_backend, progress))
                 transfers.append(rule_transfer(data, task))
             ctx = CausalContext(subject, task, data, opts.folds, causal_at, progress, opts)
-            with timer("causal probes") if runs_any(task, subject, opts.causal, opts.also_methods) \
-                    else contextlib.nullcontext():
+            with timer("causal probes") if causal_on else contextlib.nullcontext():
                 rows, skipped = run_causal(ctx, enabled=opts.causal)
             causal_per_seed.append([CausalRow.from_dict(r).to_dict() for r in rows])
+            if i == 0:
+                spent = {k: timer.seconds[k] - before.get(k, 0.0) for k in ("linear probes", "causal probes")
+                         if k in timer.seconds}
+                estimate.after_first_seed(spent, opts.seeds, extraction_s * opts.seeds, causal_on, progress)
         results = assemble_results(model, loaded, subject, task, opts, behaviors, per_seed, causal_per_seed,
                                    skipped, transfers)
         results["environment"] = {"python": platform.python_version(), "packages": package_versions(),
