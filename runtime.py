@@ -43,12 +43,15 @@ def resolve_device(name: str = "auto") -> str:
 
 
 def free_cores(window_s: float = 0.25) -> int:
-    """Cores not busy with other work over the next `window_s` seconds (at least 1)."""
+    """Cores not busy with other work over the next `window_s` seconds (at least 1); this process's own use (its
+    start-up) is not counted."""
     import psutil  # an accelerate dependency
 
-    cores = os.cpu_count() or 1
-    busy = psutil.cpu_percent(interval=window_s) * cores / 100
-    return max(1, cores - round(busy))
+    cores, me = os.cpu_count() or 1, psutil.Process()
+    psutil.cpu_percent(None), me.cpu_percent(None)  # start both counters
+    time.sleep(window_s)
+    busy = psutil.cpu_percent(None) * cores / 100 - me.cpu_percent(None) / 100
+    return max(1, cores - round(max(busy, 0.0)))
 
 
 def set_threads(threads: int = 0, follow_free: bool = False) -> int:
@@ -60,6 +63,7 @@ def set_threads(threads: int = 0, follow_free: bool = False) -> int:
 
     if threads < 0:
         raise UserError(f"--threads {threads}: give a positive number, or 0 for one per free core")
+    explicit = bool(threads)
     if not threads and follow_free and "OMP_NUM_THREADS" not in os.environ:
         free = free_cores()
         threads = free if free < (os.cpu_count() or 1) else 0
@@ -67,7 +71,8 @@ def set_threads(threads: int = 0, follow_free: bool = False) -> int:
         import torch
 
         torch.set_num_threads(threads)
-        os.environ["MESAPROBE_JOBS"] = str(threads)  # the linear probes' process pool (probes/run.py)
+    if explicit:  # the linear probes' process pool (probes/run.py): its one-thread workers share a busy core well
+        os.environ["MESAPROBE_JOBS"] = str(threads)
     return threads
 
 
