@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast test-all bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,13 @@ demo: $(STAMP)
 	rm -rf demo-out  # the demo's own output, rebuilt from scratch
 	$(BIN)/mesaprobe demo --out demo-out
 
+# two pytest-xdist workers (one per core here), a worker that runs out of tests takes some of the other's; the few tests
+# marked `slow` (a real pretrained LM, PPO to its bar, two processes, Ray, the windowed DAS fits) run in test-all
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
+
+test-all: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not trains"

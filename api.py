@@ -77,13 +77,14 @@ def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed
     return run_sweep(spec, out, workers=workers, ray=ray, progress=progress)
 
 
-def experiment(name: str, out: str | Path, quick: bool = False, workers: int = 0, ray: str | None = None,
+def experiment(name: str, out: str | Path, size: str = "full", workers: int = 0, ray: str | None = None,
                progress: bool = True) -> list[dict]:
-    """A named experiment (sweeps/named.py): a preset `sweep` testing one argument; `quick` for a CPU."""
+    """A named experiment (sweeps/named.py): a preset `sweep` testing one argument; `size` quick (a CPU smoke run),
+    standard (3 training seeds, findings on a CPU) or full (a GPU)."""
     from mesaprobe.sweeps.named import get_experiment
     from mesaprobe.sweeps.run import run_sweep
 
-    return run_sweep(get_experiment(name).spec(quick), out, workers=workers, ray=ray, progress=progress)
+    return run_sweep(get_experiment(name).spec(size), out, workers=workers, ray=ray, progress=progress)
 
 
 def results_frame(run: str | Path):

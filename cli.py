@@ -256,8 +256,10 @@ def experiment(
     name: str = typer.Argument(..., help="candidates, compute, shortcut, diversity, rulesets, meta-learning or "
                                           "rl-vs-sl (see below)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
-    quick: bool = typer.Option(False, help="The size for this CPU (at most 15 minutes); without it, the full size "
-                                           "for a GPU machine."),
+    quick: bool = typer.Option(False, help="Smoke size for a CPU (at most 15 minutes, 2 training seeds)."),
+    standard: bool = typer.Option(False, help="3 training x 3 data seeds, every cell at its behaviour bar: the size "
+                                              "docs/findings.md states (an hour or two on 2 cores). Neither flag: "
+                                              "the full size, for a GPU machine."),
     workers: int = typer.Option(0, help="Local processes (0: one per core)."),
     ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
 ) -> None:
@@ -269,11 +271,12 @@ def experiment(
     each depth track the hypotheses still consistent with the examples? rl-vs-sl: does goal pursuit come from RL?
     Each prints its claim."""
     from mesaprobe.api import experiment as run
-    from mesaprobe.sweeps.named import get_experiment
+    from mesaprobe.sweeps.named import get_experiment, size_of
 
     claim = _run(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")
-    _sweep_done(_run(lambda: run(name, out, quick=quick, workers=workers, ray=ray), RESUME), out)
+    size = _run(lambda: size_of(quick, standard))
+    _sweep_done(_run(lambda: run(name, out, size=size, workers=workers, ray=ray), RESUME), out)
 
 
 @app.command()

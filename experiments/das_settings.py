@@ -1,10 +1,13 @@
-"""DAS settings on the windowed argmax known positive (tests/fixtures/argmax-window2-sl-0): does a larger subspace or
-a longer fit bring the running maximum's interchange accuracy to 0.9? One JSON line per (rank, steps, lr, block,
-position), on one seed's 1200 rows. The model's residual stream has 64 dimensions, so rank 64 patches all of it and
-its random control is the same patch.
+"""DAS settings on a search known-positive candidate: does a larger subspace or a longer fit bring a search
+variable's interchange accuracy to 0.9? One JSON line per (rank, steps, lr, block, position), on one seed's rows.
+Rank d (the residual width) patches the whole residual stream at that position: the most any subspace there can
+reach, and its random control is the same patch.
 
-    python experiments/das_settings.py 1200 > experiments/results/das-settings.jsonl
+    python experiments/das_settings.py 1200 > experiments/results/das-settings.jsonl      # the windowed model
+    python experiments/das_settings.py 3000 --model M --task-param rule=3 --target closeness \\
+        --grid 8,400,0.01,1,item2 ... > experiments/results/das-closeness.jsonl
 """
+import argparse
 import json
 import sys
 import tempfile
@@ -17,18 +20,30 @@ from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes.run import replicate
 from mesaprobe.tasks import get_task
 
-FIX = str(Path(__file__).parents[1] / "tests" / "fixtures" / "argmax-window2-sl-0")
-task = get_task("argmax")
-loaded = load_model(FIX)
+WINDOWED = str(Path(__file__).parents[1] / "tests" / "fixtures" / "argmax-window2-sl-0")
+GRID = ["8,400,0.01,3,item4", "32,1200,0.01,3,item4", "8,400,0.01,2,item2", "32,1200,0.01,2,item2",
+        "64,1200,0.003,3,item4"]  # rank, steps, lr, block, position
+
+parser = argparse.ArgumentParser()
+parser.add_argument("n", type=int)
+parser.add_argument("--model", default=WINDOWED)
+parser.add_argument("--task-param", action="append", default=[], help="KEY=INT of the argmax task")
+parser.add_argument("--target", default="running_max")
+parser.add_argument("--grid", nargs="*", default=GRID)
+args = parser.parse_args()
+
+task = get_task("argmax", **{k: int(v) for k, v in (p.split("=") for p in args.task_param)})
+loaded = load_model(args.model)
 subject = make_subject(loaded, task)
-data, beh = replicate(subject, load_model(FIX, random_init=True, seed=5), int(sys.argv[1]), 0, Path(tempfile.mkdtemp()),
+data, beh = replicate(subject, load_model(args.model, random_init=True, seed=5), args.n, 0, Path(tempfile.mkdtemp()),
                       progress=False, last=loaded.n_layers - 1)
 print("behaviour", beh, file=sys.stderr, flush=True)
-for rank, steps, lr, layer, pos in [(8, 400, 1e-2, 3, "item4"), (32, 1200, 1e-2, 3, "item4"), (8, 400, 1e-2, 2, "item2"),
-                                    (32, 1200, 1e-2, 2, "item2"), (64, 1200, 3e-3, 3, "item4")]:
-    das.RANK, das.STEPS, das.LR = rank, steps, lr
+for item in args.grid:
+    rank, steps, lr, layer, pos = item.split(",")
+    das.RANK, das.STEPS, das.LR = int(rank), int(steps), float(lr)
     t = time.time()
-    row = das.das_row(subject.bridge, data, "running_max", pos, layer)
-    print(json.dumps({"rank": rank, "steps": steps, "lr": lr, "layer": layer, "position": pos,
-                      "iia": round(row["effect"], 3), "random": round(row["control_effect"], 3),
-                      "n": row["n"], "s": round(time.time() - t, 1)}), flush=True)
+    row = das.das_row(subject.bridge, data, args.target, pos, int(layer))
+    print(json.dumps({"target": args.target, "rank": int(rank), "steps": int(steps), "lr": float(lr),
+                      "layer": int(layer), "position": pos, "iia": round(row["effect"], 3),
+                      "random": round(row["control_effect"], 3), "n": row["n"], "s": round(time.time() - t, 1)}),
+          flush=True)

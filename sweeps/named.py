@@ -1,8 +1,13 @@
-"""Named experiments: presets of `sweep`, each the test of one argument about mesa-optimization. `quick` is sized for
-a 2-core CPU (at most 15 minutes), `full` for a GPU machine. Add one by adding an entry to EXPERIMENTS."""
+"""Named experiments: presets of `sweep`, each the test of one argument about mesa-optimization, at three sizes:
+`quick` for a 2-core CPU (at most 15 minutes, 2 training seeds: a smoke run), `standard` (quick's grid with 3 training
+and 3 data seeds, more examples, and the steps every cell needs to reach its behaviour bar: an hour or two on a CPU,
+the size whose findings are stated), `full` for a GPU machine. Add one by adding an entry to EXPERIMENTS."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+SIZES = ("quick", "standard", "full")
+STANDARD = dict(seeds=3, data_seeds=3, n=600)  # what `standard` changes in every quick preset
 
 from mesaprobe.errors import UserError
 from mesaprobe.sweeps.grid import SweepSpec
@@ -14,9 +19,17 @@ class Experiment:
     claim: str  # the argument it tests, and what would count for or against it
     quick: dict = field(default_factory=dict)  # SweepSpec fields
     full: dict = field(default_factory=dict)
+    standard: dict = field(default_factory=dict)  # further changes to quick's preset at the standard size
+    # what the argument predicts, as (measure, +1 or -1): the measure rises (falls) from the first value of the swept
+    # knob to the last; experiments/findings.py says whether the training seeds' CI of that difference agrees
+    predicts: tuple[str, int] = ("search_index", 1)
 
-    def spec(self, quick: bool) -> SweepSpec:
-        return SweepSpec(**(self.quick if quick else self.full))
+    def spec(self, size: str = "full") -> SweepSpec:
+        if size not in SIZES:
+            raise UserError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+        fields = {"quick": self.quick, "full": self.full,
+                  "standard": self.quick | STANDARD | self.standard}[size]
+        return SweepSpec(**fields)
 
 
 EXPERIMENTS = {e.name: e for e in [
@@ -40,7 +53,8 @@ EXPERIMENTS = {e.name: e for e in [
         quick=dict(task="argmax", fixed={"K": 6}, vary={"shortcut": [0, 50, 90]}, seeds=2, n=400, data_seeds=2,
                    steps=800),
         full=dict(task="argmax", fixed={"K": 8}, vary={"shortcut": [0, 25, 50, 75, 90, 100]}, seeds=3, n=1000,
-                  data_seeds=3)),
+                  data_seeds=3),
+        predicts=("search_index", -1)),
     Experiment(
         "diversity",
         "Diversity pulls toward inner optimization: with few distinct training instances a model can memorise "
@@ -58,21 +72,35 @@ EXPERIMENTS = {e.name: e for e in [
         quick=dict(task="argmax", fixed={"K": 6, "rule": 1}, vary={"rules": [1, 2, 3]}, seeds=2, n=400,
                    data_seeds=2, steps=1200),
         full=dict(task="argmax", fixed={"K": 8, "rule": 1}, vary={"rules": [1, 2, 3, 4]}, seeds=3, n=1000,
-                  data_seeds=3, steps=4000)),
+                  data_seeds=3, steps=4000),
+        standard=dict(steps=2400),  # at 1200 steps the 3-rule models reached 0.89-0.96
+        predicts=("held_out_rule_behavior", 1)),
     Experiment(
         "meta-learning",
         "Time penalties do not forbid learned search when the task embeds learning: in-context learners of a "
         "linear rule mod p at different depths. Does accuracy need depth, and are the hypotheses still consistent "
         "with the examples decodable (the search index), resolved deeper for later examples (S3 depth signature)?",
         quick=dict(task="icl-linear", vary={"layers": [1, 2, 3]}, seeds=2, n=300, data_seeds=2, steps=1500),
-        full=dict(task="icl-linear", vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3)),
+        full=dict(task="icl-linear", vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3),
+        # the task's default steps (1500 left the quick models at 0.66-0.74); 6 examples a prompt for S3's depth
+        standard=dict(steps=0, fixed={"n": 6})),
     Experiment(
         "rl-vs-sl",
         "Search is not a goal, and goal pursuit may come from RL: the same architecture trained by behaviour "
         "cloning and by PPO on the same episodes: does the goal index or the verdict differ between them?",
         quick=dict(task="gridworld", vary={"method": ["sl", "rl"]}, seeds=2, n=400, data_seeds=2),
-        full=dict(task="goal-sum", vary={"method": ["sl", "rl"]}, seeds=3, n=1500, data_seeds=3)),
+        full=dict(task="goal-sum", vary={"method": ["sl", "rl"]}, seeds=3, n=1500, data_seeds=3),
+        # a latent goal (gridworld writes it in the prompt); the same pairs experiments/latent_goals.sh trains
+        standard=dict(task="rock-field", n=1200),
+        predicts=("goal_index", 1)),
 ]}
+
+
+def size_of(quick: bool, standard: bool) -> str:
+    """The size the `experiment` command's flags ask for."""
+    if quick and standard:
+        raise UserError("give --quick or --standard, not both")
+    return "quick" if quick else "standard" if standard else "full"
 
 
 def get_experiment(name: str) -> Experiment:

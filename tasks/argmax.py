@@ -91,7 +91,14 @@ class ArgmaxTask(SearchTask):
                            index="S1", one_token=items[:1]),
                 TargetSpec("rule", "class", ("rule",), token_bound=True, description="the instance's rule"),
             ]
+        if self.uses_rule(3):  # a candidate's score is in no single token: |item - target| needs both
+            specs.append(TargetSpec("closeness", "number", items, index="S1",
+                                    description="a candidate's score under 'closest to': |item - target|"))
         return specs
+
+    def uses_rule(self, rule: int) -> bool:
+        first, count = self.params["rule"], self.params["rules"]
+        return self.ruled and any((first + i) % len(RULES) == rule for i in range(count))
 
     def draw(self, rng: random.Random) -> dict:
         values = rng.sample(range(self.params["V"]), self.params["K"])
@@ -109,6 +116,12 @@ class ArgmaxTask(SearchTask):
         to j competes as the instance's own item j."""
         values, k = list(meta["values"]), int(position.removeprefix("item"))
         rule, later = meta.get("rule", 0), values[k + 1:]
+        if target == "closeness":  # candidate k's score set to `value`; the others keep theirs; the best score wins
+            if rule != 3:
+                return None
+            scores = [abs(v - meta["target"]) for v in values]
+            scores[k] = value
+            return str(values[min(range(len(values)), key=lambda i: (scores[i], values[i]))])
         if target in ("running_max", "running_best"):
             pool = [int(value)] + later
         elif target in ("running_argmax", "running_best_index"):
@@ -145,6 +158,8 @@ class ArgmaxTask(SearchTask):
             "second_largest": {ANSWER_POSITION: sorted(values)[-2]},
         }
         prefix, positions = [], {}
+        if self.uses_rule(3):
+            labels["closeness"] = {f"item{i}": abs(v - target) for i, v in enumerate(values)}
         if self.ruled:
             prefix, positions = [RULE_TOKENS[rule], str(target)], {"rule": 1}
             picks = [rule_pick(rule, values[: i + 1], target) for i in range(len(values))]

@@ -65,6 +65,7 @@ def q_value(cost: int, rate: int, delay: int, left: int, balance: int, pending: 
 
 class BankTask(GoalTask):
     name = "bank"
+    behavior_bar = ("return_ratio", 0.90)  # of the dynamic-programming optimum's return
     summary = "maximise a balance over a horizon where investing pays later"
     ACTIONS = ACTIONS
     ACTION_WORDS = ACTIONS

@@ -82,6 +82,9 @@ class Task:
     # a number target whose rows carry their rule (the `rule@rule` label) and whose value under every rule r is
     # labelled `<target>_under<r>` too: probes/rule_transfer.py asks whether one readout serves every rule
     per_rule_target: ClassVar[str | None] = None
+    # the held-out behaviour a trained model must reach before its probes are read as findings (metric, bar): a model
+    # below it is marked in comparisons and sweeps, not silently averaged
+    behavior_bar: ClassVar[tuple[str, float]] = ("accuracy", 0.95)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

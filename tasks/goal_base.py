@@ -19,6 +19,7 @@ HORIZON_K = 3  # position+k targets for k = 1..HORIZON_K
 class GoalTask(Task):
     family = "goal"
     model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 128}
+    behavior_bar = ("success_rate", 0.95)
     train_steps = 1500  # behaviour cloning's optimizer steps (PPO's iterations follow from the episode budget)
     answer_position = DECISION
     tiny_methods = ("sl", "rl")

@@ -1,14 +1,39 @@
-"""Shared fixtures: one argmax model trained to the issue's bar, saved as an HF directory, reused by every test; and
-the test tiers: a test that uses a fixture which trains is marked `trains` (left out of `make test-fast`)."""
+"""Shared fixtures: the default argmax and gridworld models (committed under tests/fixtures, copied per session) and
+a probe run of the argmax one; and the test tiers: a test that uses them is marked `trains` (left out of `make
+test-fast`: it runs whole probes)."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+# Under pytest-xdist (`make test`: one worker per core) each worker takes its share of the cores, set before numpy and
+# torch load their thread pools: OpenMP and OpenBLAS threads spin while they wait, and three of them on two cores
+# made a 17-second test take minutes
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+if WORKERS:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(max(1, (os.cpu_count() or 1) // WORKERS)))
 
-TRAINING_FIXTURES = {"argmax_dir", "gridworld_sl_dir"}  # and every fixture built on them
+FIXTURES = Path(__file__).parent / "fixtures"
+# fixtures whose tests train or probe whole models (left out of `make test-fast`), and every fixture built on them
+TRAINING_FIXTURES = {"argmax_dir", "gridworld_sl_dir"}
+
+
+def pytest_configure(config):
+    # one thread per core that other work leaves free, as the CLI's compute commands do: beside a busy process the
+    # default (one per core) spun for the busy one and a fixture's training took 14 minutes instead of 40 s
+    from mesaprobe.runtime import set_threads
+
+    if WORKERS:  # numpy may have loaded before this file: limit the pools already there too
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
+    set_threads(follow_free=True)  # a thread count set above wins
 
 
 def pytest_collection_modifyitems(config, items):
@@ -17,13 +42,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.trains)
 
 
+def committed_model(name: str, tmp_path_factory) -> Path:
+    """A copy of a model committed under tests/fixtures (tests may write beside it or try to overwrite it)."""
+    out = tmp_path_factory.mktemp("models") / name
+    shutil.copytree(FIXTURES / name, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def argmax_dir(tmp_path_factory):
-    from mesaprobe.api import train
-
-    out = tmp_path_factory.mktemp("models") / "argmax-sl"
-    summary = train("argmax", method="sl", out=out, seed=0, progress=False)
-    return out, summary
+    """The default argmax model (`mesaprobe train argmax --seed 0`, 100% held-out), committed so that the suite does
+    not train it on every worker; tests/models/test_loading.py trains one to the bar itself."""
+    out = committed_model("argmax-sl", tmp_path_factory)
+    return out, json.loads((out / "training.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +68,5 @@ def argmax_run(argmax_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def gridworld_sl_dir(tmp_path_factory):
-    from mesaprobe.api import train
-
-    out = tmp_path_factory.mktemp("models") / "gridworld-sl"
-    train("gridworld", method="sl", out=out, seed=0, progress=False)
-    return out
+    """The default gridworld SL model (`mesaprobe train gridworld --method sl --seed 0`, 100% success), committed."""
+    return committed_model("gridworld-sl", tmp_path_factory)

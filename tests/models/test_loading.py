@@ -10,8 +10,12 @@ from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens
 from mesaprobe.tasks import get_task
 
 
-def test_trained_argmax_reaches_the_bar_and_saves_an_hf_directory(argmax_dir):
-    out, summary = argmax_dir
+@pytest.mark.trains
+def test_trained_argmax_reaches_the_bar_and_saves_an_hf_directory(tmp_path):
+    from mesaprobe.api import train
+
+    out = tmp_path / "argmax-sl"
+    summary = train("argmax", method="sl", out=out, seed=0, progress=False)
     assert summary["behavior"]["accuracy"] >= 0.99
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "training.json", "README.md"} <= names

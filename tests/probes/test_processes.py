@@ -30,6 +30,7 @@ def launch(processes: int, args: list[str]) -> subprocess.CompletedProcess:
                           env=os.environ | {"OMP_NUM_THREADS": "1", "MESAPROBE_JOBS": "1"})
 
 
+@pytest.mark.slow  # two accelerate processes: ~50 s
 def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
     # two seeds: the processes meet at the end of every seed's extraction; causal probes run in the main process
     args = ["probe", str(argmax_dir[0]), "argmax", "--n", "60", "--seeds", "2", "--folds", "3", "--no-causal"]

@@ -7,10 +7,11 @@ from mesaprobe.sweeps.named import EXPERIMENTS
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_experiment_grids_expand_at_both_sizes(name):
+def test_experiment_grids_expand_at_every_size(name):
     experiment = EXPERIMENTS[name]
-    quick, full = experiment.spec(quick=True).cells(), experiment.spec(quick=False).cells()
-    assert 1 < len(quick) <= len(full)
+    quick, standard, full = (experiment.spec(size).cells() for size in ("quick", "standard", "full"))
+    assert 1 < len(quick) < len(standard) <= len(full)
+    assert {c.seed for c in standard} == {0, 1, 2}  # findings compare across 3 training seeds
     assert experiment.claim.endswith("?")  # each states the question it answers
 
 

@@ -111,6 +111,7 @@ def test_a_killed_sweep_resumes_to_the_same_table(pool_sweep, tmp_path):
     assert not list((out / "cells").glob(".*partial"))
 
 
+@pytest.mark.slow  # starts a Ray instance: ~30 s
 def test_cells_run_as_ray_tasks_on_a_local_instance(tmp_path):
     pytest.importorskip("ray")
     import ray

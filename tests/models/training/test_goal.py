@@ -28,13 +28,18 @@ def test_an_untrained_policy_is_far_from_the_bar():
     assert b["success_rate"] < 0.6 and b["optimal_rate"] < 0.4
 
 
-def test_gridworld_sl_reaches_95_percent_on_held_out_layouts(gridworld_sl_dir):
-    summary = json.loads((gridworld_sl_dir / "training.json").read_text())
+@pytest.mark.trains
+@pytest.mark.slow  # behaviour cloning to its bar: ~70 s (tests/fixtures/gridworld-sl is its output)
+def test_gridworld_sl_reaches_95_percent_on_held_out_layouts(tmp_path):
+    from mesaprobe.api import train
+
+    summary = train("gridworld", method="sl", out=tmp_path / "sl", seed=0, progress=False)
     assert summary["behavior"]["success_rate"] >= 0.95
     assert summary["method"] == "sl" and summary["episode_budget"] == 8192
 
 
 @pytest.mark.trains
+@pytest.mark.slow  # PPO to its bar: ~50 s
 def test_gridworld_ppo_on_sparse_reward_reaches_95_percent_on_held_out_layouts(tmp_path):
     from mesaprobe.api import train
 

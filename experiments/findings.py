@@ -1,0 +1,237 @@
+"""Write docs/findings.md from the committed results under experiments/results/ alone: no number on that page is
+typed by hand, and tests/test_findings.py checks that it regenerates byte for byte.
+
+    python experiments/findings.py [--check]
+
+Sections: the latent-goal matched pairs (each model under the current verdict rule; SL vs RL across training seeds,
+reports/compare.py), the named experiments (per knob value across training seeds, and whether the argument's
+prediction holds at the size run), retargeting the search, and the DAS settings on the windowed model."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS, PAGE = ROOT / "experiments" / "results", ROOT / "docs" / "findings.md"
+SIZES = ("standard", "quick")  # a named experiment's results: the largest size committed is the one shown
+MIN_MODELS = 3  # per compared condition: with 2 models a bootstrap CI is the spread of two numbers
+
+
+def fmt(x, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def ci_text(mean: float, ci: list[float]) -> str:
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def below_bar(task, metric: str | None, value: float | None) -> bool:
+    bar_metric, bar = task.behavior_bar
+    return metric == bar_metric and value is not None and value < bar
+
+
+def latent_goal_models() -> list[dict]:
+    """Every latent-goal run committed: its saved results re-summarised under the current rule."""
+    from mesaprobe.probes.resummarize import resummarize
+    from mesaprobe.reports.compare import model_measures
+    from mesaprobe.schema import load_results
+    from mesaprobe.tasks import get_task, task_class
+
+    models = []
+    for run in sorted((RESULTS / "latent-goals").glob("*/results.json")):
+        saved = load_results(run.parent)
+        declared = task_class(saved["task"]["name"]).PARAMS
+        task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
+        now = resummarize(saved, task)
+        training = run.parent / "training.json"
+        trained = json.loads(training.read_text()) if training.exists() else None
+        metric = task.behavior_bar[0]
+        at_training = trained["behavior"].get(metric) if trained else None
+        models.append({"name": run.parent.name, "task": task, "method": saved["model"].get("training") or "-",
+                       "random_init": "random-init" in run.parent.name, "saved": saved["verdict"],
+                       "verdict": now["verdict"], "measures": model_measures(now), "metric": metric,
+                       "at_training": at_training, "below_bar": below_bar(task, metric, at_training)})
+    return models
+
+
+def latent_goals_section() -> list[str]:
+    from mesaprobe.reports.compare import compare, excludes_zero
+
+    models = latent_goal_models()
+    out = ["## Latent goals: behaviour cloning vs PPO, same architecture and episode budget", "",
+           "Each model probed on 3 data seeds (`bash experiments/latent_goals.sh OUT rock-field maze`), re-summarised "
+           "under the current verdict rule (the answer's own subspace counts for no family). Behaviour at training "
+           "is the held-out success `mesaprobe train` measured; a model below its task's bar is marked `(below bar)`.",
+           ""]
+    rows = []
+    for m in models:
+        x = m["measures"]
+        bar = f"{fmt(m['at_training'])}{' (below bar)' if m['below_bar'] else ''}"
+        rows.append([m["name"], m["method"] if not m["random_init"] else "random-init", bar, fmt(x.get("behavior")),
+                     m["saved"], m["verdict"], fmt(x.get("search_index")), fmt(x.get("goal_index")),
+                     fmt(x.get("horizon"), 1), f"{fmt(x.get('steer_reach'))} ({fmt(x.get('steer_random'))})"])
+    out += table(["model", "method", "behaviour at training", "behaviour (probe)", "verdict as saved",
+                  "verdict now", "search index", "goal index", "H", "steering (random)"], rows) + [""]
+    for task in sorted({m["task"].name for m in models}):
+        trained = [m for m in models if m["task"].name == task and not m["random_init"]]
+        sl = [m for m in trained if m["method"] == "sl"]
+        rl = [m for m in trained if m["method"] == "rl"]
+        out += [f"### {task}: SL minus RL across training seeds", "",
+                f"{len(sl)} SL and {len(rl)} RL models of 3 each ({sum(m['below_bar'] for m in sl + rl)} below "
+                f"their bar, {task_bar(trained)}); means with 95% bootstrap CIs over training seeds, data seeds "
+                f"averaged within a model first. A difference whose CI excludes 0 with {MIN_MODELS} models a side is in "
+                "bold.", ""]
+        if not sl or not rl:
+            out += ["Not comparable yet: one method has no model.", ""]
+            continue
+        diff = compare([m["measures"] for m in sl], [m["measures"] for m in rl])
+        out += table(["measure", "SL", "RL", "SL - RL"],
+                     [[d["measure"], ci_text(d["mean_a"], d["ci_a"]), ci_text(d["mean_b"], d["ci_b"]),
+                       ("**{}**" if excludes_zero(d) and min(d["n_a"], d["n_b"]) >= MIN_MODELS else "{}").format(ci_text(d["difference"], d["difference_ci"]))]
+                      for d in diff]) + [""]
+        verdicts = {meth: ", ".join(m["verdict"] for m in group) for meth, group in (("SL", sl), ("RL", rl))}
+        out += [f"Verdicts: SL {verdicts['SL']}; RL {verdicts['RL']}.", ""]
+    return out
+
+
+def task_bar(models: list[dict]) -> str:
+    metric, bar = models[0]["task"].behavior_bar
+    return f"bar: {metric} >= {bar}"
+
+
+def number(v: str):
+    try:
+        return float(v)
+    except ValueError:
+        return v or None
+
+
+def mean_ci(rows: list[dict], key: str) -> str:
+    from mesaprobe.probes.indices import bootstrap_ci
+
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return ci_text(sum(values) / len(values), bootstrap_ci(values)) if values else "-"
+
+
+def experiment_rows(name: str) -> tuple[str, list[dict], str] | None:
+    """(size, sweep rows, provenance note) of the largest size committed."""
+    provenance = json.loads((RESULTS / "provenance.json").read_text()) if (RESULTS / "provenance.json").exists() else {}
+    for size in SIZES:
+        path = RESULTS / f"{name}-{size}.csv"
+        if path.exists():
+            with path.open() as f:
+                rows = [{k: number(v) for k, v in r.items()} for r in csv.DictReader(f)]
+            return size, rows, provenance.get(path.name, "")
+
+
+def experiments_section() -> list[str]:
+    from mesaprobe.reports.compare import MEASURES, compare, excludes_zero
+    from mesaprobe.sweeps.named import EXPERIMENTS
+    from mesaprobe.tasks import get_task
+
+    labels = dict(MEASURES) | {"held_out_rule_behavior": "accuracy on the rule left out of training"}
+    out = ["## Named experiments", "",
+           "Each row: one value of the swept knob, mean [95% bootstrap CI] over its training seeds (each model's data "
+           "seeds averaged). The sentence compares the knob's first and last values on the measure the argument "
+           "predicts to move: *holds* or *fails* where the CI of the difference excludes 0, *undecided* otherwise, "
+           f"and *undecided* whenever a compared model misses its behaviour bar or a value has fewer than {MIN_MODELS} "
+           "training seeds.", ""]
+    for name, exp in EXPERIMENTS.items():
+        found = experiment_rows(name)
+        out += [f"### {name}", "", exp.claim, ""]
+        if not found:
+            out += ["No results committed yet.", ""]
+            continue
+        size, rows, note = found
+        spec = exp.spec(size)
+        knob = next(iter(spec.vary))
+        task = get_task(rows[0]["task"], **{k: int(v) for k, v in spec.fixed.items()})
+        values = list(spec.vary[knob])
+        groups = {v: [r for r in rows if r[knob] == v] for v in values}  # 64.0 == 64: numbers are read as floats
+        measure, sign = exp.predicts
+        shown = ["behavior", "search_index", "goal_index"] + ([measure] if measure not in
+                                                               ("behavior", "search_index", "goal_index") else [])
+        body = []
+        for v, group in groups.items():
+            cells = [mean_ci(group, key) for key in shown]
+            low = sum(below_bar(task, r["behavior_metric"], r["behavior"]) for r in group)
+            verdicts = sorted({r["verdict"] for r in group})
+            body.append([str(v), str(len(group)), *cells, ", ".join(f"{x} x{[r['verdict'] for r in group].count(x)}"
+                                                                  for x in verdicts), str(low)])
+        out += [f"Size `--{size}`; bar: {task.behavior_bar[0]} >= {task.behavior_bar[1]}."
+                + (f" These results were {note}." if note else ""), ""]
+        out += table([knob, "models", *[labels.get(k, k) for k in shown], "verdicts", "below bar"], body) + [""]
+        first, last = groups[values[0]], groups[values[-1]]
+        d = compare(last, first, ((measure, labels.get(measure, measure)),))
+        misses = sum(below_bar(task, r["behavior_metric"], r["behavior"]) for r in first + last)
+        if not d:
+            out += [f"Prediction ({labels.get(measure, measure)}): not measured in these results.", ""]
+            continue
+        d = d[0]
+        few = min(d["n_a"], d["n_b"]) < MIN_MODELS
+        state = ("undecided" if misses or few or not excludes_zero(d) else
+                 "holds" if (d["difference"] > 0) == (sign > 0) else "fails")
+        way = "rises" if sign > 0 else "falls"
+        out += [f"**Prediction: {labels.get(measure, measure)} {way} from {knob}={values[0]} to {knob}={values[-1]}: "
+                f"{state} at this size** (difference {ci_text(d['difference'], d['difference_ci'])}, "
+                f"{d['n_b']} vs {d['n_a']} models{f'; {misses} below the bar' if misses else ''}"
+                f"{f'; fewer than {MIN_MODELS} training seeds' if few else ''}).", ""]
+    return out
+
+
+def retarget_section() -> list[str]:
+    out = ["## Retargeting the search", ""]
+    for path in sorted((RESULTS / "retarget").glob("*/results.json")):
+        r = json.loads(path.read_text())
+        rows = [c for c in r["causal"] if c["method"] == "retarget"]
+        out += [f"`{path.parent.name}` (rules {rows[0]['rules'] if rows else '-'}; {r['task']['params']}): the share "
+                "of held-out instances whose answer becomes the other rule's pick, at the alpha chosen on validation "
+                "instances, beside a norm-matched random direction and no steering. Edits at the items and the answer "
+                "position change the criterion the comparison uses; at the rule token they only show it is read.", ""]
+        out += table(["block", "edited at", "alpha", "reach", "random", "unsteered"],
+                     [[str(c["layer"]), c["position"], fmt(c["alpha"], 2), fmt(c["effect"]), fmt(c["control_effect"]),
+                       fmt(c["unsteered_effect"])] for c in rows]) + [""]
+    return out
+
+
+def das_section() -> list[str]:
+    path = RESULTS / "das-settings.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return ["## DAS on the windowed argmax model (the search known positive attempt)", "",
+            "`python experiments/das_settings.py 1200`: interchange accuracy of a learned subspace for the running "
+            "maximum, held-out rows, beside a random subspace of the same rank (rank 64 patches the whole residual "
+            "stream: the most any subspace at that position can reach).", ""] + table(
+        ["rank", "steps", "lr", "block", "position", "IIA", "random", "rows"],
+        [[str(r["rank"]), str(r["steps"]), str(r["lr"]), str(r["layer"]), r["position"], fmt(r["iia"]),
+          fmt(r["random"]), str(r["n"])] for r in rows]) + [""]
+
+
+def render() -> str:
+    lines = ["# Findings", "",
+             "Generated by `python experiments/findings.py` from the files under `experiments/results/`; do not edit "
+             "by hand. Measured on a 2-core CPU machine at the sizes stated.", ""]
+    lines += latent_goals_section() + experiments_section() + retarget_section() + das_section()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        same = PAGE.exists() and PAGE.read_text() == text
+        print("docs/findings.md is up to date" if same else "docs/findings.md differs: run python experiments/findings.py")
+        return 0 if same else 1
+    PAGE.write_text(text)
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
