@@ -161,9 +161,10 @@ def probe(
                                                     "goal mean difference (context: for goals computed from the "
                                                     "prompt). Default: the task's (goal-sum: context; others: "
                                                     "persistent)."),
-    alphas: str = typer.Option("1,2,4,8", help="Goal tasks: steering strengths (multiples of the goal-B minus "
-                                               "goal-A direction) tried on validation layouts; the best is reported "
-                                               "on held-out layouts."),
+    alphas: str = typer.Option("1,2,4,8", help="Steering strengths tried on validation data, the best reported on "
+                                               "held-out data: multiples of the goal-B minus goal-A direction (goal "
+                                               "tasks) or of the rule-B minus rule-A mean (retarget, search tasks "
+                                               "that mix rules)."),
     device: str = typer.Option("auto", help="Where the model runs and the probes are fitted: auto (CUDA when "
                                             "present), cpu, cuda or cuda:N."),
     linear_backend: str = typer.Option("sklearn", help="How linear probes are fitted: sklearn (a loop over the "

@@ -1,6 +1,8 @@
-"""`mesaprobe demo`: the whole story on the default tiny models. Train a search model (argmax), an in-context
-learner (kv-recall) and the gridworld pair (SL and RL, same architecture and episode budget), probe each (linear + causal, 3 seeds), then
-write one report per run, the SL-vs-RL comparison, and a model card per model."""
+"""`mesaprobe demo`: the whole story on the default tiny models. Train a search model (argmax under "closest to a
+target", whose candidates' scores are in no single token: the search known positive), an in-context learner
+(kv-recall) and the gridworld pair (SL and RL, same architecture and episode budget; the goal is in the prompt, so
+the instrument must say `neither` there), probe each (linear + causal, 3 seeds), then write one report per run, the
+SL-vs-RL comparison, and a model card per model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,12 +10,13 @@ from pathlib import Path
 from mesaprobe.errors import UserError
 from mesaprobe.probes.indices import beyond_controls
 
-# (task, method, training steps, probe rows per seed); None = the task's default steps
+CLOSEST = {"rule": 3}  # argmax: the number closest to a target given first
+# (task, task parameters, method, training steps, probe rows per seed); None = the task's default steps
 PLAN = {
-    False: [("argmax", "sl", None, 600), ("kv-recall", "sl", None, 600), ("gridworld", "sl", None, 600),
-            ("gridworld", "rl", None, 600)],
-    True: [("argmax", "sl", 600, 200), ("kv-recall", "sl", 600, 200), ("gridworld", "sl", 300, 200),
-           ("gridworld", "rl", 24, 200)],
+    False: [("argmax", CLOSEST, "sl", None, 600), ("kv-recall", {}, "sl", None, 600),
+            ("gridworld", {}, "sl", None, 600), ("gridworld", {}, "rl", None, 600)],
+    True: [("argmax", CLOSEST, "sl", 600, 200), ("kv-recall", {}, "sl", 600, 200), ("gridworld", {}, "sl", 300, 200),
+           ("gridworld", {}, "rl", 24, 200)],
 }
 
 
@@ -37,12 +40,12 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} already exists and is not empty; pass another --out")
     all_results, runs = {}, {}
-    for task_name, method, steps, n in PLAN[quick]:
-        name = f"{task_name}-{method}"
+    for task_name, params, method, steps, n in PLAN[quick]:
+        name = f"{task_name}{'-closest' if params == CLOSEST else ''}-{method}"
         model_dir, run_dir = out / "models" / name, out / "runs" / name
-        summary = train(task_name, model_dir, method=method, seed=0, steps=steps)
+        summary = train(task_name, model_dir, params=params, method=method, seed=0, steps=steps)
         print(f"trained {model_dir}: {summary['behavior']} in {summary['wall_time_s']} s", flush=True)
-        all_results[name] = probe(model_dir, task_name, run_dir, n=n, seeds=3)
+        all_results[name] = probe(model_dir, task_name, run_dir, params=params, n=n, seeds=3)
         runs[name] = run_dir
         card_command(model_dir, [run_dir])
         write_report([run_dir], out / "reports" / f"{name}.html")

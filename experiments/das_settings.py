@@ -4,8 +4,10 @@ Rank d (the residual width) patches the whole residual stream at that position: 
 reach, and its random control is the same patch.
 
     python experiments/das_settings.py 1200 > experiments/results/das-settings.jsonl      # the windowed model
-    python experiments/das_settings.py 3000 --model M --task-param rule=3 --target closeness \\
-        --grid 8,400,0.01,1,item2 ... > experiments/results/das-closeness.jsonl
+    python experiments/das_settings.py 3000 --model tests/fixtures/argmax-closest-sl --task-param rule=3 \\
+        --target closeness --grid 8,400,0.01,0,item1 8,400,0.01,0,item3 8,400,0.01,1,item1 8,400,0.01,1,item3 \\
+        8,400,0.01,0,item0 8,400,0.01,0,item2 8,400,0.01,0,item4 16,1200,0.01,0,item3 8,400,0.01,-1,item3 \\
+        > experiments/results/das-closeness.jsonl    # block -1: the embeddings
 """
 import argparse
 import json

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mesaprobe.probes.indices import readout_word
 from mesaprobe.probes.resummarize import resummarize
 from mesaprobe.schema import load_results
 from mesaprobe.tasks import get_task, task_class
@@ -31,7 +32,7 @@ def main(runs: list[str]) -> None:
         task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
         now = resummarize(saved, task)
         readout = now["readout"]
-        carried = "n/a" if readout is None else (f"{'yes' if readout['carried'] else 'no'} "
+        carried = "n/a" if readout is None else (f"{readout_word(readout)} "
                                                  f"({readout['effect_beyond_control']:.2f})")
         metric = next(k for k in ("success_rate", "accuracy", "rank_accuracy") if k in saved["behavior"])
         print(f"| {Path(run).name} | {task.name} | {metric} {saved['behavior'][metric]:.3f} | {saved['verdict']} | "

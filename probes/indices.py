@@ -142,8 +142,18 @@ def readout(causal_rows: list[dict], methods: tuple[str, ...]) -> dict | None:
     if not answer:
         return None
     best = max(answer, key=margin)
-    return {"carried": bool(margin(best) > CAUSAL), "effect_beyond_control": float(margin(best)),
-            "method": best["method"], "layer": best["layer"]}
+    carried = bool(margin(best) > CAUSAL)
+    # with many answer classes the probe's subspace is nearly the whole residual stream (argmax: rank 63 of 64), and
+    # its random control of the same rank changes the answer as much: a "no" there would be wrong, so none is given
+    if not carried and any(min(r["effect"], r["control_effect"]) > 0.5 for r in answer):
+        carried = None
+    return {"carried": carried, "effect_beyond_control": float(margin(best)), "method": best["method"],
+            "layer": best["layer"]}
+
+
+def readout_word(check: dict) -> str:
+    """yes / no / undetermined (the answer's subspace too large for its random control to tell)."""
+    return {True: "yes", False: "no", None: "undetermined"}[check["carried"]]
 
 
 def mark_used(probe_rows: list[dict], causal_rows: list[dict], methods: tuple[str, ...]) -> list[dict]:

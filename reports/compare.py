@@ -65,3 +65,25 @@ def compare(a: list[dict], b: list[dict], measures=MEASURES) -> list[dict]:
 def excludes_zero(row: dict) -> bool:
     lo, hi = row["difference_ci"]
     return lo > 0 or hi < 0
+
+
+def below_bar(task_name: str | None, behavior: dict | float | None, metric: str | None = None) -> bool:
+    """Whether a model's behaviour (a results' behaviour dict, or one value of `metric`) misses its task's bar
+    (False where the task is not known)."""
+    from mesaprobe.tasks import REGISTRY, task_class
+
+    if task_name not in REGISTRY:
+        return False
+    bar_metric, bar = task_class(task_name).behavior_bar
+    value = behavior.get(bar_metric) if isinstance(behavior, dict) else behavior if metric == bar_metric else None
+    return value is not None and value < bar
+
+
+def comparison_rows(a_name: str, a: list[dict], b_name: str, b: list[dict], low: tuple[int, int]) -> list[dict]:
+    """`compare` as table rows for a report: per measure each condition's mean [CI] and the difference a - b [CI],
+    with how many models each side has and how many miss their behaviour bar."""
+    fmt = lambda m, ci: f"{m:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return [{"measure": r["measure"], f"{a_name} ({r['n_a']} models, {low[0]} below bar)": fmt(r["mean_a"], r["ci_a"]),
+             f"{b_name} ({r['n_b']} models, {low[1]} below bar)": fmt(r["mean_b"], r["ci_b"]),
+             f"{a_name} - {b_name}": fmt(r["difference"], r["difference_ci"]),
+             "CI excludes 0": excludes_zero(r)} for r in compare(a, b)]

@@ -71,8 +71,12 @@ def readout_sentence(res: dict) -> str:
     check = res.get("readout")
     if not check:
         return ""
+    from mesaprobe.probes.indices import readout_word
+
+    why = (" (the answer's subspace is nearly the whole residual stream: a random subspace of its rank changes the "
+           "answer as much)" if check["carried"] is None else "")
     return (f"Readout check: the answer is carried in a linear subspace the model uses: "
-            f"{'yes' if check['carried'] else 'no'} ({check['method']} on the answer at layer {check['layer']}: "
+            f"{readout_word(check)}{why} ({check['method']} on the answer at layer {check['layer']}: "
             f"{check['effect_beyond_control']:.2f} beyond its random control). This is not evidence for either "
             "family: the verdict rests on the family's own variables.")
 
@@ -143,6 +147,24 @@ def differences(runs: list[tuple[str, dict]]) -> str:
     return table(rows, ["comparison", "quantity", "difference", "95% CI"])
 
 
+def across_seeds_section(runs: list[tuple[str, dict]]) -> str:
+    """Where the runs are models of two training methods, two or more each: the methods compared across training
+    seeds (reports/compare.py), the variance that matters when comparing how models were trained."""
+    from mesaprobe.reports.compare import below_bar, comparison_rows, model_measures
+
+    groups: dict[str, list[dict]] = {}
+    for _, res in runs:
+        groups.setdefault(res["model"].get("training") or "unknown", []).append(res)
+    if len(groups) != 2 or min(map(len, groups.values())) < 2:
+        return ""
+    (a_name, a), (b_name, b) = sorted(groups.items(), reverse=True)  # sl before rl
+    low = tuple(sum(below_bar(r["task"]["name"], r["behavior"]) for r in g) for g in (a, b))
+    rows = comparison_rows(a_name, [model_measures(r) for r in a], b_name, [model_measures(r) for r in b], low)
+    return ("<h2>Across training seeds</h2><p class='muted'>Each model's data seeds averaged first; means with 95% "
+            "bootstrap CIs over the models of each method; a model below its task's behaviour bar is counted.</p>"
+            + table(rows, list(rows[0]) if rows else []))
+
+
 def skipped_section(runs: list[tuple[str, dict]]) -> str:
     """The causal methods that did not run, and why: never silently absent."""
     rows = [{"run": label, "method": s["method"], "why it did not run": s["reason"]}
@@ -189,7 +211,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
                   for label, res in pairs)
     sections.append(f"<h1>mesaprobe report: {esc(title)}</h1>{top}")
     if len(pairs) > 1:
-        sections.append("<h2>Differences</h2>" + differences(pairs))
+        sections.append("<h2>Differences</h2>" + differences(pairs) + across_seeds_section(pairs))
     behavior_rows = [{"run": label, **{k: v for k, v in res["behavior"].items() if not k.endswith("_by_seed")}}
                      for label, res in pairs]
     columns = list(dict.fromkeys(k for row in behavior_rows for k in row))

@@ -68,6 +68,30 @@ def verdict_table(rows: list[dict], knobs: list[str]) -> list[dict]:
             for key, vs in sorted(groups.items(), key=lambda kv: str(kv[0]))]
 
 
+def knob_differences(rows: list[dict], knobs: list[str]) -> str:
+    """Per swept knob: its last value against its first across training seeds, per method where the knob is not the
+    method (reports/compare.py), models below their behaviour bar counted."""
+    from mesaprobe.reports.compare import below_bar, comparison_rows
+
+    parts = []
+    for knob in knobs:
+        values = list(dict.fromkeys(r[knob] for r in rows))
+        if len(values) < 2:
+            continue
+        for method in ([None] if knob == "method" else sorted({r["method"] for r in rows})):
+            mine = [r for r in rows if method is None or r["method"] == method]
+            first, last = ([r for r in mine if r[knob] == v] for v in (values[0], values[-1]))
+            if not first or not last:
+                continue
+            low = tuple(sum(below_bar(r.get("task"), r.get("behavior"), r.get("behavior_metric")) for r in g)
+                        for g in (last, first))
+            out = comparison_rows(f"{knob}={values[-1]}", last, f"{knob}={values[0]}", first, low)
+            if out:
+                parts.append(f"<h3>{esc(knob)}: {esc(values[-1])} vs {esc(values[0])}"
+                             f"{'' if method is None else f' ({esc(method)})'}</h3>" + table(out, list(out[0])))
+    return "<h2>Last vs first value, across training seeds</h2>" + "".join(parts) if parts else ""
+
+
 def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
     import plotly.offline
 
@@ -81,6 +105,7 @@ def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
         body.append("<p>No cell has finished yet.</p>")
     body.append("<h2>Against the swept knobs</h2>" + "".join(figure_div(f, i) for i, f in enumerate(figs)))
     plain = [k for k in knobs if k != "method"]
+    body.append(knob_differences(rows, knobs))
     body.append("<h2>Verdicts</h2>" + table(verdict_table(rows, knobs), ["method", *plain, "verdicts"]))
     body.append("<h2>Every cell</h2>" + table(rows, [*knobs, *(c for c in TABLE_COLUMNS if c not in knobs)]))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{REPORT_TAG}<title>{esc(title)}</title>"

@@ -11,6 +11,7 @@ from mesaprobe.tasks import get_task
 
 
 @pytest.mark.trains
+@pytest.mark.slow  # training to the bar: ~50 s on one core (tests/fixtures/argmax-sl is its output)
 def test_trained_argmax_reaches_the_bar_and_saves_an_hf_directory(tmp_path):
     from mesaprobe.api import train
 

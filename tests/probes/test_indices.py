@@ -37,3 +37,16 @@ def test_depth_signature_reads_the_layer_that_decodes_each_example_best():
     assert depth_signature(task, depth_rows({0: None, 1: 3, 2: 2, 3: 1, 4: 0}))["rho"] == pytest.approx(-1.0)
     assert depth_signature(task, depth_rows({0: None, 1: 2, 2: 2, 3: 2, 4: 2}))["rho"] is None  # one layer for all
     assert depth_signature(task, depth_rows({0: None, 1: 0, 2: 1, 3: None, 4: None}))["rho"] is None  # two points
+
+
+def test_the_readout_check_says_yes_no_or_that_its_control_cannot_tell():
+    from mesaprobe.probes.indices import readout, readout_word
+
+    row = lambda effect, control, layer=1: {"method": "leace", "target": "answer", "layer": layer, "position": "answer",
+                                            "effect": effect, "control_effect": control}
+    assert readout_word(readout([row(0.9, 0.05), row(0.1, 0.0, 0)], ("leace",))) == "yes"
+    assert readout_word(readout([row(0.02, 0.01)], ("leace",))) == "no"
+    # 63 of 64 dimensions erased: the random subspace of that rank changes the answer as much as the probe's
+    check = readout([row(0.96, 0.965), row(0.01, 0.015, 0)], ("leace",))
+    assert check["carried"] is None and readout_word(check) == "undetermined"
+    assert readout([row(0.9, 0.05)], ("interchange",)) is None  # no evidence method tested the answer

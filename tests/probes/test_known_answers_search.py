@@ -53,3 +53,16 @@ def test_argmax_intervened_answer_follows_the_search():
     ruled = get_task("argmax", K=4, rule=1, rules=2)
     assert ruled.intervened_answer(meta | {"rule": 1, "target": 0}, "running_best", "item1", 1) == "1"
     assert ruled.intervened_answer(meta | {"rule": 2, "target": 0}, "running_best", "item1", 1) is None
+
+
+def test_a_candidates_score_under_closest_to_is_its_distance_and_the_best_patched_score_wins():
+    task = get_task("argmax", K=4, rule=3)
+    meta = {"values": [5, 9, 2, 7], "rule": 3, "target": 8}
+    inst = task.build(meta)
+    assert inst.labels["closeness"] == {"item0": 3, "item1": 1, "item2": 6, "item3": 1} and inst.answer == "7"
+    assert task.intervened_answer(meta, "closeness", "item2", 0) == "2"  # item 2 now scores best: its own value
+    assert task.intervened_answer(meta, "closeness", "item3", 5) == "9"  # item 3 drops out; 9 (score 1) wins
+    assert task.intervened_answer(meta | {"rule": 0}, "closeness", "item2", 0) is None  # no score under "largest"
+    spec = next(t for t in task.targets() if t.name == "closeness")
+    assert spec.index == "S1" and not spec.one_token  # a search variable in no single token
+    assert "closeness" not in {t.name for t in get_task("argmax", rule=1, rules=2).targets()}

@@ -40,3 +40,30 @@ def test_model_measures_take_the_best_steering_block_and_its_own_control():
     m = model_measures(results)
     assert m["behavior"] == 0.97 and m["goal_index"] == 0.3 and m["horizon"] == 2.0
     assert (m["steer_reach"], m["steer_random"]) == (0.6, 0.05) and "search_index" not in m
+
+
+def fake_results(method: str, goal: float, success: float = 0.99) -> dict:
+    return {"model": {"training": method}, "task": {"name": "rock-field"}, "behavior": {"success_rate": success},
+            "indices": {"goal": {"value": goal}, "search": {"value": None}}, "causal": []}
+
+
+def test_the_report_compares_two_methods_across_training_seeds_and_counts_models_below_the_bar():
+    from mesaprobe.reports.html import across_seeds_section
+
+    runs = [(f"sl-{i}", fake_results("sl", 0.30 + 0.01 * i)) for i in range(3)]
+    runs += [(f"rl-{i}", fake_results("rl", 0.10 + 0.01 * i, success=0.90 if i == 0 else 0.97)) for i in range(3)]
+    page = across_seeds_section(runs)
+    assert "Across training seeds" in page and "sl - rl" in page
+    assert "sl (3 models, 0 below bar)" in page and "rl (3 models, 1 below bar)" in page
+    assert "0.200 [" in page  # the planted goal-index difference
+    assert across_seeds_section(runs[:4]) == ""  # one RL model: no comparison across seeds
+
+
+def test_the_sweep_report_compares_a_knobs_last_value_with_its_first():
+    from mesaprobe.reports.sweep import knob_differences
+
+    rows = [{"task": "argmax", "method": "sl", "seed": s, "K": k, "behavior_metric": "accuracy", "behavior": 0.99,
+             "search_index": (0.05 if k == 3 else 0.25) + 0.01 * s} for k in (3, 6, 10) for s in range(3)]
+    page = knob_differences(rows, ["K"])
+    assert "K: 10 vs 3 (sl)" in page and "K=10 - K=3" in page and "<td>0.200 [0.1" in page and "<td>True</td>" in page
+    assert "K=3 (3 models, 0 below bar)" in page

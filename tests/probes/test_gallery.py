@@ -1,0 +1,44 @@
+"""The known-answer gallery on committed runs (experiments/results/gallery/, probed with `mesaprobe probe` at its
+defaults): the current verdict rule, applied to each run's saved rows, gives the verdict a trustworthy instrument
+must give. The probes themselves are re-run by tests/probes/test_known_positive_*.py at smaller sizes."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mesaprobe.probes.resummarize import resummarize
+from mesaprobe.schema import load_results
+from mesaprobe.tasks import get_task, task_class
+
+ROOT = Path(__file__).parents[2]
+spec = importlib.util.spec_from_file_location("findings", ROOT / "experiments" / "findings.py")
+findings = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(findings)
+RUNS = {name: expected for name, (_, expected) in findings.GALLERY.items()
+        if (findings.RESULTS / "gallery" / name / "results.json").exists()}
+
+
+def current(name: str) -> dict:
+    saved = load_results(findings.RESULTS / "gallery" / name)
+    declared = task_class(saved["task"]["name"]).PARAMS
+    task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
+    return resummarize(saved, task)
+
+
+def test_the_search_known_positive_and_its_twin_are_committed():
+    assert {"argmax-closest-sl", "argmax-closest-sl-random-init"} <= set(RUNS)
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_each_gallery_run_gets_its_known_verdict(name):
+    now = current(name)
+    assert RUNS[name] in ("any", now["verdict"]), (name, now["verdict"], now["indices"])
+
+
+def test_the_search_known_positive_is_earned_by_a_candidates_score_not_the_answer():
+    now = current("argmax-closest-sl")
+    das = [r for r in now["causal"] if r["method"] == "das" and r["target"] == "closeness" and r["layer"] == 0]
+    assert das and max(r["effect"] for r in das) >= 0.85
+    score_rows = [r for r in now["probes"] if r["target"] == "closeness" and r["used"] is not None]
+    assert score_rows and max(r["used"] for r in score_rows) > 0.5  # its own variable, used
+    assert now["readout"]["carried"] is not True  # the answer's subspace is no part of this yes
