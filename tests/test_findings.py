@@ -19,3 +19,13 @@ def test_the_benchmarks_page_regenerates_identically_from_the_committed_json():
     report = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(report)
     assert report.render() == (ROOT / "docs" / "benchmarks.md").read_text()
+
+
+def test_every_number_in_the_readmes_headline_is_on_the_findings_page():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    headline = readme.split("<!-- headline")[1].split("<!-- /headline -->")[0].split("-->", 1)[1]
+    page = (ROOT / "docs" / "findings.md").read_text()
+    numbers = re.findall(r"-?\d+\.\d+", headline)
+    assert numbers and [n for n in numbers if n not in page] == []

@@ -1,0 +1,116 @@
+"""Training speed against the floor (issue 31 item 1): for behaviour cloning and PPO on rock-field and goal-sum,
+tokens per second through our training loop against a bare loop of the same model (forward, backward, optimizer
+step) over the same token batches, measured in one run; PPO's time split into rollouts (sampling episodes through the
+KV cache) and updates. A ratio near 1 says the loop adds little beyond the model's own compute; the rest of a long
+training is the number of steps (sample efficiency), not overhead.
+
+    python benchmarks/train_speed.py [--steps 60] [--iterations 2] [--out benchmarks/train_speed.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+import mesaprobe.models.training.ppo as ppo
+from mesaprobe.models.rollouts.tiny import pad_batch
+from mesaprobe.models.tiny import TinySize, build_tiny_model
+from mesaprobe.models.tokenizer import build_tokenizer
+from mesaprobe.models.training.goal import ppo_config, train_bc
+from mesaprobe.tasks import get_task
+
+
+def fresh(task, seed=0):
+    tokenizer = build_tokenizer(task.vocabulary())
+    return build_tiny_model(tokenizer, TinySize(**task.model_size), seed), tokenizer
+
+
+def bare_loop(model, batches: list[torch.Tensor], pad: int) -> float:
+    """Seconds for forward + backward + AdamW over `batches` (token ids [b, T]): the floor."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    start = time.perf_counter()
+    for ids in batches:
+        logits = model(input_ids=ids, attention_mask=(ids != pad).long()).logits[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return time.perf_counter() - start
+
+
+def supervised(task, steps: int) -> dict:
+    model, tokenizer = fresh(task)
+    batch = task.bc_batch_size
+    start = time.perf_counter()
+    train_bc(task, model, tokenizer, 0, batch * steps, steps, False, batch, task.bc_lr)
+    ours = time.perf_counter() - start
+    episodes = [[tokenizer.get_vocab()[t] for t in task.oracle_episode(layout)]
+                for layout in task.layouts(batch * steps, "speed:0")]
+    batches = [pad_batch(episodes[i * batch:(i + 1) * batch], tokenizer.pad_token_id)[0] for i in range(steps)]
+    tokens = sum(int((b != tokenizer.pad_token_id).sum()) for b in batches)
+    floor = bare_loop(fresh(task)[0], batches, tokenizer.pad_token_id)
+    return {"method": "sl", "task": task.name, "steps": steps, "tokens": tokens, "ours_s": round(ours, 2),
+            "floor_s": round(floor, 2), "ratio_to_floor": round(ours / floor, 2),
+            "tokens_per_s": round(tokens / ours), "floor_tokens_per_s": round(tokens / floor)}
+
+
+def reinforcement(task, iterations: int) -> dict:
+    model, tokenizer = fresh(task)
+    config = ppo_config(task, 0, iterations)
+    rollout_s, seen = [0.0], []
+    original = ppo.rollout
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        episodes = original(*args, **kwargs)
+        rollout_s[0] += time.perf_counter() - start
+        seen.extend(episodes)
+        return episodes
+
+    ppo.rollout = timed
+    try:
+        start = time.perf_counter()
+        ppo.train_ppo(task, model, tokenizer, 0, config, progress=False)
+        ours = time.perf_counter() - start
+    finally:
+        ppo.rollout = original
+    vocab = tokenizer.get_vocab()
+    seqs = [[vocab[t] for t in ep.tokens] for ep in seen]
+    per = config.minibatch
+    batches = [pad_batch(seqs[i:i + per], tokenizer.pad_token_id)[0] for i in range(0, len(seqs), per)]
+    batches = batches * config.epochs  # the update reads every episode `epochs` times
+    tokens = sum(int((b != tokenizer.pad_token_id).sum()) for b in batches)
+    floor = bare_loop(fresh(task)[0], batches, tokenizer.pad_token_id)
+    update = ours - rollout_s[0]
+    return {"method": "rl", "task": task.name, "iterations": iterations, "episodes": len(seen),
+            "update_tokens": tokens, "ours_s": round(ours, 2), "rollout_s": round(rollout_s[0], 2),
+            "update_s": round(update, 2), "floor_update_s": round(floor, 2),
+            "update_ratio_to_floor": round(update / floor, 2), "ratio_to_floor": round(ours / floor, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=60, help="SL optimizer steps per task")
+    parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per task")
+    parser.add_argument("--tasks", default="rock-field,goal-sum")
+    parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
+    args = parser.parse_args()
+    rows = []
+    for name in args.tasks.split(","):
+        task = get_task(name)
+        for row in (supervised(task, args.steps), reinforcement(task, args.iterations)):
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    result = {"machine": platform.machine(), "threads": torch.get_num_threads(), "rows": rows,
+              "target": "the loop within 1.5x of the floor; a rock-field SL + RL pair at their bars in 10 minutes"}
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
