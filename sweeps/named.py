@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SIZES = ("quick", "standard", "full")
-STANDARD = dict(seeds=3, data_seeds=3, n=600)  # what `standard` changes in every quick preset
-
 from mesaprobe.errors import UserError
 from mesaprobe.sweeps.grid import SweepSpec
+
+SIZES = ("quick", "standard", "full")
+STANDARD = dict(seeds=3, data_seeds=3, n=600)  # what `standard` changes in every quick preset
 
 
 @dataclass(frozen=True)
