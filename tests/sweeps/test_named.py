@@ -18,3 +18,19 @@ def test_experiment_grids_expand_at_every_size(name):
 def test_experiment_help_names_every_experiment():
     text = CliRunner().invoke(app, ["experiment", "--help"], terminal_width=200).output
     assert all(name in text for name in EXPERIMENTS)
+
+
+def test_one_size_at_a_time_and_the_standard_size_raises_what_quick_left_below_its_bar():
+    from mesaprobe.errors import UserError
+    from mesaprobe.sweeps.named import size_of
+
+    assert (size_of(False, False), size_of(True, False), size_of(False, True)) == ("full", "quick", "standard")
+    with pytest.raises(UserError, match="not both"):
+        size_of(True, True)
+    with pytest.raises(UserError, match="unknown size"):
+        EXPERIMENTS["candidates"].spec("huge")
+    rulesets = EXPERIMENTS["rulesets"]
+    assert rulesets.spec("standard").steps > rulesets.spec("quick").steps
+    meta = EXPERIMENTS["meta-learning"].spec("standard")
+    assert meta.fixed["n"] >= 6 and meta.steps == 0  # the task's own steps; 6 examples for the depth signature
+    assert EXPERIMENTS["rl-vs-sl"].spec("standard").task == "rock-field"  # a goal the prompt does not show
