@@ -39,16 +39,14 @@ def below_bar(task, metric: str | None, value: float | None) -> bool:
 
 def latent_goal_models() -> list[dict]:
     """Every latent-goal run committed: its saved results re-summarised under the current rule."""
-    from mesaprobe.probes.resummarize import resummarize
+    from mesaprobe.probes.resummarize import resummarize, saved_task
     from mesaprobe.reports.compare import model_measures
     from mesaprobe.schema import load_results
-    from mesaprobe.tasks import get_task, task_class
 
     models = []
     for run in sorted((RESULTS / "latent-goals").glob("*/results.json")):
         saved = load_results(run.parent)
-        declared = task_class(saved["task"]["name"]).PARAMS
-        task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
+        task = saved_task(saved)
         now = resummarize(saved, task)
         training = run.parent / "training.json"
         trained = json.loads(training.read_text()) if training.exists() else None
@@ -200,9 +198,8 @@ GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument m
 def gallery_section() -> list[str]:
     """The known-answer gallery: committed probe runs of models whose right verdict is known."""
     from mesaprobe.probes.indices import CAUSAL, DECODABLE, readout_word
-    from mesaprobe.probes.resummarize import resummarize
+    from mesaprobe.probes.resummarize import resummarize, saved_task
     from mesaprobe.schema import load_results
-    from mesaprobe.tasks import get_task, task_class
 
     out = ["## The known-answer gallery", "",
            "Each run probed with `mesaprobe probe` at its defaults (runs under `experiments/results/gallery/`), "
@@ -215,10 +212,7 @@ def gallery_section() -> list[str]:
         if not (path / "results.json").exists():
             rows.append([name, what, expected, "not run yet", "-", "-", "-", "-"])
             continue
-        saved = load_results(path)
-        declared = task_class(saved["task"]["name"]).PARAMS
-        task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
-        now = resummarize(saved, task)
+        now = resummarize(load_results(path), saved_task(load_results(path)))
         tested = [r for r in now["probes"] if r.get("used") is not None]
         unused = sum(r["decodable"] > DECODABLE and r["used"] <= CAUSAL for r in tested)
         readout = now["readout"]

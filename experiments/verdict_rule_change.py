@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from mesaprobe.probes.indices import readout_word
-from mesaprobe.probes.resummarize import resummarize
+from mesaprobe.probes.resummarize import resummarize, saved_task
 from mesaprobe.schema import load_results
-from mesaprobe.tasks import get_task, task_class
 
 
 def index_text(entry: dict) -> str:
@@ -28,8 +27,7 @@ def main(runs: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for run in runs:
         saved = load_results(run)
-        declared = task_class(saved["task"]["name"]).PARAMS  # results also list parameters a task derives
-        task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
+        task = saved_task(saved)
         now = resummarize(saved, task)
         readout = now["readout"]
         carried = "n/a" if readout is None else (f"{readout_word(readout)} "

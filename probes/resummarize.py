@@ -25,3 +25,27 @@ def resummarize(results: dict, task) -> dict:
     return results | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
                       "probes": mark_used(results["probes"], results["causal"], methods),
                       "notes": visible_goal_notes(view, results["probes"])}
+
+
+def saved_task(results: dict):
+    """The Task a saved run probed, rebuilt from results['task'] (results also list parameters a task derives)."""
+    from mesaprobe.tasks import get_task, task_class
+
+    name = results["task"].get("spec") or results["task"]["name"]
+    declared = task_class(name).PARAMS
+    return get_task(name, **{k: v for k, v in results["task"]["params"].items() if k in declared})
+
+
+def under_current_rule(results: dict) -> dict:
+    """A saved run as this version's rule reads it; where the verdict changed, a note says what was saved. A task
+    this installation cannot rebuild (a plugin no longer there) leaves the run as saved, with a note."""
+    from mesaprobe.errors import UserError
+
+    try:
+        now = resummarize(results, saved_task(results))
+    except UserError as exc:
+        return results | {"notes": [*results.get("notes", []), f"shown as saved (not re-summarised: {exc})"]}
+    if now["verdict"] != results["verdict"]:
+        now["notes"] = [*now["notes"], f"verdict as saved: {results['verdict']}; under this version's rule: "
+                                       f"{now['verdict']} (the rows are the saved ones)"]
+    return now

@@ -10,6 +10,7 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import MARKER, atomic_write_text, record_written
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
+from mesaprobe.probes.resummarize import under_current_rule
 from mesaprobe.schema import load_results
 
 CARD_TAG = "mesaprobe"  # every card mesaprobe writes carries this tag; a README.md without it is the user's
@@ -190,7 +191,7 @@ def card_command(model_dir: Path, runs: list[Path], push: str | None = None, rep
     readme = model_dir / "README.md"
     if readme.is_file() and not replace_readme and not is_mesaprobe_card(readme):
         raise UserError(f"{readme} was not written by mesaprobe; pass --replace-readme to replace it")
-    card = str(build_card(model_dir, [(str(r), load_results(r)) for r in runs]))
+    card = str(build_card(model_dir, [(str(r), under_current_rule(load_results(r))) for r in runs]))
     if push:
         push_model(model_dir, card, push, push_timeout)
     atomic_write_text(readme, card)

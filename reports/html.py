@@ -12,6 +12,7 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import REPORT_TAG, atomic_write_text, check_output_file
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
+from mesaprobe.probes.resummarize import under_current_rule
 from mesaprobe.reports import figures
 from mesaprobe.schema import load_results
 
@@ -244,7 +245,7 @@ def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
     out = check_output_file(out, inputs=tuple(Path(r) for r in run_dirs))
     runs = []
     for run in run_dirs:
-        res = load_results(run)
+        res = under_current_rule(load_results(run))  # a run saved by an earlier version, read by this one's rule
         cfg_path = Path(run) / "config.json"
         runs.append((Path(run).name, res, json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}))
     return atomic_write_text(out, build_page(runs))

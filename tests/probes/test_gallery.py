@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mesaprobe.probes.resummarize import resummarize
+from mesaprobe.probes.resummarize import resummarize, saved_task
 from mesaprobe.schema import load_results
-from mesaprobe.tasks import get_task, task_class
 
 ROOT = Path(__file__).parents[2]
 spec = importlib.util.spec_from_file_location("findings", ROOT / "experiments" / "findings.py")
@@ -20,9 +19,7 @@ RUNS = {name: expected for name, (_, expected) in findings.GALLERY.items()
 
 def current(name: str) -> dict:
     saved = load_results(findings.RESULTS / "gallery" / name)
-    declared = task_class(saved["task"]["name"]).PARAMS
-    task = get_task(saved["task"]["name"], **{k: v for k, v in saved["task"]["params"].items() if k in declared})
-    return resummarize(saved, task)
+    return resummarize(saved, saved_task(saved))
 
 
 def test_the_search_known_positive_and_its_twin_are_committed():
@@ -42,3 +39,14 @@ def test_the_search_known_positive_is_earned_by_a_candidates_score_not_the_answe
     score_rows = [r for r in now["probes"] if r["target"] == "closeness" and r["used"] is not None]
     assert score_rows and max(r["used"] for r in score_rows) > 0.5  # its own variable, used
     assert now["readout"]["carried"] is not True  # the answer's subspace is no part of this yes
+
+
+def test_a_run_saved_under_an_earlier_rule_is_read_by_this_versions_rule_with_a_note():
+    from mesaprobe.probes.resummarize import under_current_rule
+
+    saved = load_results(findings.RESULTS / "gallery" / "argmax-sl") | {"verdict": "search-in-map"}  # as once saved
+    now = under_current_rule(saved)
+    assert now["verdict"] == "inconclusive" and any("verdict as saved: search-in-map" in n for n in now["notes"])
+    unknown = saved | {"task": saved["task"] | {"name": "no-such-task"}}
+    kept = under_current_rule(unknown)
+    assert kept["verdict"] == "search-in-map" and "not re-summarised" in kept["notes"][-1]
