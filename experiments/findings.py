@@ -212,7 +212,8 @@ def gallery_section() -> list[str]:
         if not (path / "results.json").exists():
             rows.append([name, what, expected, "not run yet", "-", "-", "-", "-"])
             continue
-        now = resummarize(load_results(path), saved_task(load_results(path)))
+        saved = load_results(path)
+        now = resummarize(saved, saved_task(saved))
         tested = [r for r in now["probes"] if r.get("used") is not None]
         unused = sum(r["decodable"] > DECODABLE and r["used"] <= CAUSAL for r in tested)
         readout = now["readout"]

@@ -37,7 +37,8 @@ def model_measures(results: dict) -> dict[str, float | None]:
 
 
 def bootstrap_difference(a: list[float], b: list[float], seed: int = 0, n_boot: int = 2000) -> list[float]:
-    """95% percentile CI of mean(a) - mean(b), each condition's models resampled on their own."""
+    """95% percentile CI of mean(a) - mean(b), each side resampled on its own (models of a condition, or a run's data
+    seeds in the side-by-side report)."""
     va, vb = np.asarray(a, float), np.asarray(b, float)
     rng = np.random.default_rng(seed)
     diffs = (va[rng.integers(0, len(va), (n_boot, len(va)))].mean(1)

@@ -13,6 +13,7 @@ from mesaprobe.fsutil import REPORT_TAG, atomic_write_text, check_output_file
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
+from mesaprobe.reports.compare import bootstrap_difference
 from mesaprobe.reports import figures
 from mesaprobe.schema import load_results
 
@@ -120,13 +121,6 @@ def figure_div(fig, n: int) -> str:
             f'Plotly.newPlot("fig{n}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
 
 
-def diff_ci(a: list[float], b: list[float], n_boot: int = 2000) -> list[float]:
-    """Percentile bootstrap CI of mean(b) - mean(a), resampling each run's seeds independently."""
-    rng = np.random.default_rng(0)
-    diffs = [rng.choice(b, len(b)).mean() - rng.choice(a, len(a)).mean() for _ in range(n_boot)]
-    return [float(x) for x in np.quantile(diffs, [0.025, 0.975])]
-
-
 def differences(runs: list[tuple[str, dict]]) -> str:
     """Index and behaviour differences of every run against the first, with bootstrap CIs over seeds where the
     per-seed values were recorded."""
@@ -137,12 +131,12 @@ def differences(runs: list[tuple[str, dict]]) -> str:
             a, b = base["indices"][family].get("by_seed"), res["indices"][family].get("by_seed")
             if a and b:
                 rows.append({"comparison": name, "quantity": f"{family} index",
-                             "difference": float(np.mean(b) - np.mean(a)), "95% CI": diff_ci(a, b)})
+                             "difference": float(np.mean(b) - np.mean(a)), "95% CI": bootstrap_difference(b, a)})
         for key, value in res["behavior"].items():
             if isinstance(value, float) and isinstance(base["behavior"].get(key), float):
                 a, b = base["behavior"].get(f"{key}_by_seed"), res["behavior"].get(f"{key}_by_seed")
                 rows.append({"comparison": name, "quantity": key, "difference": value - base["behavior"][key],
-                             "95% CI": diff_ci(a, b) if a and b else None})
+                             "95% CI": bootstrap_difference(b, a) if a and b else None})
     if not rows:
         return "<p class='muted'>These runs share no index or behaviour metric to compare.</p>"
     return table(rows, ["comparison", "quantity", "difference", "95% CI"])
