@@ -56,7 +56,7 @@ def probe(model: str | Path, task, out: str | Path, params: dict[str, int] | Non
     on `task`; writes the run directory `out` (results.json among it) and returns the results.
     `options`: a ProbeOptions (probes/options.py, where each field is explained); keywords replace its fields:
     n, seeds, folds, seed, random_init, causal, dtype, max_layer, trust_remote_code, steer, alphas,
-    steer_episodes, device, linear_backend, causal_layers, device_map, overwrite, progress. Under `accelerate
+    steer_episodes, device, linear_backend, causal_layers, device_map, overwrite, progress, yes. Under `accelerate
     launch --num_processes N` the processes share the activation extraction; the main process writes and returns
     the results, the others return None."""
     from mesaprobe.probes.run import run_probe

@@ -116,6 +116,8 @@ def train(
                                                    "with TRL instead of training a tiny one: SFT or GRPO."),
     lr: Optional[float] = typer.Option(None, help="Learning rate for --base fine-tuning (default: SFT 5e-5, GRPO "
                                                    "1e-4; warm-start GRPO from an SFT model, a high rate collapses)."),
+    lora: Optional[int] = typer.Option(None, help="--base fine-tuning: train a LoRA adapter of rank R (peft) "
+                                                   "instead of every weight; it is merged into the saved model."),
     layers: Optional[int] = typer.Option(None, help="Tiny model: number of blocks (default: per task)."),
     width: Optional[int] = typer.Option(None, help="Tiny model: d_model, a multiple of its 4 heads (default: per "
                                                    "task)."),
@@ -132,8 +134,8 @@ def train(
     from mesaprobe.models.training.options import TrainOptions
 
     summary = _run(lambda: train_model(task, out, _params(param), TrainOptions(
-        method=method, seed=seed, steps=steps, base=base, lr=lr, layers=layers, width=width, window=window, pool=pool,
-        overwrite=overwrite)))
+        method=method, seed=seed, steps=steps, base=base, lr=lr, lora=lora, layers=layers, width=width, window=window,
+        pool=pool, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
@@ -144,8 +146,10 @@ def probe(
     model: str = typer.Argument(..., help="Model directory, hub id, .gguf file, or `smollm2`."),
     task: str = typer.Argument(..., help=TASK_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (results.json and its data)."),
-    n: int = typer.Option(1000, "--n", help="Examples per seed."),
-    seeds: int = typer.Option(3, help="Independent data seeds (indices get a bootstrap CI over them)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Examples per seed (default: 1000 for a tiny model; a "
+                                                       "pretrained LM 100 on a CPU, 500 on a GPU)."),
+    seeds: Optional[int] = typer.Option(None, help="Independent data seeds, indices get a bootstrap CI over them "
+                                                   "(default: 3; a pretrained LM on a CPU 1)."),
     folds: int = typer.Option(5, help="Cross-validation folds for every probe."),
     seed: int = typer.Option(0, help="First seed."),
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
@@ -176,9 +180,10 @@ def probe(
                                                         "GPUs, all on the CPU). The memory check says when a model "
                                                         "needs it."),
     causal_layers: Optional[str] = typer.Option(None, help="Run the causal probes at these blocks, e.g. 0,10,20,29 "
-                                                           "(default: every probed block of a tiny model; 4 evenly "
-                                                           "spaced ones, the last included, of a pretrained LM, where "
-                                                           "each block costs several forwards per example)."),
+                                                           "(default: every probed block of a tiny model; of a "
+                                                           "pretrained LM, where each block costs several forwards "
+                                                           "per example, 2 evenly spaced ones ending at the last on a "
+                                                           "CPU, 4 on a GPU)."),
     also_methods: Optional[str] = typer.Option(None, help="Opt-in causal methods to run too, comma-separated: das "
                                                           "(distributed alignment search: learns the subspace whose "
                                                           "interchange follows the task's causal model; a fit per "
@@ -186,6 +191,8 @@ def probe(
     steer_episodes: int = typer.Option(200, help="Goal tasks: held-out layouts steering reports on (half as many "
                                                  "more choose alpha)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
+    yes: bool = typer.Option(False, "--yes", help="Run even when a pretrained LM's estimate (said after its first "
+                                                  "batch) passes 30 minutes."),
 ) -> None:
     """Behaviour, activations, linear probes (beside control task, random-init and observation baselines), causal
     probes, the search and goal indices with bootstrap CIs over seeds, and the verdict -> OUT/results.json."""
@@ -197,7 +204,7 @@ def probe(
         max_layer=max_layer, trust_remote_code=trust_remote_code, steer=steer, alphas=_floats(alphas, "--alphas"),
         steer_episodes=steer_episodes, device=device, linear_backend=linear_backend,
         causal_layers=_ints(causal_layers, "--causal-layers"), device_map=device_map,
-        also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite)))
+        also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite, yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
     typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "

@@ -7,6 +7,7 @@ the probed positions and is written as one safetensors shard, so memory is bound
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -64,11 +65,13 @@ def extract_activations(
     tokens_per_batch: int = TOKENS_PER_BATCH,
     scorer: Callable | None = None,
     progress: bool = True,
+    on_first_batch: Callable[[float, int], None] | None = None,
 ) -> ActivationStore:
     """Run `bridge` over `ids` [n, T] (right-padded; `lengths` [n] the real lengths) and keep, per layer, the residual
     stream at `positions` (name -> [n] index). Batches are cut by a token budget and trimmed to their longest row.
     `scorer(rows, last_logits [B, V], hf_cache, lengths)` is handed each batch's logits at its rows' last tokens
-    and KV cache, so behaviour is scored in the same forward (it needs every layer: no `stop_at_layer`)."""
+    and KV cache, so behaviour is scored in the same forward (it needs every layer: no `stop_at_layer`).
+    `on_first_batch(seconds, rows)` hears how long the first batch took (probes/estimate.py)."""
     from safetensors.numpy import save_file
 
     out = Path(out_dir)
@@ -82,7 +85,8 @@ def extract_activations(
     device = next(bridge.parameters()).device
     shards = []
     batches = list(token_batches(lengths.tolist(), tokens_per_batch))
-    for rows in tqdm(batches, desc="extract", disable=progress_disabled(progress), leave=False):
+    started = time.perf_counter()
+    for i, rows in enumerate(tqdm(batches, desc="extract", disable=progress_disabled(progress), leave=False)):
         lens = lengths[rows].to(device)
         batch = ids[rows, : int(lens.max())].to(device)
         bpos = pos[rows].to(device)
@@ -104,6 +108,8 @@ def extract_activations(
         shard = f"shard_{len(shards):05d}.safetensors"
         save_file(captured, out / shard)
         shards.append(shard)
+        if i == 0 and on_first_batch is not None:
+            on_first_batch(time.perf_counter() - started, rows.stop)
     index = {"positions": names, "layers": list(layers), "n": len(ids), "d_model": bridge.cfg.d_model,
              "hooks": {str(l): hook_name(l) for l in layers}, "shards": shards}
     (out / "index.json").write_text(json.dumps(index, indent=1))

@@ -9,6 +9,7 @@ import torch
 from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
 from mesaprobe.models.subjects.text_eval import continuation_logprobs
 from mesaprobe.probes.hooks import hook_name, stop_layer
+from mesaprobe.probes.prefix_cache import active_store
 
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new
 
@@ -75,17 +76,21 @@ def candidate_scores(bridge, ids: torch.Tensor, last: torch.Tensor, candidates: 
     :last[i] + 1]`: the prompts run once under the edits' hooks, their KV cache (which carries the edits) then feeds
     one forward over every candidate's tokens. The edits must lie within the prompts."""
     model, device = bridge.original_model, next(bridge.parameters()).device
+    store = active_store(model)
     lengths = last + 1
     out = []
     for rows in token_batches(lengths.tolist(), tokens_per_batch):
         lens = lengths[rows].to(device)
-        batch = ids[rows, : int(lens.max())].to(device)
-        hooks = [edit_hook(layer, pos, edit, offset=rows.start) for layer, pos, edit in edits]
-        kwargs, index = last_token_logits_kwargs(model, lens)
-        logits, cache = bridge.run_with_hooks(batch, fwd_hooks=hooks, return_type="logits_and_cache",
-                                              use_cache=True, **kwargs)
+        if store is None:
+            batch = ids[rows, : int(lens.max())].to(device)
+            hooks = [edit_hook(layer, pos, edit, offset=rows.start) for layer, pos, edit in edits]
+            kwargs, index = last_token_logits_kwargs(model, lens)
+            logits, cache = bridge.run_with_hooks(batch, fwd_hooks=hooks, return_type="logits_and_cache",
+                                                  use_cache=True, **kwargs)
+            mask = (torch.arange(batch.shape[1], device=device)[None] < lens[:, None]).long()
+        else:
+            logits, cache, mask, index = _from_first_edit(bridge, store, ids, rows, lens, edits)
         first = logits[torch.arange(len(lens), device=device), index].float().log_softmax(-1)
-        mask = (torch.arange(batch.shape[1], device=device)[None] < lens[:, None]).long()
         cands = candidates[rows]
         valid = cands[:, :, 0] >= 0
         lists = [[[t for t in c if t >= 0] for c, ok in zip(row.tolist(), v.tolist()) if ok]
@@ -94,6 +99,33 @@ def candidate_scores(bridge, ids: torch.Tensor, last: torch.Tensor, candidates: 
         scores[valid] = torch.cat(continuation_logprobs(model, first, cache, mask, lens, lists, pad_id=0))
         out.append(scores)
     return torch.cat(out)
+
+
+def _from_first_edit(bridge, store, ids, rows: slice, lens, edits):
+    """candidate_scores' prompt pass from each row's first edited token on, over the store's clean prefix: the
+    logits, the cache (prefix, padding, suffix), its attention mask and each row's index into the logits."""
+    device = lens.device
+    starts = lens - 1  # a clean pass still reads the last token
+    for _, pos, _ in edits:
+        starts = torch.minimum(starts, pos[rows].to(device))
+    cache, prefix_mask = store.prefix_cache([ids[i, :n] for i, n in zip(range(rows.start, rows.stop), lens.tolist())],
+                                            starts)
+    width = int((lens - starts).max())
+    steps = torch.arange(width, device=device)
+    suffix_mask = (steps[None] < (lens - starts)[:, None]).long()
+    gather = (starts[:, None] + steps[None]).clamp(max=ids.shape[1] - 1)
+    suffix = ids[rows].to(device).gather(1, gather) * suffix_mask
+    shifted = []
+    for layer, pos, edit in edits:
+        local = pos.clone().to(device)
+        local[rows] -= starts
+        shifted.append(edit_hook(layer, local, edit, offset=rows.start))
+    kwargs, index = last_token_logits_kwargs(bridge.original_model, lens - starts)
+    mask = torch.cat([prefix_mask, suffix_mask], 1)
+    logits, cache = bridge.run_with_hooks(suffix, fwd_hooks=shifted, return_type="logits_and_cache", use_cache=True,
+                                          past_key_values=cache, attention_mask=mask,
+                                          position_ids=starts[:, None] + steps[None], **kwargs)
+    return logits, cache, mask, index
 
 
 @torch.no_grad()
@@ -106,7 +138,8 @@ def resid_at(bridge, ids: torch.Tensor, layer: int, positions: torch.Tensor, bat
         return x
 
     for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size].to(next(bridge.parameters()).device)
+        width = int(positions[start : start + batch_size].max()) + 1  # later tokens cannot reach these positions
+        batch = ids[start : start + batch_size, :width].to(next(bridge.parameters()).device)
         bridge.run_with_hooks(batch, fwd_hooks=[edit_hook(layer, positions, keep, offset=start)],
                               stop_at_layer=stop_layer(layer, bridge.cfg.n_layers))
     return torch.cat(captured)
@@ -119,7 +152,8 @@ def resid_sites(bridge, ids: torch.Tensor, layers: list[int], sites: torch.Tenso
     [n, S, d]."""
     captured: dict[int, list] = {layer: [] for layer in layers}
     for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size].to(next(bridge.parameters()).device)
+        width = int(sites[start : start + batch_size].max()) + 1  # later tokens cannot reach these sites
+        batch = ids[start : start + batch_size, :width].to(next(bridge.parameters()).device)
         at = sites[start : start + batch_size].to(batch.device)
         rows = torch.arange(len(batch), device=batch.device)[:, None]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from mesaprobe.errors import UserError, check_option_types, replace_checked
@@ -17,8 +17,8 @@ STEER_MODES = ("persistent", "first", "context")  # probes/causal/steering.py: w
 class ProbeOptions:
     """What a probe run does beside its model, task and output directory."""
 
-    n: int = 1000  # examples per data seed
-    seeds: int = 3  # independent data seeds (indices get a bootstrap CI over them)
+    n: int | None = None  # examples per data seed (None: the model's size, Subject.default_sizes: 1000 for tiny models)
+    seeds: int | None = None  # independent data seeds, indices get a bootstrap CI over them (None: the model's size)
     folds: int = 5  # cross-validation folds of every probe
     seed: int = 0  # the first data seed
     random_init: bool = False  # probe the model's random-init twin instead
@@ -36,8 +36,9 @@ class ProbeOptions:
     also_methods: tuple[str, ...] = ()  # opt-in causal methods to run too (das: distributed alignment search)
     overwrite: bool = False  # replace an --out that mesaprobe wrote as a run directory
     progress: bool = True  # progress bars
+    yes: bool = False  # run even when the estimate says it will take longer than probes/estimate.py's ASK_S
 
-    RUN_ONLY: ClassVar[tuple[str, ...]] = ("overwrite", "progress")  # how the run behaves, not what it measured
+    RUN_ONLY: ClassVar[tuple[str, ...]] = ("overwrite", "progress", "yes")  # how the run behaves, not what it measured
 
     def __post_init__(self):
         check_option_types(self)
@@ -55,10 +56,16 @@ class ProbeOptions:
                             "and finite")
         if self.folds < 2:
             raise UserError(f"--folds {self.folds}: cross-validation needs at least 2 folds")
-        if self.seeds < 1:
+        if self.seeds is not None and self.seeds < 1:
             raise UserError(f"--seeds {self.seeds}: run at least 1 seed")
-        if self.n < 10 * self.folds:
+        if self.n is not None and self.n < 10 * self.folds:
             raise UserError(f"--n {self.n} is too small for {self.folds}-fold probes; use at least {10 * self.folds}")
+
+    def sized(self, sizes: dict) -> "ProbeOptions":
+        """These options with `n` and `seeds` taken from `sizes` (the subject's defaults) where they were left unset."""
+        out = replace(self, **{k: sizes[k] for k in ("n", "seeds") if getattr(self, k) is None})
+        out.check()
+        return out
 
     def record(self) -> dict:
         """The fields config.json keeps, by name (RUN_ONLY left out)."""

@@ -36,11 +36,11 @@ from mesaprobe.tasks.base import Task
 
 
 def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
-              timer: PhaseTimer | None = None) -> tuple[ProbeData, dict] | None:
+              timer: PhaseTimer | None = None, on_first_batch=None) -> tuple[ProbeData, dict] | None:
     """Draw one seed's data, save it, extract both models' activations at blocks 0..`last` and the embeddings;
     return the probe data and the subject's behaviour. Launched as several processes (`accelerate launch`), each
     extracts its share of the rows into its own shards and the main process merges them and returns the data;
-    the others return None."""
+    the others return None. `on_first_batch(seconds, rows)` hears how long the subject's first batch took."""
     state, timer = process_state(), timer or PhaseTimer()
     together = state.num_processes > 1
     with timer("data and behaviour"):
@@ -60,7 +60,8 @@ def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress
         with timer(f"{tag} activations" + (" and behaviour" if scores else "")):
             stores[tag] = extract_activations(bridge, ids[mine], {k: v[mine] for k, v in positions.items()},
                                               root / f"process{state.process_index}" if together else root,
-                                              layers, lengths[mine], scorer=scores, progress=progress)
+                                              layers, lengths[mine], scorer=scores, progress=progress,
+                                              on_first_batch=on_first_batch if tag == "subject" else None)
     if together:
         state.wait_for_everyone()  # every share is on disk
         if not state.is_main_process:
@@ -122,10 +123,12 @@ def check_max_layer(max_layer: int | None, n_layers: int) -> int:
 
 def check_causal_layers(layers: tuple[int, ...] | None, last: int, default_count: int | None = None) -> list[int]:
     """The blocks causal probes run at: `layers` (each a probed block), else every probed block, or
-    `default_count` evenly spaced ones ending at `last` (the subject's default)."""
+    `default_count` evenly spaced ones ending at `last` (the subject's default; 2 of 30 blocks: 14 and 29)."""
     if layers is None:
         count = min(default_count or last + 1, last + 1)
-        return sorted({round(last - i * last / max(count - 1, 1)) for i in range(count)})
+        if count == last + 1:
+            return list(range(last + 1))
+        return sorted({round(last - i * (last + 1) / count) for i in range(count)})
     if not layers or any(not 0 <= layer <= last for layer in layers):
         raise UserError(f"--causal-layers {','.join(map(str, layers))}: give blocks within the probed 0..{last}")
     return sorted(set(layers))
@@ -164,11 +167,20 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         if main and trained_on and trained_on.get("name") not in (None, task.name):
             print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
         subject = make_subject(loaded, task)
-        causal_at = check_causal_layers(opts.causal_layers, last, subject.causal_blocks)
+        sizes = subject.default_sizes(str(device))
+        opts = opts.sized(sizes)
+        causal_at = check_causal_layers(opts.causal_layers, last, sizes.get("causal_blocks", subject.causal_blocks))
         # every seed's activations first: the processes that share the extraction are then free to exit
         seeds = range(opts.seed, opts.seed + opts.seeds)
         extraction_start = time.perf_counter()
-        replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer)]
+        blocks = len(causal_at) if runs_any(task, subject, opts.causal, opts.also_methods) else 0
+
+        def early(seconds: float, rows: int) -> None:
+            estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress,
+                                     getattr(task, "text_causal_forwards_per_block", 12.0))
+
+        early = early if subject.estimate_early and main else None
+        replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer, early)]
         extraction_s = time.perf_counter() - extraction_start
         estimate.after_extraction(extraction_s, opts.seeds, progress)
         replicas += [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer) for s in seeds[1:]]

@@ -141,6 +141,10 @@ class SearchTask(Task):
 
     family = "search"
     has_counterfactuals = True
+    # A pretrained LM's causal probes on this task in text cost about this many forward passes per prompt and causal
+    # block (probes/estimate.py; measured on SmolLM2-135M: kv-recall ~2, its edits sit at the last token; argmax
+    # ~12, at the items mid-query). Tasks not measured take argmax's, so their estimate errs long.
+    text_causal_forwards_per_block = 12.0
 
     def draw(self, rng: random.Random) -> dict[str, Any]:
         """Draw the raw content (meta) of one instance."""

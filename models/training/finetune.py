@@ -15,6 +15,7 @@ import time
 import torch
 
 from mesaprobe.models.loading import load_model
+from mesaprobe.models.training.distance import answer_logprobs, base_weights, kl_from_base, update_share
 from mesaprobe.models.subjects.subject import by_family
 from mesaprobe.tasks.base import Task
 
@@ -53,13 +54,18 @@ def common_args(out_dir: str, steps: int, lr: float, seed: int, batch: int) -> d
 
 
 def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | None = None, lr: float | None = None,
-             n_eval: int = 100):
-    """Returns (model, tokenizer, summary), the model fine-tuned from `base` (any source load_model accepts)."""
+             n_eval: int = 100, lora: int | None = None):
+    """Returns (model, tokenizer, summary), the model fine-tuned from `base` (any source load_model accepts), every
+    weight or (`lora`) a LoRA adapter of that rank, merged; the summary says how far it moved (distance.py)."""
     import datasets
     from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
     loaded = load_model(base)
-    model, tokenizer = loaded.hf_model.train(), loaded.tokenizer
+    model, tokenizer = loaded.hf_model.eval(), loaded.tokenizer
+    prompts = held_out_prompts(task, tokenizer, seed, n_eval)
+    pad = tokenizer.pad_token_id or 0
+    base_logp, before = answer_logprobs(model, prompts, pad), base_weights(model)
+    model = with_lora(model.train(), lora) if lora else model.train()
     steps = steps or 200
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,12 +80,37 @@ def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | Non
             trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args,
                                   train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer, **extra)
         trainer.train()
-    model = trainer.model.eval()
+    model = (trainer.model.merge_and_unload() if lora else trainer.model).eval()
     wall = time.perf_counter() - start
     summary = {"method": method, "base": base, "task": task.describe(), "seed": seed, "steps": steps,
-               "trainer": type(trainer).__name__, "wall_time_s": round(wall, 2),
-               "behavior": evaluate_text(model, tokenizer, task, seed, n_eval)}
+               "trainer": type(trainer).__name__, "wall_time_s": round(wall, 2), "lora_rank": lora,
+               "behavior": evaluate_text(model, tokenizer, task, seed, n_eval),
+               "distance_from_base": {"kl": kl_from_base(base_logp, answer_logprobs(model, prompts, pad)),
+                                      "update": update_share(before, model)}}
     return model, tokenizer, summary
+
+
+def with_lora(model, rank: int):
+    """`model` with a LoRA adapter of `rank` on every linear layer (peft), the rest frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear",
+                                            lora_dropout=0.0, task_type="CAUSAL_LM"))
+
+
+def held_out_prompts(task: Task, tokenizer, seed: int, n: int) -> list[list[int]]:
+    """The prompts `evaluate_text` reads (search: zero-shot questions; goal: each held-out episode's first
+    decision), as tokens: where KL(base || model) is measured."""
+    def search(task):
+        from mesaprobe.models.subjects.text_eval import text_examples
+
+        return [ex.ids for ex in text_examples(task, tokenizer, n, 10_000 + seed, shots=0, chat=False)]
+
+    def goal(task):
+        return [tokenizer(task.render_text(layout)[0])["input_ids"]
+                for layout in task.layouts(n, f"eval:{seed}", split="test")]
+
+    return by_family(task, search, goal)(task)
 
 
 def evaluate_text(model, tokenizer, task: Task, seed: int, n: int) -> dict:

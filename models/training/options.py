@@ -17,6 +17,7 @@ class TrainOptions:
     steps: int | None = None  # training steps (None: the task's default)
     base: str | None = None  # fine-tune this pretrained model with TRL instead of training a tiny one
     lr: float | None = None  # learning rate of base fine-tuning (None: TRL recipe defaults)
+    lora: int | None = None  # base fine-tuning: train a LoRA adapter of this rank (peft), merged into the saved model
     layers: int | None = None  # tiny model: blocks (None: the task's)
     width: int | None = None  # tiny model: d_model, a multiple of its heads (None: the task's)
     window: int | None = None  # tiny model: attention sees only the last WINDOW tokens (None: all of them)
@@ -41,6 +42,8 @@ class TrainOptions:
             raise UserError(f"--steps must be positive, got {self.steps}")
         if self.lr is not None and (self.base is None or self.lr <= 0):
             raise UserError("--lr is for fine-tuning a --base model and must be positive")
+        if self.lora is not None and (self.base is None or self.lora < 1):
+            raise UserError("--lora R is for fine-tuning a --base model, with a rank R of at least 1")
         if (self.size or self.pool) and self.base is not None:
             raise UserError("model size and --pool are for tiny models; a --base model keeps its own")
         if self.window is not None and self.window < 1:

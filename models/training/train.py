@@ -43,7 +43,7 @@ def train_into(task: Task, options: TrainOptions, directory: str | Path | None) 
         from mesaprobe.models.training.finetune import finetune
 
         model, tokenizer, summary = finetune(task, options.base, options.method, seed=options.seed,
-                                             steps=options.steps, lr=options.lr)
+                                             steps=options.steps, lr=options.lr, lora=options.lora)
     else:
         model, tokenizer, summary = train_tiny(task, options, options.progress and main)
     if main:

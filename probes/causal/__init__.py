@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 
 from mesaprobe.probes.causal.base import PLOT_KINDS, REGISTRY, REQUIRED, CausalContext, CausalMethod, Plot
+from mesaprobe.probes.prefix_cache import reusing_prefixes
 from mesaprobe.schema import Skipped
 
 for _module in pkgutil.iter_modules(__path__):
@@ -39,12 +40,13 @@ def runs_any(task, subject, enabled: bool = True, also: tuple[str, ...] = ()) ->
 def run_causal(ctx: CausalContext, enabled: bool = True) -> tuple[list[dict], list[Skipped]]:
     """Rows of every applicable method the subject supports; the rest as `Skipped` with the reason."""
     rows, skipped = [], []
-    for method in methods_for(ctx.task.family):
-        reason = skip_reason(method, ctx.subject, enabled, ctx.options.also_methods)
-        if reason:
-            skipped.append(Skipped(method.name, reason))
-        else:
-            rows += method().run(ctx)
+    with reusing_prefixes(ctx.subject.bridge):  # a pretrained LM's edited forwards start at the first edited token
+        for method in methods_for(ctx.task.family):
+            reason = skip_reason(method, ctx.subject, enabled, ctx.options.also_methods)
+            if reason:
+                skipped.append(Skipped(method.name, reason))
+            else:
+                rows += method().run(ctx)
     return rows, skipped
 
 

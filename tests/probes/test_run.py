@@ -72,7 +72,8 @@ def test_causal_layers_default_to_every_block_or_to_a_few_evenly_spaced_ones_end
     from mesaprobe.probes.run import check_causal_layers
 
     assert check_causal_layers(None, 5) == [0, 1, 2, 3, 4, 5]
-    assert check_causal_layers(None, 29, 4) == [0, 10, 19, 29]  # a pretrained LM's default
+    assert check_causal_layers(None, 29, 4) == [6, 14, 22, 29]  # a pretrained LM's default on a GPU
+    assert check_causal_layers(None, 29, 2) == [14, 29]  # and on a CPU
     assert check_causal_layers(None, 1, 4) == [0, 1]
     assert check_causal_layers((3, 1, 3), 5) == [1, 3]
     with pytest.raises(UserError, match="within the probed 0..5"):
