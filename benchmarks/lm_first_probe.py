@@ -55,7 +55,7 @@ def first_probe(model: str, task: str) -> dict:
             "meets_target": said_at is not None and said_at <= 60 and wall <= 600}
 
 
-def prefix_reuse(model: str, task: str, n: int = 40) -> dict:
+def prefix_reuse(model: str, task: str, n: int = 40) -> list[dict]:
     """Candidate scores of `n` prompts under an edit at the answer token and one at the middle of the prompt: full
     forwards vs from the first edited token (the store filled in the timed call, as in a probe's first method)."""
     m = load_model(model)
@@ -64,7 +64,7 @@ def prefix_reuse(model: str, task: str, n: int = 40) -> dict:
     last = torch.tensor([len(ex.ids) - 1 for ex in pairs.base])
     cands = pairs.candidate_ids(m.tokenizer)
     layer = m.n_layers // 2
-    out = {}
+    out = []
     for name, pos in (("answer token", last), ("middle of the prompt", last // 2)):
         edits = [(layer, pos, lambda x, rows: x * 0.5)]
         start = time.perf_counter()
@@ -78,10 +78,10 @@ def prefix_reuse(model: str, task: str, n: int = 40) -> dict:
             again = candidate_scores(m.bridge, ids, last, cands, edits)
             again_s = time.perf_counter() - start
         ok = torch.isfinite(full)
-        out[name] = {"full_s": round(full_s, 2), "reused_first_call_s": round(first_s, 2),
+        out.append({"edit at": name, "n": n, "block": layer, "full_s": round(full_s, 2), "reused_first_call_s": round(first_s, 2),
                      "reused_later_calls_s": round(again_s, 2), "speedup_later_calls": round(full_s / again_s, 2),
-                     "max_abs_difference": float((full[ok] - first[ok]).abs().max())}
-    return {"n": n, "layer": layer, "edits": out}
+                     "max_abs_difference": float((full[ok] - first[ok]).abs().max())})
+    return out
 
 
 def main() -> None:
@@ -90,8 +90,10 @@ def main() -> None:
     parser.add_argument("--task", default="kv-recall")
     parser.add_argument("--out", default="benchmarks/lm_first_probe.json")
     args = parser.parse_args()
-    result = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(),
-              "first_probe": first_probe(args.model, args.task), "prefix_reuse": prefix_reuse(args.model, args.task)}
+    probe = first_probe(args.model, args.task)
+    phases = [{"phase": k, "seconds": v} for k, v in probe.pop("phase_s").items()]
+    result = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(), "first_probe": probe,
+              "phases": phases, "prefix_reuse": prefix_reuse(args.model, args.task)}
     print(json.dumps(result, indent=2))
     atomic_write_json(args.out, result)
 
