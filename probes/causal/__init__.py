@@ -40,7 +40,7 @@ def runs_any(task, subject, enabled: bool = True, also: tuple[str, ...] = ()) ->
 def run_causal(ctx: CausalContext, enabled: bool = True) -> tuple[list[dict], list[Skipped]]:
     """Rows of every applicable method the subject supports; the rest as `Skipped` with the reason."""
     rows, skipped = [], []
-    with reusing_prefixes(ctx.subject.bridge):  # a pretrained LM's edited forwards start at the first edited token
+    with reusing_prefixes(getattr(ctx.subject, "bridge", None)):  # a pretrained LM's edits start where they edit
         for method in methods_for(ctx.task.family):
             reason = skip_reason(method, ctx.subject, enabled, ctx.options.also_methods)
             if reason:
