@@ -25,7 +25,7 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     """Train a tiny model on `task` (a name, `file.py:Class`, or a Task), or fine-tune a `base` with TRL, and write
     `out`: an HF model directory with training.json and a README.md model card. Returns the training summary.
     `options`: a TrainOptions (models/training/options.py); keywords replace its fields: method (sl | rl), seed,
-    steps, base, lr, layers, width (tiny model size), pool (distinct training instances), overwrite, progress.
+    steps, base, lr, lora, layers, width (tiny model size), pool (distinct training instances), overwrite, progress.
     Under `accelerate launch --num_processes N` every process trains (PPO: each on its own episodes, gradients
     averaged; TRL: its own accelerate path) and the main process saves and returns the summary, the others None."""
     import contextlib

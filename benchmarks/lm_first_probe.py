@@ -78,9 +78,10 @@ def prefix_reuse(model: str, task: str, n: int = 40) -> list[dict]:
             again = candidate_scores(m.bridge, ids, last, cands, edits)
             again_s = time.perf_counter() - start
         ok = torch.isfinite(full)
-        out.append({"edit at": name, "n": n, "block": layer, "full_s": round(full_s, 2), "reused_first_call_s": round(first_s, 2),
-                     "reused_later_calls_s": round(again_s, 2), "speedup_later_calls": round(full_s / again_s, 2),
-                     "max_abs_difference": float((full[ok] - first[ok]).abs().max())})
+        out.append({"edit at": name, "n": n, "block": layer, "full_s": round(full_s, 2),
+                    "reused_first_call_s": round(first_s, 2), "reused_later_calls_s": round(again_s, 2),
+                    "speedup_later_calls": round(full_s / again_s, 2),
+                    "max_abs_difference": float((full[ok] - first[ok]).abs().max())})
     return out
 
 

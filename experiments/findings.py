@@ -250,7 +250,8 @@ def pretrained_section() -> list[str]:
     return ["## SmolLM2-135M in natural language", "",
             "`mesaprobe probe smollm2 TASK --out r` with every option at its default (3-shot chat prompts; behaviour "
             "is rank accuracy over the candidates), under the current rule; the verdicts before the rule changed are "
-            "in `experiments/results/verdict-rule-change.md`; the time a first probe takes is in docs/benchmarks.md.", ""] + table(
+            "in `experiments/results/verdict-rule-change.md`; the time a first probe takes is in docs/benchmarks.md.",
+            ""] + table(
         ["task", "accuracy", "verdict", "search index", "answer carried", "prompts x seeds", "causal blocks"],
         rows) + [""]
 

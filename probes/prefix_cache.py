@@ -49,11 +49,14 @@ class PrefixStore:
                 self.kv[r.numpy().tobytes()] = kv
                 self.bytes += size
 
-    def prefix_cache(self, rows: list[torch.Tensor], starts: torch.Tensor) -> tuple[DynamicCache, torch.Tensor]:
-        """A batch cache of each row's first `starts[i]` tokens (right-padded to the longest) and its mask [B, P]."""
+    def prefix_cache(self, rows: list[torch.Tensor], starts: torch.Tensor) -> tuple[DynamicCache | None, torch.Tensor]:
+        """A batch cache of each row's first `starts[i]` tokens (right-padded to the longest) and its mask [B, P]
+        (no cache when every row starts at its first token)."""
+        width = int(starts.max())
+        if width == 0:
+            return None, torch.zeros(len(rows), 0, dtype=torch.long, device=starts.device)
         self._fill(rows)
         kvs = [self.kv[r.numpy().tobytes()] for r in rows]
-        width = int(starts.max())
         layers = []
         for li in range(len(kvs[0])):
             k0 = kvs[0][li][0]

@@ -31,7 +31,8 @@ def test_scores_from_the_first_edited_token_equal_full_forwards(tiny_llama, task
     early = last // 2 - torch.arange(len(last)) % 3  # well before the last token, a different place per row
     cases = {"clean": [], "one edit": [(0, early, replace_by(1))],
              "two edits": [(1, last - 2, replace_by(2)), (0, early + 1, replace_by(3))],
-             "at the last token": [(1, last, replace_by(4))]}
+             "at the last token": [(1, last, replace_by(4))],
+             "at the first token": [(0, torch.zeros_like(last), replace_by(5))]}  # nothing to reuse
     budget = 3 * int(last.max() + 1)  # several batches, rows of unequal length together
     for name, edits in cases.items():
         full = candidate_scores(m.bridge, ids, last, cands, edits, tokens_per_batch=budget)
