@@ -124,6 +124,11 @@ def load_gguf(path: Path, dtype: str, device: str = "cpu", device_map: str | Non
         if "not supported" in str(exc):
             raise UserError(f"{path.name}: GGUF architecture {arch!r} is not supported by transformers") from None
         raise
+    # transformers de-quantises every tensor to `dtype` but leaves the model marked as quantized, which the Trainer
+    # refuses to fine-tune and save_pretrained would record; the weights are plain tensors, so the mark goes
+    model.is_quantized, model.hf_quantizer = False, None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     return model, tokenizer
 
 

@@ -128,6 +128,11 @@ def test_smollm2_loads_offline_through_the_bridge():
     ex = text_pairs(get_task("kv-recall"), m.tokenizer, 2, 0).base[0]
     assert m.tokenizer.decode(ex.stem) == " " and ex.positions["answer"] == len(ex.ids) - 1
     assert sorted(m.tokenizer.decode(t) for t in ex.candidate_tokens(m.tokenizer)) == list("0123456789")
+    # the GGUF is de-quantised to plain tensors, so the Trainer may fine-tune it (it refuses a model marked quantized)
+    from transformers.trainer_utils import validate_quantization_for_training
+
+    validate_quantization_for_training(m.hf_model)
+    assert not hasattr(m.hf_model.config, "quantization_config")
 
 
 class ScriptedLM(torch.nn.Module):
