@@ -166,6 +166,8 @@ def experiments_section() -> list[str]:
         out += [f"Size `--{size}`; bar: {task.behavior_bar[0]} >= {task.behavior_bar[1]}."
                 + (f" These results were {note}." if note else ""), ""]
         out += table([knob, "models", *[labels.get(k, k) for k in shown], "verdicts", "below bar"], body) + [""]
+        if (PAGE.parent / "figures" / f"{name}.svg").exists():  # drawn by experiments/figures.py from these files
+            out += [f"![{name}: the index and its parts against {knob}](figures/{name}.svg)", ""]
         first, last = groups[values[0]], groups[values[-1]]
         d = compare(last, first, ((measure, labels.get(measure, measure)),))
         misses = sum(below_bar(task, r["behavior_metric"], r["behavior"]) for r in first + last)

@@ -1,0 +1,89 @@
+"""One figure per named experiment, from the committed results alone: the family's index and its decodable and causal
+parts (and the measure the argument predicts to move) against the knob, mean with a 95% bootstrap CI over training
+seeds (each model's data seeds averaged). Writes docs/figures/NAME.svg, which docs/findings.md shows.
+
+    python experiments/figures.py        (needs kaleido and a Chromium; plotly's SVG ids differ run to run, so the
+                                          figures are committed as drawn and the findings page only links them)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from findings import RESULTS, ROOT, experiment_rows  # noqa: E402
+
+FIGURES = ROOT / "docs" / "figures"
+
+
+def parts(name: str, size: str, row: dict, family: str) -> dict:
+    """A cell's index parts from its committed results.json (the sweep CSV keeps only the index itself)."""
+    path = RESULTS / f"{name}-{size}" / str(row["key"]) / "results.json"
+    if not path.exists():
+        return {}
+    index = json.loads(path.read_text())["indices"][family]
+    return {"decodable": (index.get("decodability") or {}).get("value"),
+            "causal": (index.get("causal") or {}).get("value")}
+
+
+def figure(name: str):
+    import plotly.graph_objects as go
+
+    from mesaprobe.probes.indices import bootstrap_ci
+    from mesaprobe.sweeps.named import EXPERIMENTS
+    from mesaprobe.tasks import get_task
+
+    found = experiment_rows(name)
+    if not found:
+        return None
+    size, rows, _ = found
+    with (RESULTS / f"{name}-{size}.csv").open() as f:  # the keys as written (a hex key can read as a float)
+        for r, raw in zip(rows, csv.DictReader(f)):
+            r["key"] = raw["key"]
+    exp = EXPERIMENTS[name]
+    spec = exp.spec(size)
+    knob = next(iter(spec.vary))
+    family = get_task(rows[0]["task"]).family
+    index = f"{family}_index"
+    for r in rows:
+        r |= {f"{family} {k}": v for k, v in parts(name, size, r, family).items()}
+    series = [index, f"{family} decodable", f"{family} causal"]
+    measure = exp.predicts[0]
+    if measure not in series and measure != "behavior":
+        series.append(measure)
+    values = list(spec.vary[knob])
+    fig = go.Figure()
+    for key in series:
+        means, lo, hi = [], [], []
+        for v in values:
+            xs = [r[key] for r in rows if r[knob] == v and r.get(key) is not None]
+            mean = sum(xs) / len(xs) if xs else None
+            ci = bootstrap_ci(xs) if xs else [None, None]
+            means.append(mean)
+            lo.append(None if mean is None else mean - ci[0])
+            hi.append(None if mean is None else ci[1] - mean)
+        label = {"held_out_rule_behavior": "accuracy on the rule left out"}.get(key, key.replace("_", " "))
+        fig.add_trace(go.Scatter(x=[str(v) for v in values], y=means, name=label, mode="lines+markers",
+                                 error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo)))
+    fig.update_layout(title=f"{name} (--{size}): {family} index and its parts against {knob}", xaxis_title=knob,
+                      yaxis_title="mean, 95% CI over training seeds", width=720, height=420,
+                      template="plotly_white")
+    return fig
+
+
+def main() -> int:
+    from mesaprobe.sweeps.named import EXPERIMENTS
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for name in EXPERIMENTS:
+        fig = figure(name)
+        if fig is not None:
+            fig.write_image(FIGURES / f"{name}.svg")
+            print(f"wrote docs/figures/{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
