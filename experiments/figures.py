@@ -2,7 +2,7 @@
 parts (and the measure the argument predicts to move) against the knob, mean with a 95% bootstrap CI over training
 seeds (each model's data seeds averaged). Writes docs/figures/NAME.svg, which docs/findings.md shows.
 
-    python experiments/figures.py        (needs kaleido and a Chromium; plotly's SVG ids differ run to run, so the
+    python experiments/figures.py        (pip install .[figures] and a Chromium; plotly's SVG ids differ run to run, so the
                                           figures are committed as drawn and the findings page only links them)
 """
 from __future__ import annotations
