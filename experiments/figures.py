@@ -2,8 +2,10 @@
 parts (and the measure the argument predicts to move) against the knob, mean with a 95% bootstrap CI over training
 seeds (each model's data seeds averaged). Writes docs/figures/NAME.svg, which docs/findings.md shows.
 
-    python experiments/figures.py        (pip install .[figures] and a Chromium; plotly's SVG ids differ run to run, so the
-                                          figures are committed as drawn and the findings page only links them)
+    python experiments/figures.py
+
+Needs `pip install .[figures]` (kaleido) and a Chromium. Plotly's SVG ids differ run to run, so the figures are
+committed as drawn and the findings page, which must regenerate byte for byte, only links them.
 """
 from __future__ import annotations
 
