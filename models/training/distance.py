@@ -13,8 +13,14 @@ UPDATE_THRESHOLD = 1e-5  # |change| above this counts a weight as moved (float32
 
 
 def base_weights(model) -> dict[str, torch.Tensor]:
-    """A CPU copy of the weights to compare the fine-tuned model against."""
-    return {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+    """A CPU copy of the weights to compare the fine-tuned model against, each stored tensor once (a tied LM head
+    is the embedding matrix again under another name)."""
+    seen, out = set(), {}
+    for k, v in model.state_dict().items():
+        if v.data_ptr() not in seen:
+            seen.add(v.data_ptr())
+            out[k] = v.detach().float().cpu().clone()
+    return out
 
 
 @torch.no_grad()
