@@ -44,7 +44,7 @@ def after_first_seed(phases: dict[str, float], seeds: int, extraction_s: float, 
 
 
 def before_the_work(first_batch_s: float, rows: int, n: int, seeds: int, causal_blocks: int, yes: bool,
-                    enabled: bool, per_block: float = 12.0) -> None:
+                    enabled: bool, per_block: float) -> None:
     """A pretrained LM's first extraction batch of `rows` rows took `first_batch_s`: say what the whole run will
     take, phase by phase (causal probes: `per_block` forwards per row and block), and refuse a run past ASK_S
     unless `yes`."""

@@ -10,7 +10,6 @@ import contextlib
 import weakref
 
 import torch
-from transformers import DynamicCache
 
 from mesaprobe.models.forward import token_batches
 
@@ -49,9 +48,11 @@ class PrefixStore:
                 self.kv[r.numpy().tobytes()] = kv
                 self.bytes += size
 
-    def prefix_cache(self, rows: list[torch.Tensor], starts: torch.Tensor) -> tuple[DynamicCache | None, torch.Tensor]:
+    def prefix_cache(self, rows: list[torch.Tensor], starts: torch.Tensor) -> tuple[object | None, torch.Tensor]:
         """A batch cache of each row's first `starts[i]` tokens (right-padded to the longest) and its mask [B, P]
-        (no cache when every row starts at its first token)."""
+        (no cache when every row starts at its first token): a transformers DynamicCache."""
+        from transformers import DynamicCache  # here, not at import: probes.causal loads this module
+
         width = int(starts.max())
         if width == 0:
             return None, torch.zeros(len(rows), 0, dtype=torch.long, device=starts.device)

@@ -32,7 +32,7 @@ from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
 from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
                                resolve_device)
 from mesaprobe.schema import SCHEMA, CausalRow, label_key
-from mesaprobe.tasks.base import Task
+from mesaprobe.tasks.base import SearchTask, Task
 
 
 def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
@@ -176,8 +176,8 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         blocks = len(causal_at) if runs_any(task, subject, opts.causal, opts.also_methods) else 0
 
         def early(seconds: float, rows: int) -> None:
-            estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress,
-                                     getattr(task, "text_causal_forwards_per_block", 12.0))
+            per_block = getattr(task, "text_causal_forwards_per_block", SearchTask.text_causal_forwards_per_block)
+            estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress, per_block)
 
         early = early if subject.estimate_early and main else None
         replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer, early)]
