@@ -75,10 +75,56 @@ def figure(name: str):
     return fig
 
 
+LATENT_MEASURES = ["goal_index", "goal_decodability", "goal_causal", "steer_reach", "steer_random", "search_index"]
+
+
+def latent_goals_figure():
+    """The headline: per latent-goal task, SL beside RL on the goal index, its parts and steering (and the search
+    index), mean with a 95% bootstrap CI over training seeds; models below their bar are drawn as they are."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from findings import latent_goal_models
+    from mesaprobe.reports.compare import compare
+
+    models = [m for m in latent_goal_models() if not m["random_init"]]
+    tasks = sorted({m["task"].name for m in models})
+    if not tasks:
+        return None
+    groups = {task: {meth: [m["measures"] for m in models if m["task"].name == task and m["method"] == meth]
+                     for meth in ("sl", "rl")} for task in tasks}
+    titles = [f"{t} ({len(groups[t]['sl'])} SL, {len(groups[t]['rl'])} RL models)" for t in tasks]
+    fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=titles, shared_yaxes=True)
+    for col, task in enumerate(tasks, 1):
+        by_method = groups[task]
+        if not by_method["sl"] or not by_method["rl"]:
+            continue
+        rows = {d["key"]: d for d in compare(by_method["sl"], by_method["rl"]) if d["key"] in LATENT_MEASURES}
+        keys = [k for k in LATENT_MEASURES if k in rows]
+        labels = [rows[k]["measure"].replace(" beyond controls", "").replace(", best block", "") for k in keys]
+        for side, color in (("a", "#1f77b4"), ("b", "#d62728")):
+            meth = "sl" if side == "a" else "rl"
+            mean = [rows[k][f"mean_{side}"] for k in keys]
+            fig.add_trace(go.Bar(x=labels, y=mean, name=meth.upper(),
+                                 marker_color=color, showlegend=col == 1,
+                                 error_y=dict(type="data", symmetric=False,
+                                              array=[rows[k][f"ci_{side}"][1] - m for k, m in zip(keys, mean)],
+                                              arrayminus=[m - rows[k][f"ci_{side}"][0] for k, m in zip(keys, mean)])),
+                          row=1, col=col)
+    fig.update_layout(title="Latent goals: behaviour cloning (SL) vs PPO (RL), same architecture and episodes",
+                      yaxis_title="mean, 95% CI over training seeds", barmode="group", width=960, height=440,
+                      template="plotly_white")
+    return fig
+
+
 def main() -> int:
     from mesaprobe.sweeps.named import EXPERIMENTS
 
     FIGURES.mkdir(parents=True, exist_ok=True)
+    fig = latent_goals_figure()
+    if fig is not None:
+        fig.write_image(FIGURES / "latent-goals.svg")
+        print("wrote docs/figures/latent-goals.svg")
     for name in EXPERIMENTS:
         fig = figure(name)
         if fig is not None:

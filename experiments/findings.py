@@ -77,6 +77,8 @@ def latent_goals_section() -> list[str]:
                      fmt(x.get("horizon"), 1), f"{fmt(x.get('steer_reach'))} ({fmt(x.get('steer_random'))})"])
     out += table(["model", "method", "behaviour at training", "behaviour (probe)", "verdict as saved",
                   "verdict now", "search index", "goal index", "H", "steering (random)"], rows) + [""]
+    if (PAGE.parent / "figures" / "latent-goals.svg").exists():  # drawn by experiments/figures.py from these files
+        out += ["![SL beside RL per latent-goal task: goal index, its parts, steering](figures/latent-goals.svg)", ""]
     for task in sorted({m["task"].name for m in models}):
         trained = [m for m in models if m["task"].name == task and not m["random_init"]]
         sl = [m for m in trained if m["method"] == "sl"]

@@ -28,4 +28,6 @@ train sft-grpo --base "$OUT/models/sft" --method rl --lr 1e-4
 for name in sft grpo sft-grpo; do
   [ -f "$OUT/runs/$name/results.json" ] || mesaprobe probe "$OUT/models/$name" "$TASK" --out "$OUT/runs/$name"
 done
+[ -f "$OUT/update-share.json" ] || python "$(dirname "$0")/lm_update_share.py" smollm2 "$OUT/models/sft" \
+  "$OUT/models/grpo" "$OUT/models/sft-grpo" > "$OUT/update-share.tmp" && mv "$OUT/update-share.tmp" "$OUT/update-share.json"
 mesaprobe report "$OUT/runs/base" "$OUT/runs/sft" "$OUT/runs/grpo" "$OUT/runs/sft-grpo" --out "$OUT/report.html"

@@ -226,7 +226,7 @@ def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: Pro
     return {
         "schema": SCHEMA,
         "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
-                  "d_model": loaded.d_model, "subject": subject.kind},
+                  "d_model": loaded.d_model, "subject": subject.kind, **fine_tuning(loaded)},
         "task": task.describe() | {"n_examples": opts.n, "seed": opts.seed, "seeds": opts.seeds, "folds": opts.folds},
         "behavior": mean_behavior(behaviors),
         "probes": probes,
@@ -238,6 +238,16 @@ def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: Pro
         **({"rule_transfer": transfer} if transfer else {}),
         "notes": visible_goal_notes(task, probes),
     }
+
+
+def fine_tuning(loaded) -> dict:
+    """A model fine-tuned from a pretrained base (`train --base`): its base, method, steps, wall time, held-out
+    behaviour and distance from the base, so that reports read them from results.json alone."""
+    info = loaded.info or {}
+    if loaded.training == "random-init" or "distance_from_base" not in info:
+        return {}
+    keys = ("base", "method", "steps", "wall_time_s", "lora_rank", "behavior", "distance_from_base")
+    return {"fine_tuned": {k: info.get(k) for k in keys}}
 
 
 def mean_behavior(behaviors: list[dict]) -> dict:

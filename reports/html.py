@@ -10,6 +10,7 @@ import numpy as np
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import REPORT_TAG, atomic_write_text, check_output_file
+from mesaprobe.models.training.distance import UPDATE_THRESHOLD
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
@@ -160,6 +161,30 @@ def across_seeds_section(runs: list[tuple[str, dict]]) -> str:
             + table(rows, list(rows[0]) if rows else []))
 
 
+def fine_tuning_section(runs: list[tuple[str, dict]]) -> str:
+    """Models fine-tuned from a pretrained base: how far each moved from it (KL on held-out prompts, share of weights
+    changed or the adapter's rank) beside its held-out behaviour and cost."""
+    rows = []
+    for label, res in runs:
+        ft = res["model"].get("fine_tuned")
+        if not ft:
+            continue
+        distance, behavior = ft.get("distance_from_base") or {}, ft.get("behavior") or {}
+        kl, update = distance.get("kl") or {}, distance.get("update") or {}
+        rows.append({"run": label, "base": ft.get("base"), "method": ft.get("method"), "steps": ft.get("steps"),
+                     "wall s": ft.get("wall_time_s"),
+                     "held-out behaviour": behavior.get("accuracy", behavior.get("success_rate")),
+                     "KL(base||model) mean nats": kl.get("mean_nats"), "KL max nats": kl.get("max_nats"),
+                     "weights moved (share)": None if ft.get("lora_rank") else update.get("share"),
+                     "LoRA rank": ft.get("lora_rank")})
+    if not rows:
+        return ""
+    return ("<h2>Distance from the base</h2><p class='muted'>KL(base || model) of the answer distributions on the "
+            "held-out prompts each model is evaluated on, and the share of weights that changed by more than "
+            f"{UPDATE_THRESHOLD:g} (a merged LoRA adapter moves every entry it wraps: read its rank)."
+            "</p>" + table(rows, list(rows[0])))
+
+
 def skipped_section(runs: list[tuple[str, dict]]) -> str:
     """The causal methods that did not run, and why: never silently absent."""
     rows = [{"run": label, "method": s["method"], "why it did not run": s["reason"]}
@@ -211,6 +236,7 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
                      for label, res in pairs]
     columns = list(dict.fromkeys(k for row in behavior_rows for k in row))
     sections.append("<h2>Behaviour</h2>" + table(behavior_rows, columns))
+    sections.append(fine_tuning_section(pairs))
     targets = list(dict.fromkeys(r["target"] for _, res in pairs for r in res["probes"]))
     probe_figs = [figures.probe_curve(pairs, t) for t in targets]
     probe_figs += [f for label, res in pairs for t in targets if (f := figures.probe_heatmap(label, res, t))]
