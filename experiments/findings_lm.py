@@ -1,0 +1,104 @@
+"""The language-model sections of docs/findings.md (experiments/findings.py calls them): SmolLM2 probed in natural
+language, and the fine-tuned pairs from it (experiments/lm_pair.sh), each from its committed files alone."""
+from __future__ import annotations
+
+import json
+
+from findings import RESULTS, fmt, table
+
+PAIR_MODELS = ("base", "sft", "grpo", "sft-grpo")
+PAIRS = {"lm-pair": "kv-recall", "lm-pair-gridworld": "gridworld"}  # results folder -> task
+
+
+def pretrained_section() -> list[str]:
+    """Pretrained LMs probed in natural language (runs under experiments/results/smollm2/), under the current rule."""
+    from mesaprobe.probes.indices import readout_word
+    from mesaprobe.probes.resummarize import resummarize, saved_task
+    from mesaprobe.schema import load_results
+
+    rows = []
+    for path in sorted((RESULTS / "smollm2").glob("*/results.json")):
+        saved = load_results(path.parent)
+        now = resummarize(saved, saved_task(saved))
+        config, b = json.loads((path.parent / "config.json").read_text()), saved["behavior"]
+        search = now["indices"]["search"]
+        readout = now["readout"]
+        rows.append([path.parent.name, f"{fmt(b['accuracy'], 2)} (chance {fmt(b['chance'], 2)})", now["verdict"],
+                     f"{fmt(search['value'])} (decodable {fmt(search['decodability']['value'])}, causal "
+                     f"{fmt((search.get('causal') or {}).get('value'))})",
+                     "-" if readout is None else f"{readout_word(readout)} ({readout['effect_beyond_control']:.2f})",
+                     f"{config['n']} x {config['seeds']}",
+                     ", ".join(map(str, sorted({c['layer'] for c in saved['causal'] if c['layer'] >= 0})))])
+    if not rows:
+        return []
+    return ["## SmolLM2-135M in natural language", "",
+            "`mesaprobe probe smollm2 TASK --out r` with every option at its default (3-shot chat prompts; behaviour "
+            "is rank accuracy over the candidates), under the current rule; the verdicts before the rule changed are "
+            "in `experiments/results/verdict-rule-change.md`; the time a first probe takes is in docs/benchmarks.md.",
+            ""] + table(
+        ["task", "accuracy", "verdict", "search index", "answer carried", "prompts x seeds", "causal blocks"],
+        rows) + [""]
+
+
+def index_text(index: dict) -> str:
+    if index.get("value") is None:
+        return "-"
+    return (f"{fmt(index['value'])} (dec {fmt((index.get('decodability') or {}).get('value'))}, causal "
+            f"{fmt((index.get('causal') or {}).get('value'))})")
+
+
+def pair_row(folder, name: str, shares: dict) -> list[str] | None:
+    """One model of a pair: held-out behaviour at training, cost, distance from the base, and its probe."""
+    from mesaprobe.probes.indices import readout_word
+    from mesaprobe.probes.resummarize import resummarize, saved_task
+    from mesaprobe.schema import load_results
+
+    trained_path = folder / name / "training.json"
+    if name == "base":
+        base = folder / "base-behavior.json"
+        if not base.exists():
+            return None
+        trained = {"behavior": json.loads(base.read_text())}
+    elif trained_path.exists():
+        trained = json.loads(trained_path.read_text())
+    else:
+        return None
+    b = trained["behavior"]
+    behavior = b.get("accuracy", b.get("success_rate"))
+    distance = trained.get("distance_from_base") or {}
+    kl = distance.get("kl") or {}
+    update = shares.get(name) or distance.get("update") or {}
+    probe = folder / name / "results.json"
+    verdict, search, goal, readout = "not probed yet", "-", "-", "-"
+    if probe.exists():
+        saved = load_results(probe.parent)
+        now = resummarize(saved, saved_task(saved))
+        verdict, search, goal = now["verdict"], index_text(now["indices"]["search"]), index_text(now["indices"]["goal"])
+        r = now["readout"]
+        readout = "-" if r is None else f"{readout_word(r)} ({r['effect_beyond_control']:.2f})"
+    return [name, fmt(behavior), str(trained.get("steps", "-")), fmt(trained.get("wall_time_s"), 0),
+            fmt(kl.get("mean_nats"), 2) + (f" (max {fmt(kl.get('max_nats'), 1)})" if kl else ""),
+            fmt(update.get("share")) if not trained.get("lora_rank") else f"LoRA rank {trained['lora_rank']}",
+            verdict, search, goal, readout]
+
+
+def lm_pair_section() -> list[str]:
+    """The fine-tuned pairs from SmolLM2 (`bash experiments/lm_pair.sh OUT TASK STEPS`), whatever has finished."""
+    out = []
+    for folder_name, task in PAIRS.items():
+        folder = RESULTS / folder_name
+        share_file = folder / "update-share.json"
+        shares = json.loads(share_file.read_text()) if share_file.exists() else {}
+        rows = [row for name in PAIR_MODELS if (row := pair_row(folder, name, shares))]
+        if not rows:
+            continue
+        metric = "success rate (text episodes)" if task == "gridworld" else "accuracy (zero-shot)"
+        out += [f"## Fine-tuned from SmolLM2-135M on {task}: SFT, GRPO, and GRPO after SFT", "",
+                f"`bash experiments/lm_pair.sh OUT {task} STEPS` (see `{folder_name}/README.md` for the run). "
+                f"Held-out {metric} on the same 100 held-out prompts for every model; KL(base || model) of the "
+                "answer distributions there; the share of weights moved by more than 1e-5 "
+                + ("(recomputed from the saved weights, `update-share.json`)" if shares else "(training.json)")
+                + "; each model probed with `mesaprobe probe` at its defaults, under the current rule.", ""]
+        out += table(["model", "held-out behaviour", "steps", "wall s", "KL from base, nats", "weights moved",
+                      "verdict", "search index", "goal index", "answer carried"], rows) + [""]
+    return out
