@@ -94,7 +94,8 @@ def lm_pair_section() -> list[str]:
             continue
         metric = "success rate (text episodes)" if task == "gridworld" else "accuracy (zero-shot)"
         out += [f"## Fine-tuned from SmolLM2-135M on {task}: SFT, GRPO, and GRPO after SFT", "",
-                f"`bash experiments/lm_pair.sh OUT {task} STEPS` (see `{folder_name}/README.md` for the run). "
+                f"`bash experiments/lm_pair.sh OUT {task} STEPS` (the run: "
+                f"`experiments/results/{folder_name}/README.md`). "
                 f"Held-out {metric} on the same 100 held-out prompts for every model; KL(base || model) of the "
                 "answer distributions there; the share of weights moved by more than 1e-5 "
                 + ("(recomputed from the saved weights, `update-share.json`)" if shares else "(training.json)")

@@ -59,11 +59,20 @@ def argmax_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def argmax_run(argmax_dir, tmp_path_factory):
+    """A probe run of the default argmax model (tests read it, never write it), made once for all xdist workers: the
+    first to need it probes (~30 s) under a file lock in their shared temporary root, the others read it."""
+    from filelock import FileLock
+
     from mesaprobe.probes.run import run_probe
     from mesaprobe.tasks import get_task
 
-    out = tmp_path_factory.mktemp("runs") / "argmax-sl"
-    return out, run_probe(str(argmax_dir[0]), get_task("argmax"), out, n=600, seeds=2, folds=5, progress=False)
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    out = root / "shared-runs" / "argmax-sl"
+    with FileLock(str(root / "shared-runs.lock")):
+        if not (out / "results.json").exists():
+            run_probe(str(argmax_dir[0]), get_task("argmax"), out, n=600, seeds=2, folds=5, progress=False)
+    return out, json.loads((out / "results.json").read_text())
 
 
 @pytest.fixture(scope="session")
