@@ -47,8 +47,9 @@ def index_text(index: dict) -> str:
             f"{fmt((index.get('causal') or {}).get('value'))})")
 
 
-def pair_row(folder, name: str, shares: dict) -> list[str] | None:
-    """One model of a pair: held-out behaviour at training, cost, distance from the base, and its probe."""
+def pair_row(folder, name: str, distances: dict) -> list[str] | None:
+    """One model of a pair: held-out behaviour at training, cost, distance from SmolLM2 (distance.json, else what
+    training.json measured from the model it was trained from), and its probe."""
     from mesaprobe.probes.indices import readout_word
     from mesaprobe.probes.resummarize import resummarize, saved_task
     from mesaprobe.schema import load_results
@@ -65,9 +66,8 @@ def pair_row(folder, name: str, shares: dict) -> list[str] | None:
         return None
     b = trained["behavior"]
     behavior = b.get("accuracy", b.get("success_rate"))
-    distance = trained.get("distance_from_base") or {}
-    kl = distance.get("kl") or {}
-    update = shares.get(name) or distance.get("update") or {}
+    distance = distances.get(name) or trained.get("distance_from_base") or {}
+    kl, update = distance.get("kl") or {}, distance.get("update") or {}
     probe = folder / name / "results.json"
     verdict, search, goal, readout = "not probed yet", "-", "-", "-"
     if probe.exists():
@@ -87,19 +87,22 @@ def lm_pair_section() -> list[str]:
     out = []
     for folder_name, task in PAIRS.items():
         folder = RESULTS / folder_name
-        share_file = folder / "update-share.json"
-        shares = json.loads(share_file.read_text()) if share_file.exists() else {}
-        rows = [row for name in PAIR_MODELS if (row := pair_row(folder, name, shares))]
+        distance_file = folder / "distance.json"
+        distances = json.loads(distance_file.read_text())["models"] if distance_file.exists() else {}
+        rows = [row for name in PAIR_MODELS if (row := pair_row(folder, name, distances))]
         if not rows:
             continue
         metric = "success rate (text episodes)" if task == "gridworld" else "accuracy (zero-shot)"
         out += [f"## Fine-tuned from SmolLM2-135M on {task}: SFT, GRPO, and GRPO after SFT", "",
                 f"`bash experiments/lm_pair.sh OUT {task} STEPS` (the run: "
                 f"`experiments/results/{folder_name}/README.md`). "
-                f"Held-out {metric} on the same 100 held-out prompts for every model; KL(base || model) of the "
-                "answer distributions there; the share of weights moved by more than 1e-5 "
-                + ("(recomputed from the saved weights, `update-share.json`)" if shares else "(training.json)")
+                f"Held-out {metric} on the same 100 held-out prompts for every model; KL(SmolLM2 || model) of the "
+                "answer distributions there and the share of weights moved by more than 1e-5 "
+                + ("(every model against SmolLM2, from the saved weights: `distance.json`, "
+                   "`python experiments/lm_distance.py`)" if distances else
+                   "(training.json: from the model each was trained from)")
                 + "; each model probed with `mesaprobe probe` at its defaults, under the current rule.", ""]
-        out += table(["model", "held-out behaviour", "steps", "wall s", "KL from base, nats", "weights moved",
+        kl_from = "SmolLM2" if distances else "what it was trained from"
+        out += table(["model", "held-out behaviour", "steps", "wall s", f"KL from {kl_from}, nats", "weights moved",
                       "verdict", "search index", "goal index", "answer carried"], rows) + [""]
     return out

@@ -28,6 +28,9 @@ train sft-grpo --base "$OUT/models/sft" --method rl --lr 1e-4
 for name in sft grpo sft-grpo; do
   [ -f "$OUT/runs/$name/results.json" ] || mesaprobe probe "$OUT/models/$name" "$TASK" --out "$OUT/runs/$name"
 done
-[ -f "$OUT/update-share.json" ] || python "$(dirname "$0")/lm_update_share.py" smollm2 "$OUT/models/sft" \
-  "$OUT/models/grpo" "$OUT/models/sft-grpo" > "$OUT/update-share.tmp" && mv "$OUT/update-share.tmp" "$OUT/update-share.json"
+if [ ! -f "$OUT/distance.json" ]; then  # every model against SmolLM2 itself
+  python "$(dirname "$0")/lm_distance.py" smollm2 "$TASK" "$OUT/models/sft" "$OUT/models/grpo" \
+    "$OUT/models/sft-grpo" > "$OUT/distance.tmp"
+  mv "$OUT/distance.tmp" "$OUT/distance.json"
+fi
 mesaprobe report "$OUT/runs/base" "$OUT/runs/sft" "$OUT/runs/grpo" "$OUT/runs/sft-grpo" --out "$OUT/report.html"
