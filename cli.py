@@ -337,7 +337,9 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Where models, runs and the report go."),
     quick: bool = typer.Option(False, help="Fewer steps and examples: a smoke run of the whole story."),
 ) -> None:
-    """The whole story on the default tiny models: train, probe, print the strongest probes beside baselines."""
+    """The whole story on the default tiny models: train and probe the known answers (a search known positive and its
+    random-init twin, the goal known positive, the visible-goal gridworld SL/RL pair), print the strongest probes
+    beside baselines and every verdict beside the expected one."""
     from mesaprobe.demo import run_demo
 
     _run(lambda: run_demo(out, quick=quick))

@@ -1,22 +1,48 @@
 """`mesaprobe demo`: the whole story on the default tiny models, in about 5 minutes on 2 CPU cores. Train a search
 model (argmax under "closest to a target", whose candidates' scores are in no single token: the search known
-positive) and the gridworld pair (SL and RL, same architecture and episode budget; the goal is in the prompt, so the
-instrument must say `neither` there), probe each (linear + causal, 2 data seeds), then write one report per run, the
-SL-vs-RL comparison, and a model card per model."""
+positive) and probe it beside its random-init twin; probe the goal known positive (goal-sum, its goal only in sums
+mod N; the committed model of a clone's tests/fixtures, since training it takes ~9 minutes); train the gridworld
+pair (SL and RL, same architecture and episode budget; the goal is in the prompt, so the instrument must say
+`neither` there); probe each (linear + causal), then write one report per run, the SL-vs-RL comparison, a model card
+per trained model, and a table of every verdict beside the one a trustworthy instrument must give."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesaprobe.errors import UserError
 from mesaprobe.probes.indices import beyond_controls
 
 CLOSEST = {"rule": 3}  # argmax: the number closest to a target given first
-# (task, task parameters, method, training steps, probe rows per seed); None = the task's default steps
-PLAN = {
-    False: [("argmax", CLOSEST, "sl", None, 600), ("gridworld", {}, "sl", None, 600),
-            ("gridworld", {}, "rl", None, 600)],
-    True: [("argmax", CLOSEST, "sl", 600, 200), ("gridworld", {}, "sl", 300, 200), ("gridworld", {}, "rl", 24, 200)],
-}
+GOAL_SUM = Path(__file__).parent / "tests" / "fixtures" / "goal-sum-sl-0"  # `mesaprobe train goal-sum --seed 0`
+
+
+@dataclass(frozen=True)
+class Step:
+    """One model of the demo: trained here (`method`), the random-init twin of an earlier step (`twin_of`), or a
+    committed model (`model`); probed with `probe` options; `expected` is the verdict it must get."""
+    name: str
+    task: str
+    expected: str
+    params: dict = field(default_factory=dict)
+    method: str | None = None
+    steps: int | None = None  # training steps; None = the task's default
+    twin_of: str | None = None
+    model: Path | None = None
+    probe: dict = field(default_factory=dict)
+
+
+def plan(quick: bool) -> list[Step]:
+    n = {"n": 200 if quick else 600, "seeds": 2}
+    return [
+        Step("argmax-closest-sl", "argmax", "search-in-map", CLOSEST, "sl", 600 if quick else None, probe=n),
+        Step("argmax-closest-random-init", "argmax", "neither", CLOSEST, twin_of="argmax-closest-sl", probe=n),
+        Step("goal-sum-sl", "goal-sum", "goal-across-time", model=GOAL_SUM,
+             probe={"n": 1000, "seeds": 1, "folds": 3, "causal_layers": (2,)}),  # at n=400 it said `neither`
+        Step("gridworld-sl", "gridworld", "neither", method="sl", steps=300 if quick else None, probe=n),
+        Step("gridworld-rl", "gridworld", "neither", method="rl", steps=24 if quick else None, probe=n),
+    ]
 
 
 def format_table(name: str, results: dict, top: int = 5) -> str:
@@ -30,25 +56,47 @@ def format_table(name: str, results: dict, top: int = 5) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
+def run_step(step: Step, out: Path, models: dict[str, Path]) -> dict:
     from mesaprobe.api import probe, train
     from mesaprobe.reports.card import card_command
+
+    run_dir = out / "runs" / step.name
+    if step.method:
+        model_dir = models[step.name] = out / "models" / step.name
+        summary = train(step.task, model_dir, params=step.params, method=step.method, seed=0, steps=step.steps)
+        print(f"trained {model_dir}: {summary['behavior']} in {summary['wall_time_s']} s", flush=True)
+    elif step.twin_of:
+        model_dir = models[step.twin_of]
+        print(f"probing the random-init twin of {step.twin_of} (same architecture, untrained weights)", flush=True)
+    else:
+        model_dir = step.model
+        print(f"probing the committed {step.name} model ({model_dir})", flush=True)
+    results = probe(model_dir, step.task, run_dir, params=step.params, random_init=bool(step.twin_of), **step.probe)
+    if step.method:
+        card_command(model_dir, [run_dir])
+    return results
+
+
+def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
     from mesaprobe.reports.html import write_report
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} already exists and is not empty; pass another --out")
-    all_results, runs = {}, {}
-    for task_name, params, method, steps, n in PLAN[quick]:
-        name = f"{task_name}{'-closest' if params == CLOSEST else ''}-{method}"
-        model_dir, run_dir = out / "models" / name, out / "runs" / name
-        summary = train(task_name, model_dir, params=params, method=method, seed=0, steps=steps)
-        print(f"trained {model_dir}: {summary['behavior']} in {summary['wall_time_s']} s", flush=True)
-        all_results[name] = probe(model_dir, task_name, run_dir, params=params, n=n, seeds=2)
-        runs[name] = run_dir
-        card_command(model_dir, [run_dir])
-        write_report([run_dir], out / "reports" / f"{name}.html")
-        print(format_table(name, all_results[name]), flush=True)
-    comparison = write_report([runs["gridworld-sl"], runs["gridworld-rl"]], out / "reports" / "gridworld-sl-vs-rl.html")
+    all_results, models, verdicts = {}, {}, []
+    for step in plan(quick):
+        if step.model is not None and not step.model.is_dir():
+            verdicts.append((step.name, "skipped: its committed model is in a clone's tests/fixtures", step.expected))
+            continue
+        start = time.perf_counter()
+        all_results[step.name] = results = run_step(step, out, models)
+        write_report([out / "runs" / step.name], out / "reports" / f"{step.name}.html")
+        print(format_table(step.name, results), flush=True)
+        verdicts.append((step.name, f"{results['verdict']} ({time.perf_counter() - start:.0f} s)", step.expected))
+    comparison = write_report([out / "runs" / "gridworld-sl", out / "runs" / "gridworld-rl"],
+                              out / "reports" / "gridworld-sl-vs-rl.html")
+    print("\nverdicts (and the one a trustworthy instrument must give):")
+    for name, got, expected in verdicts:
+        print(f"  {name:28s} {got:32s} expected {expected}")
     print(f"\nreports: {out / 'reports'} (SL vs RL: {comparison})\nmodel cards: {out / 'models'}/*/README.md")
     return all_results
