@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/mesaprobe demo --out demo-out
 
 # two pytest-xdist workers (one per core here), a worker that runs out of tests takes some of the other's; the few tests
-# marked `slow` (a real pretrained LM, PPO to its bar, two processes, Ray, the windowed DAS fits) run in test-all
+# marked `slow` (a real pretrained LM, PPO to its bar, two processes, Ray, the windowed DAS fits, a sweep stopped by SIGTERM) run in test-all
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 

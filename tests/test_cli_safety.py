@@ -299,7 +299,7 @@ def test_clean_dry_run_lists_and_keeps(tmp_path):
     assert (tmp_path / ".backup.2023.partial").is_dir() and (tmp_path / ".myproject.lock").read_text() == "mine"
 
 
-@pytest.mark.trains
+@pytest.mark.slow  # three processes beside the suite's two workers: 36-46 s of `make test`'s 5 minutes
 def test_a_sweep_stops_within_seconds_of_sigterm_and_keeps_what_finished(tmp_path):
     """Its process pool used to wait for every queued cell (~3 min in the audit) and then write nothing."""
     import psutil
