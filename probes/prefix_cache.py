@@ -18,7 +18,7 @@ _ACTIVE: "weakref.WeakKeyDictionary[torch.nn.Module, PrefixStore]" = weakref.Wea
 
 class PrefixStore:
     """Each distinct prompt's clean per-layer keys and values ([heads, len, head_dim] each), on the model's device;
-    emptied when it would pass `limit_bytes`."""
+    emptied (but for the prompts of the request at hand) when it would pass `limit_bytes`."""
 
     def __init__(self, model, limit_bytes: int = 4 * 2**30):
         self.model, self.limit_bytes = model, limit_bytes
@@ -28,6 +28,7 @@ class PrefixStore:
     @torch.no_grad()
     def _fill(self, rows: list[torch.Tensor]) -> None:
         todo = {r.numpy().tobytes(): r for r in rows}
+        needed = set(todo)  # a full store drops every other prompt, never one this call is about to read
         todo = [r for k, r in todo.items() if k not in self.kv]
         device = next(self.model.parameters()).device
         for part in token_batches([len(r) for r in todo]):
@@ -43,8 +44,8 @@ class PrefixStore:
                       for layer in cache.layers]
                 size = sum(k.numel() * k.element_size() * 2 for k, _ in kv)
                 if self.bytes + size > self.limit_bytes:
-                    self.kv.clear()
-                    self.bytes = 0
+                    self.kv = {k: v for k, v in self.kv.items() if k in needed}
+                    self.bytes = sum(k.numel() * k.element_size() * 2 for kv in self.kv.values() for k, _ in kv)
                 self.kv[r.numpy().tobytes()] = kv
                 self.bytes += size
 

@@ -169,7 +169,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         subject = make_subject(loaded, task)
         sizes = subject.default_sizes(str(device))
         opts = opts.sized(sizes)
-        causal_at = check_causal_layers(opts.causal_layers, last, sizes.get("causal_blocks", subject.causal_blocks))
+        causal_at = check_causal_layers(opts.causal_layers, last, sizes["causal_blocks"])
         # every seed's activations first: the processes that share the extraction are then free to exit
         seeds = range(opts.seed, opts.seed + opts.seeds)
         extraction_start = time.perf_counter()

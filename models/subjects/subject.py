@@ -62,15 +62,15 @@ class Subject:
     kind: str
     capabilities: frozenset[str] = frozenset()
     patch_every_token = True  # the patching map covers every token index (else only the named positions)
-    causal_blocks: int | None = None  # blocks causal probes run at by default, evenly spaced (None: every block)
     estimate_early = False  # say what the probe will take from its first batch, and ask for --yes past a limit
 
     def __init__(self, loaded: LoadedModel, task: Task):
         self.loaded, self.task = loaded, task
 
     def default_sizes(self, device: str) -> dict:
-        """`probe`'s defaults for this model on `device` (a tiny model probes 1000 rows x 3 data seeds in minutes)."""
-        return {"n": 1000, "seeds": 3}
+        """`probe`'s defaults for this model on `device`: rows, data seeds and the number of evenly spaced blocks the
+        causal probes run at (None: every block; a tiny model probes 1000 rows x 3 data seeds in minutes)."""
+        return {"n": 1000, "seeds": 3, "causal_blocks": None}
 
     @property
     def bridge(self):
@@ -167,12 +167,12 @@ class TextSubject(Subject):
 
     kind = "natural-language"
     patch_every_token = False  # prompts differ in length; only the named positions are aligned across a pair
-    causal_blocks = 4  # each block costs several forwards of a pretrained LM per example; --causal-layers for more
     estimate_early = True
 
     def default_sizes(self, device: str) -> dict:
         """A first probe of a ~100M-parameter LM within ~10 minutes on 2 CPU cores (SmolLM2-135M: 100 rows, 1 data
-        seed, causal probes at 2 blocks, docs/benchmarks.md); on a GPU 500 rows x 3 seeds at 4 blocks."""
+        seed, causal probes at 2 blocks, docs/benchmarks.md); on a GPU 500 rows x 3 seeds at 4 blocks. Each block
+        costs several forwards of the LM per example; --causal-layers for more."""
         if device.startswith("cuda"):
             return {"n": 500, "seeds": 3, "causal_blocks": 4}
         return {"n": 100, "seeds": 1, "causal_blocks": 2}

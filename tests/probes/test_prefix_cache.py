@@ -1,5 +1,6 @@
 """Edited forwards that reuse each prompt's clean prefix (probes/prefix_cache.py) score every candidate as a full
-forward under the same edits does: clean, edited at one token, at two layers and tokens, and at the last token."""
+forward under the same edits does: clean, edited at one token, at two layers and tokens, and at the last token; a
+store past its memory limit still holds the prompts of the batch it is serving."""
 import pytest
 import torch
 
@@ -45,6 +46,11 @@ def test_scores_from_the_first_edited_token_equal_full_forwards(tiny_llama, task
         assert (finite == torch.isfinite(reused)).all()
         torch.testing.assert_close(reused[finite], full[finite], atol=1e-4, rtol=1e-4, msg=name)
         torch.testing.assert_close(again, reused)
+        if name == "one edit":  # a store too small for even one prompt keeps just the batch at hand, and agrees
+            with reusing_prefixes(m.bridge):
+                active_store(m.hf_model).limit_bytes = 1
+                tight = candidate_scores(m.bridge, ids, last, cands, edits, tokens_per_batch=budget)
+            torch.testing.assert_close(tight, reused)
         if name == "at the last token":  # the edit changes the scores: the equality is not that of two clean passes
             clean = candidate_scores(m.bridge, ids, last, cands, tokens_per_batch=budget)
             assert (clean[finite] - full[finite]).abs().max() > 0.1
