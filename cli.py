@@ -3,14 +3,14 @@ happen inside the commands so that `mesaprobe --help` stays fast."""
 from __future__ import annotations
 
 import json
-import re
-import signal
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
-from mesaprobe.errors import UserError, disk_full
+from mesaprobe.cli_support import PARAM_HELP, TASK_HELP, parse_floats, parse_ints, parse_params
+from mesaprobe.cli_support import run as run_command
+from mesaprobe.errors import UserError
 
 app = typer.Typer(
     help="Probe transformers for search-in-map circuits versus cross-time goal optimization, "
@@ -33,59 +33,7 @@ def main(
     """Global options, given before the command: `mesaprobe --threads 1 train argmax`."""
     from mesaprobe.runtime import set_threads
 
-    _run(lambda: set_threads(threads, follow_free=ctx.invoked_subcommand in HEAVY))
-
-
-PARAM_HELP = "Task parameter KEY=VALUE (repeatable), e.g. -p K=7. See `mesaprobe tasks`."
-TASK_HELP = "Task name (see `mesaprobe tasks`), or your own task class as path/to/file.py:ClassName."
-PARAM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9]+)\s*$", re.ASCII)
-
-
-def _params(items: Optional[List[str]]) -> dict[str, int]:
-    out = {}
-    for item in items or []:
-        match = PARAM.match(item)
-        if not match:
-            raise UserError(f"bad --param {item!r}: expected KEY=INTEGER with ASCII digits, e.g. K=7")
-        out[match[1]] = int(match[2])
-    return out
-
-
-def _floats(text: str, option: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise UserError(f"bad {option} {text!r}: expected numbers separated by commas, e.g. 1,2,4") from None
-
-
-def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
-    try:
-        return None if text is None else tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise UserError(f"bad {option} {text!r}: expected integers separated by commas, e.g. 0,10,20") from None
-
-
-def _terminated(signum, frame):
-    raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
-
-
-def _run(fn: Callable[[], object], interrupted: str = "interrupted: nothing was written to --out") -> object:
-    """Run a command body: a UserError becomes one line on stderr and exit code 2; SIGTERM cleans up like Ctrl-C."""
-    signal.signal(signal.SIGTERM, _terminated)
-    try:
-        return fn()
-    except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        typer.echo(interrupted, err=True)
-        raise typer.Exit(130) from None
-    except Exception as exc:
-        if (full := disk_full(exc)) is None:
-            raise
-        typer.echo(f"error: {full}; the output was not written (any previous output is intact): free space and "
-                   "run again", err=True)
-        raise typer.Exit(2) from None
+    run_command(lambda: set_threads(threads, follow_free=ctx.invoked_subcommand in HEAVY))
 
 
 @app.command()
@@ -96,7 +44,7 @@ def tasks(
     parameters with defaults and ranges. Write your own: docs/adding-a-task.md."""
     from mesaprobe.tasks import all_tasks, task_class
 
-    found = _run(lambda: {(cls := task_class(spec)).name: cls} if spec else all_tasks())
+    found = run_command(lambda: {(cls := task_class(spec)).name: cls} if spec else all_tasks())
     for name, cls in sorted(found.items()):
         typer.echo(f"{name:12s} {cls.family:7s} {cls.summary}")
         for key, p in cls.PARAMS.items():
@@ -133,7 +81,7 @@ def train(
     from mesaprobe.api import train as train_model
     from mesaprobe.models.training.options import TrainOptions
 
-    summary = _run(lambda: train_model(task, out, _params(param), TrainOptions(
+    summary = run_command(lambda: train_model(task, out, parse_params(param), TrainOptions(
         method=method, seed=seed, steps=steps, base=base, lr=lr, lora=lora, layers=layers, width=width, window=window,
         pool=pool, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
@@ -199,11 +147,11 @@ def probe(
     from mesaprobe.api import probe as run_probe
     from mesaprobe.probes.options import ProbeOptions
 
-    results = _run(lambda: run_probe(model, task, out, _params(param), ProbeOptions(
+    results = run_command(lambda: run_probe(model, task, out, parse_params(param), ProbeOptions(
         n=n, seeds=seeds, folds=folds, seed=seed, random_init=random_init, causal=causal, dtype=dtype,
-        max_layer=max_layer, trust_remote_code=trust_remote_code, steer=steer, alphas=_floats(alphas, "--alphas"),
+        max_layer=max_layer, trust_remote_code=trust_remote_code, steer=steer, alphas=parse_floats(alphas, "--alphas"),
         steer_episodes=steer_episodes, device=device, linear_backend=linear_backend,
-        causal_layers=_ints(causal_layers, "--causal-layers"), device_map=device_map,
+        causal_layers=parse_ints(causal_layers, "--causal-layers"), device_map=device_map,
         also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite, yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
@@ -251,12 +199,12 @@ def sweep(
         if not (task or spec.get("task")):
             raise UserError("name a TASK (or give `task:` in --config)")
         spec = spec | {"task": task or spec["task"], "vary": spec.get("vary", {}) | parse_vary(vary or []),
-                       "fixed": spec.get("fixed", {}) | _params(param)}
+                       "fixed": spec.get("fixed", {}) | parse_params(param)}
         defaults = {"methods": tuple(methods.split(",")), "seeds": seeds, "n": n, "data_seeds": data_seeds,
                     "causal": causal, "steps": steps}
         return run(out=out, **(defaults | spec), workers=workers, ray=ray)
 
-    _sweep_done(_run(go, RESUME), out)
+    _sweep_done(run_command(go, RESUME), out)
 
 
 @app.command()
@@ -281,10 +229,10 @@ def experiment(
     from mesaprobe.api import experiment as run
     from mesaprobe.sweeps.named import get_experiment, size_of
 
-    claim = _run(lambda: get_experiment(name).claim)
+    claim = run_command(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")
-    size = _run(lambda: size_of(quick, standard))
-    _sweep_done(_run(lambda: run(name, out, size=size, workers=workers, ray=ray), RESUME), out)
+    size = run_command(lambda: size_of(quick, standard))
+    _sweep_done(run_command(lambda: run(name, out, size=size, workers=workers, ray=ray), RESUME), out)
 
 
 @app.command()
@@ -295,7 +243,7 @@ def report(
     """An HTML report: verdict and indices first, then behaviour, probe curves, heatmaps and causal evidence."""
     from mesaprobe.reports.html import write_report
 
-    path = _run(lambda: write_report(runs, out))
+    path = run_command(lambda: write_report(runs, out))
     typer.echo(f"wrote {path}")
 
 
@@ -312,7 +260,7 @@ def card(
     """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
     from mesaprobe.reports.card import card_command
 
-    path = _run(lambda: card_command(model, results or [], push, replace_readme, push_timeout))
+    path = run_command(lambda: card_command(model, results or [], push, replace_readme, push_timeout))
     typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
 
 
@@ -327,7 +275,7 @@ def clean(
     own leftovers too.)"""
     from mesaprobe.api import clean as clean_dir
 
-    gone = _run(lambda: clean_dir(directory, dry_run))
+    gone = run_command(lambda: clean_dir(directory, dry_run))
     verb = "would remove" if dry_run else "removed"
     typer.echo("\n".join(f"{verb} {p}" for p in gone) if gone else "nothing to clean")
 
@@ -342,7 +290,7 @@ def demo(
     beside baselines and every verdict beside the expected one."""
     from mesaprobe.demo import run_demo
 
-    _run(lambda: run_demo(out, quick=quick))
+    run_command(lambda: run_demo(out, quick=quick))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def index_text(index: dict) -> str:
 
 
 def pair_row(folder, name: str, distances: dict) -> list[str] | None:
-    """One model of a pair: held-out behaviour at training, cost, distance from SmolLM2 (distance.json, else what
+    """One model of a pair: held-out behaviour at training, behaviour on the probe's own prompts, cost, distance from SmolLM2 (distance.json, else what
     training.json measured from the model it was trained from), and its probe."""
     from mesaprobe.probes.indices import readout_word
     from mesaprobe.probes.resummarize import resummarize, saved_task
@@ -69,14 +69,16 @@ def pair_row(folder, name: str, distances: dict) -> list[str] | None:
     distance = distances.get(name) or trained.get("distance_from_base") or {}
     kl, update = distance.get("kl") or {}, distance.get("update") or {}
     probe = folder / name / "results.json"
-    verdict, search, goal, readout = "not probed yet", "-", "-", "-"
+    verdict, search, goal, readout, probed = "not probed yet", "-", "-", "-", "-"
     if probe.exists():
         saved = load_results(probe.parent)
         now = resummarize(saved, saved_task(saved))
         verdict, search, goal = now["verdict"], index_text(now["indices"]["search"]), index_text(now["indices"]["goal"])
         r = now["readout"]
         readout = "-" if r is None else f"{readout_word(r)} ({r['effect_beyond_control']:.2f})"
-    return [name, fmt(behavior), str(trained.get("steps", "-")), fmt(trained.get("wall_time_s"), 0),
+        pb = saved["behavior"]
+        probed = fmt(pb.get("accuracy", pb.get("success_rate")))
+    return [name, fmt(behavior), probed, str(trained.get("steps", "-")), fmt(trained.get("wall_time_s"), 0),
             fmt(kl.get("mean_nats"), 2) + (f" (max {fmt(kl.get('max_nats'), 1)})" if kl else ""),
             fmt(update.get("share")) if not trained.get("lora_rank") else f"LoRA rank {trained['lora_rank']}",
             verdict, search, goal, readout]
@@ -101,8 +103,9 @@ def lm_pair_section() -> list[str]:
                 + ("(every model against SmolLM2, from the saved weights: `distance.json`, "
                    "`python experiments/lm_distance.py`)" if distances else
                    "(training.json: from the model each was trained from)")
-                + "; each model probed with `mesaprobe probe` at its defaults, under the current rule.", ""]
+                + "; each model probed with `mesaprobe probe` at its defaults, under the current rule (its behaviour "
+                "on the probe's own prompts, in the probe's prompt format, beside it).", ""]
         kl_from = "SmolLM2" if distances else "what it was trained from"
-        out += table(["model", "held-out behaviour", "steps", "wall s", f"KL from {kl_from}, nats", "weights moved",
+        out += table(["model", "held-out behaviour", "on the probe's prompts", "steps", "wall s", f"KL from {kl_from}, nats", "weights moved",
                       "verdict", "search index", "goal index", "answer carried"], rows) + [""]
     return out

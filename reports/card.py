@@ -121,6 +121,8 @@ def write_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str
 def is_mesaprobe_card(readme: Path) -> bool:
     from huggingface_hub import ModelCard
 
+    if not readme.read_text(errors="replace").startswith("---"):
+        return False  # no metadata block: not ours (and ModelCard.load would log a warning about it)
     try:
         return CARD_TAG in (ModelCard.load(readme).data.tags or [])
     except Exception:  # unparseable metadata: not a card we wrote

@@ -6,14 +6,15 @@ import pytest
 import typer
 
 import mesaprobe
-from mesaprobe.cli import _floats, _ints, app
+from mesaprobe.cli import app
+from mesaprobe.cli_support import parse_floats, parse_ints
 from mesaprobe.errors import UserError, replace_checked
 from mesaprobe.models.training.options import TrainOptions
 from mesaprobe.probes.options import ProbeOptions, with_overrides
 
 ARGUMENTS = {"model", "task", "out", "param"}  # what the command takes beside its options
 CLI_ONLY = {"progress"}  # API-only: the CLI always shows progress
-PARSED = {"alphas": lambda v: _floats(v, "--alphas"), "causal_layers": lambda v: _ints(v, "--causal-layers"),
+PARSED = {"alphas": lambda v: parse_floats(v, "--alphas"), "causal_layers": lambda v: parse_ints(v, "--causal-layers"),
           "also_methods": lambda v: tuple(v.split(",")) if v else ()}
 
 
