@@ -117,19 +117,34 @@ def latent_goals_figure():
     return fig
 
 
+def save_svg(fig, name: str) -> None:
+    """Write docs/figures/NAME.svg byte-identically run to run: plotly names its clip paths with a random 6-hex id
+    (`defs-1a2b3c`), replaced here by one derived from the name, and each trace by a random uid, set here to its
+    index, so regenerating changes no unchanged figure."""
+    import hashlib
+    import re
+
+    for i, trace in enumerate(fig.data):
+        trace.uid = f"{i:06d}"
+    svg = fig.to_image(format="svg").decode()
+    random_id = re.search(r'id="defs-([0-9a-f]{6})"', svg)
+    if random_id:
+        svg = svg.replace(random_id[1], hashlib.sha256(name.encode()).hexdigest()[:6])
+    (FIGURES / f"{name}.svg").write_text(svg)
+    print(f"wrote docs/figures/{name}.svg")
+
+
 def main() -> int:
     from mesaprobe.sweeps.named import EXPERIMENTS
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig = latent_goals_figure()
     if fig is not None:
-        fig.write_image(FIGURES / "latent-goals.svg")
-        print("wrote docs/figures/latent-goals.svg")
+        save_svg(fig, "latent-goals")
     for name in EXPERIMENTS:
         fig = figure(name)
         if fig is not None:
-            fig.write_image(FIGURES / f"{name}.svg")
-            print(f"wrote docs/figures/{name}.svg")
+            save_svg(fig, name)
     return 0
 
 
