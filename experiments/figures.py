@@ -41,16 +41,18 @@ def figure(name: str):
     if not found:
         return None
     size, rows, _ = found
-    with (RESULTS / f"{name}-{size}.csv").open() as f:  # the keys as written (a hex key can read as a float)
-        for r, raw in zip(rows, csv.DictReader(f)):
-            r["key"] = raw["key"]
+    csv_path = RESULTS / f"{name}-{size}.csv"  # absent where the rows are the latent-goal models (findings.py)
+    if csv_path.exists():
+        with csv_path.open() as f:  # the keys as written (a hex key can read as a float)
+            for r, raw in zip(rows, csv.DictReader(f)):
+                r["key"] = raw["key"]
     exp = EXPERIMENTS[name]
     spec = exp.spec(size)
     knob = next(iter(spec.vary))
     family = get_task(rows[0]["task"]).family
     index = f"{family}_index"
-    for r in rows:
-        r |= {f"{family} {k}": v for k, v in parts(name, size, r, family).items()}
+    for r in rows:  # rows that carry their parts (latent-goal models, re-summarised) keep them
+        r |= {f"{family} {k}": v for k, v in parts(name, size, r, family).items() if f"{family} {k}" not in r}
     series = [index, f"{family} decodable", f"{family} causal"]
     measure = exp.predicts[0]
     if measure not in series and measure != "behavior":

@@ -5,8 +5,8 @@ typed by hand, and tests/test_findings.py checks that it regenerates byte for by
 
 Sections: the latent-goal matched pairs (each model under the current verdict rule; SL vs RL across training seeds,
 reports/compare.py), the named experiments (per knob value across training seeds, and whether the argument's
-prediction holds at the size run), SmolLM2 and the models fine-tuned from it (experiments/findings_lm.py), retargeting
-the search, and the DAS settings on the search known-positive candidates."""
+prediction holds at the size run), SmolLM2 and the models fine-tuned from it (experiments/findings_lm.py), and the
+known answers' gallery, retargeting the search and the DAS settings (experiments/findings_probes.py)."""
 from __future__ import annotations
 
 import csv
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS, PAGE = ROOT / "experiments" / "results", ROOT / "docs" / "findings.md"
 SIZES = ("standard", "quick")  # a named experiment's results: the largest size committed is the one shown
 MIN_MODELS = 3  # per compared condition: with 2 models a bootstrap CI is the spread of two numbers
+LATENT_STANDARD = {"rl-vs-sl": "rock-field"}  # experiments whose standard size is the latent-goal pairs
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -121,10 +122,29 @@ def mean_ci(rows: list[dict], key: str) -> str:
     return ci_text(sum(values) / len(values), bootstrap_ci(values)) if values else "-"
 
 
+def latent_rows(task_name: str) -> list[dict]:
+    """Sweep-like rows (one per model) of the committed latent-goal models of one task, under the current rule, with
+    each index's parts (`goal decodable`, `goal causal`, ...) that a sweep row keeps in its cell's results.json."""
+    rows = []
+    for m in latent_goal_models():
+        if m["task"].name == task_name and not m["random_init"]:
+            x = m["measures"]
+            rows.append({"key": m["name"], "task": task_name, "method": m["method"], "behavior_metric": m["metric"],
+                         "behavior": x.get("behavior"), "search_index": x.get("search_index"),
+                         "goal_index": x.get("goal_index"), "verdict": m["verdict"],
+                         **{f"{family} {part}": x.get(f"{family}_{key}") for family in ("search", "goal")
+                            for part, key in (("decodable", "decodability"), ("causal", "causal"))}})
+    return rows
+
+
 def experiment_rows(name: str) -> tuple[str, list[dict], str] | None:
     """(size, sweep rows, provenance note) of the largest size committed."""
     provenance = json.loads((RESULTS / "provenance.json").read_text()) if (RESULTS / "provenance.json").exists() else {}
     for size in SIZES:
+        if size == "standard" and name in LATENT_STANDARD and (rows := latent_rows(LATENT_STANDARD[name])):
+            return size, rows, (f"the {LATENT_STANDARD[name]} models of the latent-goals section above (this "
+                                "preset's standard size trains the same pairs, as experiments/latent_goals.sh does), "
+                                "re-summarised under the current rule; behaviour is on the probe's own rollouts")
         path = RESULTS / f"{name}-{size}.csv"
         if path.exists():
             with path.open() as f:
@@ -189,95 +209,13 @@ def experiments_section() -> list[str]:
     return out
 
 
-GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument must give)
-    "argmax-closest-sl": ("argmax under 'closest to a target': each candidate's score (its distance to the target) is in no "
-                          "single token, the search known positive", "search-in-map"),
-    "argmax-closest-sl-random-init": ("its random-init twin", "neither"),
-    "argmax-sl": ("the default argmax model: answers at 100%; does it use a running maximum?", "any"),
-    "argmax-sl-random-init": ("its random-init twin", "neither"),
-    "gridworld-sl": ("gridworld, the goal written in the prompt: the visible-goal trap", "neither"),
-    "goal-sum-sl": ("goal-sum (the goal only as sums mod N): the goal known positive", "goal-across-time"),
-}
-
-
-def gallery_section() -> list[str]:
-    """The known-answer gallery: committed probe runs of models whose right verdict is known."""
-    from mesaprobe.probes.indices import CAUSAL, DECODABLE, readout_word
-    from mesaprobe.probes.resummarize import resummarize, saved_task
-    from mesaprobe.schema import load_results
-
-    out = ["## The known-answer gallery", "",
-           "Each run probed with `mesaprobe probe` at its defaults (runs under `experiments/results/gallery/`), "
-           "re-summarised under the current rule. *Decodable but unused*: probe rows of the family's own variables "
-           f"decodable beyond every control (> {DECODABLE}) whose causal test at the same target, block and position "
-           f"moves the answer by no more than {CAUSAL} beyond its control.", ""]
-    rows = []
-    for name, (what, expected) in GALLERY.items():
-        path = RESULTS / "gallery" / name
-        if not (path / "results.json").exists():
-            rows.append([name, what, expected, "not run yet", "-", "-", "-", "-"])
-            continue
-        saved = load_results(path)
-        now = resummarize(saved, saved_task(saved))
-        tested = [r for r in now["probes"] if r.get("used") is not None]
-        unused = sum(r["decodable"] > DECODABLE and r["used"] <= CAUSAL for r in tested)
-        readout = now["readout"]
-        carried = "-" if readout is None else f"{readout_word(readout)} ({readout['effect_beyond_control']:.2f})"
-        idx = {f: now["indices"][f].get("value") for f in ("search", "goal")}
-        verdict = now["verdict"] + ("" if expected in ("any", now["verdict"]) else " (expected " + expected + ")")
-        rows.append([name, what, expected, verdict, fmt(idx["search"]), fmt(idx["goal"]), carried,
-                     f"{unused} of {len(tested)}"])
-    return out + table(["run", "model", "expected", "verdict", "search index", "goal index", "answer carried",
-                        "decodable but unused"], rows) + [""]
-
-
-def retarget_section() -> list[str]:
-    out = ["## Retargeting the search", ""]
-    for path in sorted((RESULTS / "retarget").glob("*/results.json")):
-        r = json.loads(path.read_text())
-        rows = [c for c in r["causal"] if c["method"] == "retarget"]
-        out += [f"`{path.parent.name}` (rules {rows[0]['rules'] if rows else '-'}; {r['task']['params']}): the share "
-                "of held-out instances whose answer becomes the other rule's pick, at the alpha chosen on validation "
-                "instances, beside a norm-matched random direction and no steering. Edits at the items and the answer "
-                "position change the criterion the comparison uses; at the rule token they only show it is read.", ""]
-        out += table(["block", "edited at", "alpha", "reach", "random", "unsteered"],
-                     [[str(c["layer"]), c["position"], fmt(c["alpha"], 2), fmt(c["effect"]), fmt(c["control_effect"]),
-                       fmt(c["unsteered_effect"])] for c in rows]) + [""]
-    return out
-
-
-DAS_FILES = {  # file -> (model, what its rows ask)
-    "das-settings.jsonl": ("the windowed argmax model (tests/fixtures/argmax-window2-sl-0: attention sees 2 tokens, "
-                           "6 blocks)", "the running maximum"),
-    "das-closeness.jsonl": ("the closest-to-a-target argmax model (tests/fixtures/argmax-closest-sl)",
-                            "one candidate's score |item - target|, scored against the best of the patched scores"),
-}
-
-
-def das_section() -> list[str]:
-    out = ["## DAS on the search known-positive candidates", "",
-           "`python experiments/das_settings.py N ...`: interchange accuracy (IIA) of a learned subspace at one block "
-           "and position, held-out rows where the patched value changes the predicted answer, beside a random subspace "
-           "of the same rank. Rank 64 patches the whole residual stream: the most any subspace there can reach. The "
-           "bar for a search known positive: IIA >= 0.9 against <= 0.2.", ""]
-    for name, (model, variable) in DAS_FILES.items():
-        path = RESULTS / name
-        if not path.exists():
-            continue
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        out += [f"`{name}`: {model}; {variable}.", ""] + table(
-            ["rank", "steps", "lr", "block", "position", "IIA", "random", "rows"],
-            [[str(r["rank"]), str(r["steps"]), str(r["lr"]), str(r["layer"]), r["position"], fmt(r["iia"]),
-              fmt(r["random"]), str(r["n"])] for r in rows]) + [""]
-    return out
-
-
 def render() -> str:
     lines = ["# Findings", "",
              "Generated by `python experiments/findings.py` from the files under `experiments/results/`; do not edit "
              "by hand. Measured on a 2-core CPU machine at the sizes stated.", ""]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from findings_lm import lm_pair_section, pretrained_section
+    from findings_probes import das_section, gallery_section, retarget_section
 
     lines += (gallery_section() + latent_goals_section() + experiments_section() + pretrained_section()
               + lm_pair_section() + retarget_section() + das_section())

@@ -1,0 +1,89 @@
+"""The sections of docs/findings.md on probing the committed known answers (experiments/findings.py calls them):
+the gallery of known answers, retargeting the search, and DAS on the search known-positive candidates."""
+from __future__ import annotations
+
+import json
+
+from findings import RESULTS, fmt, table
+
+GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument must give)
+    "argmax-closest-sl": ("argmax under 'closest to a target': each candidate's score (its distance to the target) is in no "
+                          "single token, the search known positive", "search-in-map"),
+    "argmax-closest-sl-random-init": ("its random-init twin", "neither"),
+    "argmax-sl": ("the default argmax model: answers at 100%; does it use a running maximum?", "any"),
+    "argmax-sl-random-init": ("its random-init twin", "neither"),
+    "gridworld-sl": ("gridworld, the goal written in the prompt: the visible-goal trap", "neither"),
+    "goal-sum-sl": ("goal-sum (the goal only as sums mod N): the goal known positive", "goal-across-time"),
+}
+
+
+def gallery_section() -> list[str]:
+    """The known-answer gallery: committed probe runs of models whose right verdict is known."""
+    from mesaprobe.probes.indices import CAUSAL, DECODABLE, readout_word
+    from mesaprobe.probes.resummarize import resummarize, saved_task
+    from mesaprobe.schema import load_results
+
+    out = ["## The known-answer gallery", "",
+           "Each run probed with `mesaprobe probe` at its defaults (runs under `experiments/results/gallery/`), "
+           "re-summarised under the current rule. *Decodable but unused*: probe rows of the family's own variables "
+           f"decodable beyond every control (> {DECODABLE}) whose causal test at the same target, block and position "
+           f"moves the answer by no more than {CAUSAL} beyond its control.", ""]
+    rows = []
+    for name, (what, expected) in GALLERY.items():
+        path = RESULTS / "gallery" / name
+        if not (path / "results.json").exists():
+            rows.append([name, what, expected, "not run yet", "-", "-", "-", "-"])
+            continue
+        saved = load_results(path)
+        now = resummarize(saved, saved_task(saved))
+        tested = [r for r in now["probes"] if r.get("used") is not None]
+        unused = sum(r["decodable"] > DECODABLE and r["used"] <= CAUSAL for r in tested)
+        readout = now["readout"]
+        carried = "-" if readout is None else f"{readout_word(readout)} ({readout['effect_beyond_control']:.2f})"
+        idx = {f: now["indices"][f].get("value") for f in ("search", "goal")}
+        verdict = now["verdict"] + ("" if expected in ("any", now["verdict"]) else " (expected " + expected + ")")
+        rows.append([name, what, expected, verdict, fmt(idx["search"]), fmt(idx["goal"]), carried,
+                     f"{unused} of {len(tested)}"])
+    return out + table(["run", "model", "expected", "verdict", "search index", "goal index", "answer carried",
+                        "decodable but unused"], rows) + [""]
+
+
+def retarget_section() -> list[str]:
+    out = ["## Retargeting the search", ""]
+    for path in sorted((RESULTS / "retarget").glob("*/results.json")):
+        r = json.loads(path.read_text())
+        rows = [c for c in r["causal"] if c["method"] == "retarget"]
+        out += [f"`{path.parent.name}` (rules {rows[0]['rules'] if rows else '-'}; {r['task']['params']}): the share "
+                "of held-out instances whose answer becomes the other rule's pick, at the alpha chosen on validation "
+                "instances, beside a norm-matched random direction and no steering. Edits at the items and the answer "
+                "position change the criterion the comparison uses; at the rule token they only show it is read.", ""]
+        out += table(["block", "edited at", "alpha", "reach", "random", "unsteered"],
+                     [[str(c["layer"]), c["position"], fmt(c["alpha"], 2), fmt(c["effect"]), fmt(c["control_effect"]),
+                       fmt(c["unsteered_effect"])] for c in rows]) + [""]
+    return out
+
+
+DAS_FILES = {  # file -> (model, what its rows ask)
+    "das-settings.jsonl": ("the windowed argmax model (tests/fixtures/argmax-window2-sl-0: attention sees 2 tokens, "
+                           "6 blocks)", "the running maximum"),
+    "das-closeness.jsonl": ("the closest-to-a-target argmax model (tests/fixtures/argmax-closest-sl)",
+                            "one candidate's score |item - target|, scored against the best of the patched scores"),
+}
+
+
+def das_section() -> list[str]:
+    out = ["## DAS on the search known-positive candidates", "",
+           "`python experiments/das_settings.py N ...`: interchange accuracy (IIA) of a learned subspace at one block "
+           "and position, held-out rows where the patched value changes the predicted answer, beside a random subspace "
+           "of the same rank. Rank 64 patches the whole residual stream: the most any subspace there can reach. The "
+           "bar for a search known positive: IIA >= 0.9 against <= 0.2.", ""]
+    for name, (model, variable) in DAS_FILES.items():
+        path = RESULTS / name
+        if not path.exists():
+            continue
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        out += [f"`{name}`: {model}; {variable}.", ""] + table(
+            ["rank", "steps", "lr", "block", "position", "IIA", "random", "rows"],
+            [[str(r["rank"]), str(r["steps"]), str(r["lr"]), str(r["layer"]), r["position"], fmt(r["iia"]),
+              fmt(r["random"]), str(r["n"])] for r in rows]) + [""]
+    return out
