@@ -27,8 +27,12 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     `options`: a TrainOptions (models/training/options.py); keywords replace its fields: method (sl | rl), seed,
     steps, base, lr, lora, layers, width (tiny model size), pool (distinct training instances), overwrite, progress.
     Under `accelerate launch --num_processes N` every process trains (PPO: each on its own episodes, gradients
-    averaged; TRL: its own accelerate path) and the main process saves and returns the summary, the others None."""
+    averaged; TRL: its own accelerate path) and the main process saves and returns the summary, the others None.
+    PPO on one process saves its state beside `out` (`.NAME.resume/`) as it goes: run the same call again after a
+    stop and it continues from there."""
     import contextlib
+    import shutil
+    import sys
 
     from mesaprobe.errors import replace_checked
     from mesaprobe.fsutil import output_dir
@@ -42,11 +46,19 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     opts.check(task)
     protect = (Path(opts.base),) if opts.base and Path(opts.base).exists() else ()
     main = process_state().is_main_process
-    with output_dir(out, "model", opts.overwrite, protect) if main else contextlib.nullcontext() as directory:
-        summary = train_into(task, opts, directory)
-        if not main:
-            return None
-        write_card(directory, results=[], name=Path(out).name)
+    resume = Path(out).parent / f".{Path(out).name}.resume"  # PPO's saved state while it trains (ppo.py)
+    try:
+        with output_dir(out, "model", opts.overwrite, protect) if main else contextlib.nullcontext() as directory:
+            summary = train_into(task, opts, directory, resume)
+            if not main:
+                return None
+            write_card(directory, results=[], name=Path(out).name)
+    except (KeyboardInterrupt, SystemExit):
+        if (resume / "state.pt").exists():
+            print(f"PPO's state at its last saved iteration is kept in {resume}: the same command resumes from it",
+                  file=sys.stderr)
+        raise
+    shutil.rmtree(resume, ignore_errors=True)
     return summary
 
 

@@ -77,7 +77,8 @@ def train(
                                                   "over (default: fresh ones throughout); evaluation stays fresh."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
-    """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card."""
+    """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card.
+    PPO (--method rl) keeps its state beside --out as it goes: stopped, the same command resumes it."""
     from mesaprobe.api import train as train_model
     from mesaprobe.models.training.options import TrainOptions
 

@@ -56,9 +56,10 @@ def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool:
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
-               budget: int | None = None, size: TinySize | None = None, pool: int | None = None):
+               budget: int | None = None, size: TinySize | None = None, pool: int | None = None, resume=None):
     """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
-    per method (default: the task's `episode_budget`, the same for both); `pool`: distinct training layouts."""
+    per method (default: the task's `episode_budget`, the same for both); `pool`: distinct training layouts;
+    `resume`: PPO's state directory (ppo.py)."""
     quiet_libraries()
     budget = budget or task.episode_budget
     size = size or TinySize(**task.model_size)
@@ -75,8 +76,9 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
 
         config = ppo_config(task, budget, steps, pool)
         steps = config.iterations
-        model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress)
+        model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress, resume)
         budget = config.iterations * config.n_envs * extra["processes"]
+        start -= extra.get("wall_before_resume_s", 0.0)  # wall time: the run's, across a stop and its resumption
         model.value_head_state = value_head.state_dict()
     wall = time.perf_counter() - start
     summary = {

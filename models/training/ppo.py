@@ -5,10 +5,17 @@ Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not 
 scratch here, while this loop does. It runs through accelerate, so the same code
 uses a GPU when there is one, and under `accelerate launch --num_processes N` each process rolls out its own
 episodes (its own layouts and sampling seed) while DDP averages the gradients, so an iteration sees N x n_envs
-episodes."""
+episodes.
+
+A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
+the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
+loses minutes, not the run."""
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +41,7 @@ class PPOConfig:
     ent_coef: float = 0.01
     max_grad_norm: float = 1.0
     pool: int | None = None  # distinct training layouts (None: fresh ones every iteration)
+    checkpoint_every: int = 8  # iterations between saved states, when the run has a `resume` directory
 
 
 def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +55,23 @@ def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> 
     return adv, adv + np.asarray(values)
 
 
-def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True):
+def save_state(resume: Path, state: dict) -> None:
+    resume.mkdir(parents=True, exist_ok=True)
+    torch.save(state, resume / "state.tmp")
+    os.replace(resume / "state.tmp", resume / "state.pt")  # a kill mid-write leaves the previous state whole
+
+
+def load_state(resume: Path | None, identity: dict) -> dict | None:
+    """The saved state of this very run (same task, seed and settings), or None."""
+    path = None if resume is None else resume / "state.pt"
+    if path is None or not path.exists():
+        return None
+    state = torch.load(path, weights_only=False)
+    return state if state.get("identity") == identity else None
+
+
+def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True,
+              resume: Path | None = None):
     from accelerate import Accelerator
 
     torch.manual_seed(seed)  # the same initial weights in every process
@@ -63,9 +87,21 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     act_ids = torch.tensor([vocab[a] for a in task.action_tokens()])
     gen = torch.Generator().manual_seed(seed + 7919 * rank)  # each process samples its own actions
     history, layouts = [], LayoutPool(task, seed, config.pool, stream=rank)
-    first_layouts = None
-    bar = tqdm(range(config.iterations), desc=f"train {task.name} (rl)",
-               disable=progress_disabled(progress and accelerator.is_main_process), leave=False)
+    first_layouts, start, earlier_s, began = None, 0, 0.0, time.perf_counter()
+    identity = {"task": task.describe(), "seed": seed, "config": asdict(config), "model": model.config.to_dict()}
+    resume = resume if processes == 1 else None  # each process would need its own state: not kept
+    if (state := load_state(resume, identity)) is not None:
+        policy.load_state_dict(state["model"])
+        policy_value.load_state_dict(state["value_head"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        layouts.rng.setstate(state["pool_rng"])
+        start, history, first_layouts = state["iteration"], state["history"], state["first_layouts"]
+        earlier_s = state["wall_s"]
+    bar = tqdm(range(start, config.iterations), desc=f"train {task.name} (rl)", initial=start,
+               total=config.iterations, disable=progress_disabled(progress and accelerator.is_main_process),
+               leave=False)
     for it in bar:
         if config.anneal_lr:
             for group in optimizer.param_groups:
@@ -105,10 +141,18 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                 accelerator.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+        if resume is not None and (it + 1) % config.checkpoint_every == 0 and it + 1 < config.iterations:
+            save_state(resume, {"identity": identity, "iteration": it + 1, "history": history,
+                                "first_layouts": first_layouts, "model": policy.state_dict(),
+                                "value_head": policy_value.state_dict(), "optimizer": optimizer.state_dict(),
+                                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                                "pool_rng": layouts.rng.getstate(),
+                                "wall_s": earlier_s + time.perf_counter() - began})
     model = accelerator.unwrap_model(model).eval()
     value_head = accelerator.unwrap_model(value_head)
+    resumed = {"resumed_at_iteration": start, "wall_before_resume_s": round(earlier_s, 2)} if start else {}
     return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history,
-                               "processes": processes} | replicas(accelerator, params, first_layouts)
+                               "processes": processes} | resumed | replicas(accelerator, params, first_layouts)
 
 
 def replicas(accelerator, params: list[torch.Tensor], first_layouts: str) -> dict:

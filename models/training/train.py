@@ -9,9 +9,10 @@ from mesaprobe.models.training.options import TrainOptions
 from mesaprobe.tasks.base import Task
 
 
-def train_tiny(task: Task, options: TrainOptions, progress: bool):
+def train_tiny(task: Task, options: TrainOptions, progress: bool, resume: Path | None = None):
     """(model, tokenizer, summary) of a tiny model trained from scratch; the options' size overrides the task's
-    model size (n_layer, n_embd, window), `pool` caps the distinct training instances."""
+    model size (n_layer, n_embd, window), `pool` caps the distinct training instances; `resume`: where PPO keeps
+    its state as it goes (and continues from)."""
     from mesaprobe.models.tiny import TinySize
 
     shape = TinySize(**(task.model_size | (options.size or {})))
@@ -26,12 +27,12 @@ def train_tiny(task: Task, options: TrainOptions, progress: bool):
         from mesaprobe.models.training.goal import train_goal
 
         return train_goal(task, options.method, seed=options.seed, steps=options.steps, progress=progress,
-                          size=shape, pool=options.pool)
+                          size=shape, pool=options.pool, resume=resume)
 
     return by_family(task, search, goal)(task)
 
 
-def train_into(task: Task, options: TrainOptions, directory: str | Path | None) -> dict:
+def train_into(task: Task, options: TrainOptions, directory: str | Path | None, resume: Path | None = None) -> dict:
     """Train and save the model directory into `directory`; return the training summary. The options are
     checked by the caller first (`options.check(task)`), before it takes the output directory. Of several
     launched processes only the main one saves (the others pass `directory` None)."""
@@ -45,7 +46,7 @@ def train_into(task: Task, options: TrainOptions, directory: str | Path | None) 
         model, tokenizer, summary = finetune(task, options.base, options.method, seed=options.seed,
                                              steps=options.steps, lr=options.lr, lora=options.lora)
     else:
-        model, tokenizer, summary = train_tiny(task, options, options.progress and main)
+        model, tokenizer, summary = train_tiny(task, options, options.progress and main, resume)
     if main:
         save_model_dir(model, tokenizer, summary, directory)
     return summary
