@@ -68,12 +68,15 @@ def pair_row(folder, name: str, distances: dict) -> list[str] | None:
     behavior = b.get("accuracy", b.get("success_rate"))
     distance = distances.get(name) or trained.get("distance_from_base") or {}
     kl, update = distance.get("kl") or {}, distance.get("update") or {}
-    probe = folder / name / "results.json"
+    same = folder / name / "same-model.json"  # every file a probe reads is another model's: its probe is that one's
+    same_as = json.loads(same.read_text())["same_as"] if same.exists() else None
+    probe = folder / (same_as or name) / "results.json"
     verdict, search, goal, readout, probed = "not probed yet", "-", "-", "-", "-"
     if probe.exists():
         saved = load_results(probe.parent)
         now = resummarize(saved, saved_task(saved))
         verdict, search, goal = now["verdict"], index_text(now["indices"]["search"]), index_text(now["indices"]["goal"])
+        verdict += f" ({same_as}'s probe: the same files)" if same_as else ""
         r = now["readout"]
         readout = "-" if r is None else f"{readout_word(r)} ({r['effect_beyond_control']:.2f})"
         pb = saved["behavior"]
