@@ -41,9 +41,13 @@ class RockFieldTask(GridworldTask):
     goal_in_prompt = False  # the rocks and their sizes, not which one is the goal
     summary = "walk to the biggest of K rocks on a grid (any rock ends the episode): search the map, then pursue"
     # Sized so both methods reach the behaviour bar on the same budget: PPO learns *which* rock only from large
-    # iterations (1024 episodes each); behaviour cloning needs the peak rate held for half its steps.
+    # iterations (1024 episodes each); behaviour cloning needs the peak rate held for half its steps. Minibatches
+    # of 128 episodes (the same update compute, twice the optimizer steps): on the 4x4 field with 2 rocks, 40
+    # iterations reached 0.932 held-out success against 0.864 with 256 and 0.914 with 64
+    # (benchmarks/ppo_settings.json); the three rock-field PPO models of experiments/results/latent-goals were
+    # trained with 256 and stopped at 92-94%.
     episode_budget = 32 * 8192
-    ppo_batch = {"n_envs": 1024, "minibatch": 256}
+    ppo_batch = {"n_envs": 1024, "minibatch": 128}
     train_steps = 4500
     train_hold = 0.5
     bc_batch_size = 128
