@@ -88,7 +88,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     gen = torch.Generator().manual_seed(seed + 7919 * rank)  # each process samples its own actions
     history, layouts = [], LayoutPool(task, seed, config.pool, stream=rank)
     first_layouts, start, earlier_s, began = None, 0, 0.0, time.perf_counter()
-    identity = {"task": task.describe(), "seed": seed, "config": asdict(config), "model": model.config.to_dict()}
+    identity = {"task": task.describe(), "seed": seed, "config": asdict(config), "model": policy.config.to_dict()}
     resume = resume if processes == 1 else None  # each process would need its own state: not kept
     if (state := load_state(resume, identity)) is not None:
         policy.load_state_dict(state["model"])

@@ -1,7 +1,7 @@
 """The known-answer gallery on committed runs (experiments/results/gallery/, probed with `mesaprobe probe` at its
 defaults): the current verdict rule, applied to each run's saved rows, gives the verdict a trustworthy instrument
 must give. The probes themselves are re-run by tests/probes/test_known_positive_*.py at smaller sizes."""
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +10,9 @@ from mesaprobe.probes.resummarize import resummarize, saved_task
 from mesaprobe.schema import load_results
 
 ROOT = Path(__file__).parents[2]
-spec = importlib.util.spec_from_file_location("findings", ROOT / "experiments" / "findings.py")
-findings = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(findings)
+sys.path.insert(0, str(ROOT / "experiments"))  # the findings page's scripts import each other from there
+import findings_probes as findings  # noqa: E402
+
 RUNS = {name: expected for name, (_, expected) in findings.GALLERY.items()
         if (findings.RESULTS / "gallery" / name / "results.json").exists()}
 
