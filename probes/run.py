@@ -36,7 +36,7 @@ from mesaprobe.tasks.base import SearchTask, Task
 
 
 def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
-              timer: PhaseTimer | None = None, on_first_batch=None) -> tuple[ProbeData, dict] | None:
+              timer: PhaseTimer | None = None, on_first_batch=None, folds: int = 5) -> tuple[ProbeData, dict] | None:
     """Draw one seed's data, save it, extract both models' activations at blocks 0..`last` and the embeddings;
     return the probe data and the subject's behaviour. Launched as several processes (`accelerate launch`), each
     extracts its share of the rows into its own shards and the main process merges them and returns the data;
@@ -45,6 +45,12 @@ def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress
     together = state.num_processes > 1
     with timer("data and behaviour"):
         inputs = subject.probe_inputs(n, seed, progress)  # every process draws the same rows
+    episodes = None if inputs.groups is None else len(set(inputs.groups.tolist()))
+    if episodes is not None and episodes < folds:  # folds are grouped by episode (goal tasks)
+        raise UserError(f"only {episodes} episode(s) of the model's own rollouts reached a decision to probe "
+                        f"({len(inputs.sequences)} rows): {folds}-fold cross-validation grouped by episode needs at "
+                        f"least {folds}; the model's behaviour leaves too little to probe (its rollouts end early), "
+                        "or pass a larger --n or fewer --folds")
     if state.is_main_process:
         inputs.dataset.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
     ids = pad_batch(inputs.sequences, subject.tokenizer.pad_token_id)[0]
@@ -180,10 +186,12 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
             estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress, per_block)
 
         early = early if subject.estimate_early and main else None
-        replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer, early)]
+        replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer, early,
+                               opts.folds)]
         extraction_s = time.perf_counter() - extraction_start
         estimate.after_extraction(extraction_s, opts.seeds, progress)
-        replicas += [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer) for s in seeds[1:]]
+        replicas += [replicate(subject, twin, opts.n, s, run_dir, progress, last, timer, folds=opts.folds)
+                     for s in seeds[1:]]
         if not main:
             return None
         per_seed, causal_per_seed, behaviors, skipped, transfers = [], [], [], [], []

@@ -78,3 +78,21 @@ def test_causal_layers_default_to_every_block_or_to_a_few_evenly_spaced_ones_end
     assert check_causal_layers((3, 1, 3), 5) == [1, 3]
     with pytest.raises(UserError, match="within the probed 0..5"):
         check_causal_layers((6,), 5)
+
+
+def test_a_probe_refuses_rollouts_too_few_to_cross_validate_before_extracting(tmp_path):
+    """Goal rows are cross-validated grouped by episode: rollouts that reach a decision in fewer episodes than
+    folds (a base LM whose replies end its episodes) stop with one clear error before any activation is read."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from mesaprobe.probes.run import replicate
+
+    class TwoEpisodes:
+        def probe_inputs(self, n, seed, progress):
+            return SimpleNamespace(groups=np.repeat([0, 1], 30), sequences=[[1, 2]] * 60)
+
+    with pytest.raises(UserError, match="only 2 episode"):
+        replicate(TwoEpisodes(), None, 60, 0, tmp_path, False, 0, folds=5)
+    assert not any(tmp_path.iterdir())  # nothing written
