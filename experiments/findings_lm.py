@@ -48,8 +48,9 @@ def index_text(index: dict) -> str:
 
 
 def pair_row(folder, name: str, distances: dict) -> list[str] | None:
-    """One model of a pair: held-out behaviour at training, behaviour on the probe's own prompts, cost, distance from SmolLM2 (distance.json, else what
-    training.json measured from the model it was trained from), and its probe."""
+    """One model of a pair: held-out behaviour at training, behaviour on the probe's own prompts, cost, distance
+    from SmolLM2 (distance.json, else what training.json measured from the model it was trained from), and its
+    probe (or, with same-model.json, the probe of the model whose files it shares)."""
     from mesaprobe.probes.indices import readout_word
     from mesaprobe.probes.resummarize import resummarize, saved_task
     from mesaprobe.schema import load_results
@@ -109,6 +110,7 @@ def lm_pair_section() -> list[str]:
                 + "; each model probed with `mesaprobe probe` at its defaults, under the current rule (its behaviour "
                 "on the probe's own prompts, in the probe's prompt format, beside it).", ""]
         kl_from = "SmolLM2" if distances else "what it was trained from"
-        out += table(["model", "held-out behaviour", "on the probe's prompts", "steps", "wall s", f"KL from {kl_from}, nats", "weights moved",
+        out += table(["model", "held-out behaviour", "on the probe's prompts", "steps", "wall s",
+                      f"KL from {kl_from}, nats", "weights moved",
                       "verdict", "search index", "goal index", "answer carried"], rows) + [""]
     return out
