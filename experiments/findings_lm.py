@@ -73,6 +73,8 @@ def pair_row(folder, name: str, distances: dict) -> list[str] | None:
     same_as = json.loads(same.read_text())["same_as"] if same.exists() else None
     probe = folder / (same_as or name) / "results.json"
     verdict, search, goal, readout, probed = "not probed yet", "-", "-", "-", "-"
+    if (refused := folder / name / "not-probed.json").exists():  # a probe that cannot run on this model
+        verdict = "not probed: " + json.loads(refused.read_text())["reason"]
     if probe.exists():
         saved = load_results(probe.parent)
         now = resummarize(saved, saved_task(saved))
