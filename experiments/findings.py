@@ -100,7 +100,26 @@ def latent_goals_section() -> list[str]:
                       for d in diff]) + [""]
         verdicts = {meth: ", ".join(m["verdict"] for m in group) for meth, group in (("SL", sl), ("RL", rl))}
         out += [f"Verdicts: SL {verdicts['SL']}; RL {verdicts['RL']}.", ""]
-    return out
+    return out + goal_sum_rl_section()
+
+
+def goal_sum_rl_section() -> list[str]:
+    """PPO on the goal known positive (experiments/results/goal-sum-ppo/): whether RL reaches goal-sum's bar."""
+    from mesaprobe.tasks import get_task
+
+    runs = sorted((RESULTS / "goal-sum-ppo").glob("*training.json"))
+    if not runs:
+        return []
+    rows = []
+    for path in runs:
+        t = json.loads(path.read_text())
+        metric, bar = get_task("goal-sum").behavior_bar
+        rows.append([str(t["steps"]), str(t["episode_budget"]), f"{t['size']['n_layer']} blocks",
+                     fmt(t["behavior"][metric]), fmt(t["behavior"].get("optimal_rate")), f"{metric} >= {bar}"])
+    return ["### goal-sum: can PPO learn it?", "",
+            "Behaviour cloning learns the goal known positive; PPO is tried at larger budgets before an SL-vs-RL pair "
+            "on it can be trained (`experiments/results/goal-sum-ppo/README.md`).", ""] + table(
+        ["PPO iterations", "episodes", "model", "held-out success", "optimal", "bar"], rows) + [""]
 
 
 def task_bar(models: list[dict]) -> str:
