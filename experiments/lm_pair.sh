@@ -24,13 +24,16 @@ train() {  # name, then train's options
 train sft --base smollm2 --method sl
 train grpo --base smollm2 --method rl
 train sft-grpo --base "$OUT/models/sft" --method rl --lr 1e-4
-[ -f "$OUT/runs/base/results.json" ] || mesaprobe probe smollm2 "$TASK" --out "$OUT/runs/base"
-for name in sft grpo sft-grpo; do
-  [ -f "$OUT/runs/$name/results.json" ] || mesaprobe probe "$OUT/models/$name" "$TASK" --out "$OUT/runs/$name"
+probed=()
+for name in base sft grpo sft-grpo; do  # a model that cannot be probed (its one-line error says why) stops no other
+  model=$OUT/models/$name; [ "$name" != base ] || model=smollm2
+  [ -f "$OUT/runs/$name/results.json" ] || mesaprobe probe "$model" "$TASK" --out "$OUT/runs/$name" \
+    || echo "lm_pair.sh: $name not probed (above: why); going on" >&2
+  [ ! -f "$OUT/runs/$name/results.json" ] || probed+=("$OUT/runs/$name")
 done
 if [ ! -f "$OUT/distance.json" ]; then  # every model against SmolLM2 itself
   python "$(dirname "$0")/lm_distance.py" smollm2 "$TASK" "$OUT/models/sft" "$OUT/models/grpo" \
     "$OUT/models/sft-grpo" > "$OUT/distance.tmp"
   mv "$OUT/distance.tmp" "$OUT/distance.json"
 fi
-mesaprobe report "$OUT/runs/base" "$OUT/runs/sft" "$OUT/runs/grpo" "$OUT/runs/sft-grpo" --out "$OUT/report.html"
+mesaprobe report "${probed[@]}" --out "$OUT/report.html"

@@ -9,13 +9,15 @@ from mesaprobe.tasks.goal_base import DECISION, GoalTask
 
 def decision_rows(ep, episode: int, sequence: dict, prompt: tuple[dict, dict] = ({}, {})) -> list[dict]:
     """One row per decision of `ep`: `sequence` (its tokens or ids), the decision position, every label there, and
-    the task's prompt positions and labels (`GoalTask.prompt_labels`, the same in every row of the episode)."""
+    the task's prompt positions and labels (`GoalTask.prompt_labels`, the same in every row of the episode), and the
+    `action` the model took there."""
     positions, by_target = prompt
     shared = {position_column(p): i for p, i in positions.items()}
     shared |= {label_column(t, p): float(v) for t, by_pos in by_target.items() for p, v in by_pos.items()}
     rows = []
     for t, (decision, labels, future) in enumerate(zip(ep.decisions, ep.labels, ep.future_labels())):
-        row = sequence | shared | {"episode": episode, "step": t, position_column(DECISION): decision}
+        row = sequence | shared | {"episode": episode, "step": t, "action": ep.actions[t],
+                                   position_column(DECISION): decision}
         rows.append(row | {label_column(name, DECISION): float(v) for name, v in (labels | future).items()})
     return rows
 
@@ -23,7 +25,7 @@ def decision_rows(ep, episode: int, sequence: dict, prompt: tuple[dict, dict] = 
 def rollout_dataset(model, tokenizer, task: GoalTask, n_rows: int, seed: int, batch: int = 256):
     """Roll out on fresh layouts until `n_rows` decision steps are collected. Returns (Dataset, behaviour).
     Columns: tokens (the whole episode; causal attention keeps later tokens out of a decision's activations),
-    `pos.decision`, `label.<target>@decision`, `episode` (the CV group) and `step`."""
+    `pos.decision`, `label.<target>@decision`, `episode` (the CV group), `step` and `action`."""
     import datasets
 
     rows, episodes, k = [], [], 0

@@ -163,7 +163,9 @@ def interchange_predictions(task: Task, ds, index: dict[str, int]) -> dict[str, 
 
 class TextSubject(Subject):
     """Search tasks get counterfactual prompts aligned token by token (models/subjects/text_pairs.py) and answers scored by
-    candidate ranking, so LEACE, interchange and patching run at the aligned named positions."""
+    candidate ranking, so LEACE, interchange and patching run at the aligned named positions. Goal tasks score a
+    decision by the logits of the move words' tokens at it (where each word is one token of this tokenizer, after a
+    space as the model replies), so LEACE runs at each decision of the model's own text episodes."""
 
     kind = "natural-language"
     patch_every_token = False  # prompts differ in length; only the named positions are aligned across a pair
@@ -180,12 +182,17 @@ class TextSubject(Subject):
     def __init__(self, loaded: LoadedModel, task: Task):
         super().__init__(loaded, task)
         text_causal = task.family == "search" and task.has_counterfactuals
-        self.capabilities = frozenset({"answer_logits", "counterfactuals"} if text_causal else set())
+        self.move_ids = move_token_ids(self.tokenizer, task) if task.family == "goal" else None
+        caps = {"answer_logits", "counterfactuals"} if text_causal else set()
+        self.capabilities = frozenset(caps | ({"answer_logits"} if self.move_ids is not None else set()))
 
     def reason(self, capability: str) -> str:
+        if self.task.family == "goal" and capability == "answer_logits":
+            return (f"{self.task.name}'s move words ({', '.join(self.task.ACTION_WORDS)}) are not one token each in "
+                    "this tokenizer: no logits of a move at a decision")
         if self.task.family == "goal":
-            return ("causal probes on natural-language goal tasks are not implemented yet (a decision's answer is a "
-                    "word generated mid-episode; no aligned counterfactual episodes)")
+            return ("interchange, patching and steering on natural-language goal tasks are not implemented yet (a move "
+                    "is a word generated mid-episode: no aligned counterfactual episodes, no steered text rollouts)")
         return f"{self.task.name} has no counterfactual inputs (minimally changed inputs with another answer)"
 
     def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
@@ -220,13 +227,25 @@ class TextSubject(Subject):
         from mesaprobe.models.subjects.goal_rows import text_rollout_dataset
 
         ds, behavior = text_rollout_dataset(self.hf_model, self.tokenizer, self.task, n, seed)
-        return inputs_from_dataset(ds, ds["ids"], self.task, behavior)
+        if self.move_ids is None:
+            return inputs_from_dataset(ds, ds["ids"], self.task, behavior)
+        answers = np.asarray(ds[label_column("answer", self.task.answer_position)]).astype(int)
+        return inputs_from_dataset(ds, ds["ids"], self.task, behavior, class_ids=torch.tensor(self.move_ids),
+                                   answer_classes=answers)
 
     def finish(self, inputs: ProbeInputs, scored_in_pass: bool, progress: bool = False) -> dict:
         if inputs.scorer is None:
             return inputs.behavior
         result = inputs.scorer.result() if scored_in_pass else inputs.scorer.run(progress=progress)
         return result | ({"refused_pairs": inputs.refused_pairs} if inputs.cf_ids is not None else {})
+
+
+def move_token_ids(tokenizer, task: Task) -> list[int] | None:
+    """The token of each of the task's move words as the model replies it (" up": after the prompt's "Your move:"),
+    in action order; None unless every word is one token and the tokens differ."""
+    ids = [tokenizer(f" {word}", add_special_tokens=False).input_ids for word in task.ACTION_WORDS]
+    flat = [i[0] for i in ids if len(i) == 1]
+    return flat if len(flat) == len(ids) == len(set(flat)) else None
 
 
 def speaks_task_tokens(loaded: LoadedModel, task: Task) -> bool:

@@ -3,6 +3,7 @@ a PEFT LoRA adapter merged into it, a GGUF of an unsupported architecture, and (
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -207,23 +208,61 @@ def test_finetuning_a_pretrained_base_with_trl_saves_a_probeable_directory(tiny_
     assert reloaded.training == method and reloaded.n_layers == 2
 
 
-def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tiny_llama, tmp_path):
+@pytest.fixture(scope="module")
+def gridworld_sft(tiny_llama, tmp_path_factory):
+    """The tiny Llama after 150 SFT steps on oracle gridworld transcripts, and its training summary."""
+    from mesaprobe.api import train
+
+    out = tmp_path_factory.mktemp("gridworld") / "sft"
+    summary = train("gridworld", method="sl", out=out, steps=150, base=str(tiny_llama), lr=3e-3, progress=False)
+    (out / "summary-for-test.json").write_text(json.dumps(summary))
+    return out
+
+
+def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tiny_llama, gridworld_sft, tmp_path):
     """Untrained, the LM names no move; after SFT on oracle transcripts it names one every time, and `probe` reads
     its own episodes (goal, position, future positions at each decision) beside the controls."""
     from mesaprobe.models.rollouts.text import text_rollout
-    from mesaprobe.api import train
     from mesaprobe.probes.run import run_probe
 
     task = get_task("gridworld")
     base = load_model(str(tiny_llama))
     _, unparsed = text_rollout(base.hf_model, base.tokenizer, task, task.layouts(10, 0))
     assert unparsed == 10
-    summary = train("gridworld", method="sl", out=tmp_path / "sft", steps=150, base=str(tiny_llama), lr=3e-3,
-                    progress=False)
+    summary = json.loads((gridworld_sft / "summary-for-test.json").read_text())
     assert summary["behavior"]["unparseable"] == 0 and summary["behavior"]["n_episodes"] == 100
-    res = run_probe(str(tmp_path / "sft"), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
+    res = run_probe(str(gridworld_sft), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
     assert res["behavior"]["unparseable_rate"] == 0
     rows = {(r["target"], r["layer"]) for r in res["probes"]}
     assert {("goal", 1), ("position", 1), ("position+1", 1), ("answer", -1)} <= rows
     goal = next(r for r in res["probes"] if r["target"] == "goal" and r["layer"] == -1)
     assert goal["obs_baseline"] > goal["chance"]  # the goal is written in the prompt: the tokens alone decode it
+    # LEACE runs at the decisions (a move scored by its word's token there) beside its random subspace; the methods
+    # that need counterfactual episodes or steered text rollouts say why they did not run
+    leace = [r for r in res["causal"] if r["method"] == "leace" and r["target"] == "goal"]
+    assert leace and all(np.isfinite([r["effect"], r["control_effect"]]).all() for r in leace)
+    skipped = {s["method"]: s["reason"] for s in res["causal_skipped"]}
+    assert "not implemented yet" in skipped["steer"] and "leace" not in skipped
+
+
+def test_a_text_goal_decision_is_scored_by_its_move_words_tokens_as_the_model_moved(gridworld_sft):
+    """The move the logits of the move words' tokens pick at a decision is the move the model's greedy reply made
+    there (after SFT, whose replies start with the move word); a tokenizer that splits a move word has no scores."""
+    from mesaprobe.models.rollouts.tiny import pad_batch
+    from mesaprobe.models.subjects.subject import TextSubject, move_token_ids
+    from mesaprobe.probes.intervene import logits_at
+
+    task = get_task("gridworld")
+    subject = TextSubject(load_model(str(gridworld_sft)), task)
+    assert "answer_logits" in subject.capabilities
+    assert [subject.tokenizer.decode([i]) for i in subject.move_ids] == [" up", " down", " left", " right"]
+    inputs = subject.goal_inputs(60, 0, progress=False)
+    ids = pad_batch(inputs.sequences, subject.tokenizer.pad_token_id)[0]
+    picked = logits_at(subject.bridge, ids, torch.tensor(inputs.positions["decision"]), inputs.class_ids).argmax(-1)
+    assert (picked.numpy() == np.asarray(inputs.dataset["action"])).mean() >= 0.95
+    assert len(inputs.answer_classes) == len(ids) and set(inputs.answer_classes) <= {0, 1, 2, 3}
+
+    class Splitting:  # every word two tokens
+        def __call__(self, text, add_special_tokens=False):
+            return SimpleNamespace(input_ids=[1, 2] if text.strip() else [])
+    assert move_token_ids(Splitting(), task) is None
