@@ -14,14 +14,16 @@ from mesaprobe.probes.prefix_cache import active_store
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (resid at the positions [b, d], row index) -> new
 
 
-def edit_hook(layer: int, positions: torch.Tensor, edit: Edit, offset: int = 0):
-    """A (hook name, fn) pair that replaces the residual stream at `positions[offset + b]` of each batch row b."""
+def edit_hook(layer: int, positions: torch.Tensor, edit: Edit, offset: int = 0, index: torch.Tensor | None = None):
+    """A (hook name, fn) pair that replaces the residual stream at `positions[r]` of each batch row b, whose row r in
+    the whole set is `index[b]` (default: `offset + b`)."""
 
     def fn(x, hook):
         rows = torch.arange(x.shape[0], device=x.device)
-        pos = positions[offset : offset + x.shape[0]].to(x.device)
+        at = rows + offset if index is None else index.to(x.device)
+        pos = positions.to(x.device)[at]
         x = x.clone()
-        x[rows, pos] = edit(x[rows, pos], rows + offset).to(x.dtype)
+        x[rows, pos] = edit(x[rows, pos], at).to(x.dtype)
         return x
 
     return hook_name(layer), fn
@@ -53,14 +55,23 @@ def logits_at(bridge, ids: torch.Tensor, positions: torch.Tensor, class_ids: tor
     if class_ids.dim() == 3:
         return candidate_scores(bridge, ids, positions, class_ids, edits)
     device = next(bridge.parameters()).device
-    out = []
-    for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size].to(device)
-        hooks = [edit_hook(layer, pos, edit, offset=start) for layer, pos, edit in edits]
-        logits = bridge.run_with_hooks(batch, fwd_hooks=hooks)
-        rows = torch.arange(len(batch), device=device)
-        out.append(logits[rows, positions[start : start + batch_size].to(device)][:, class_ids.to(device)].float().cpu())
-    return torch.cat(out)
+    # Rows sorted by the last token they need, each batch cut there (later tokens cannot reach it under causal
+    # attention): a goal episode's early decisions do not pay for its whole transcript. Batches are bounded by rows and
+    # by the size of their logits (every position's, over the vocabulary).
+    need = positions.clone()
+    for _, pos, _ in edits:
+        need = torch.maximum(need, pos)
+    order = torch.argsort(need, stable=True)
+    budget = max(TOKENS_PER_BATCH, 2**24 // bridge.cfg.d_vocab)
+    out = torch.empty(len(ids), len(class_ids))
+    for chunk in token_batches((need[order] + 1).tolist(), budget):
+        for index in order[chunk].split(batch_size):
+            batch = ids[index, : int(need[index].max()) + 1].to(device)
+            hooks = [edit_hook(layer, pos, edit, index=index) for layer, pos, edit in edits]
+            logits = bridge.run_with_hooks(batch, fwd_hooks=hooks)
+            rows = torch.arange(len(batch), device=device)
+            out[index] = logits[rows, positions[index].to(device)][:, class_ids.to(device)].float().cpu()
+    return out
 
 
 def classes_of(class_ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
