@@ -215,8 +215,7 @@ def gridworld_sft(tiny_llama, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("gridworld") / "sft"
     summary = train("gridworld", method="sl", out=out, steps=150, base=str(tiny_llama), lr=3e-3, progress=False)
-    (out / "summary-for-test.json").write_text(json.dumps(summary))
-    return out
+    return SimpleNamespace(path=out, summary=summary)
 
 
 def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tiny_llama, gridworld_sft, tmp_path):
@@ -229,9 +228,9 @@ def test_an_sft_model_acts_in_the_text_gridworld_and_its_episodes_are_probed(tin
     base = load_model(str(tiny_llama))
     _, unparsed = text_rollout(base.hf_model, base.tokenizer, task, task.layouts(10, 0))
     assert unparsed == 10
-    summary = json.loads((gridworld_sft / "summary-for-test.json").read_text())
+    summary = gridworld_sft.summary
     assert summary["behavior"]["unparseable"] == 0 and summary["behavior"]["n_episodes"] == 100
-    res = run_probe(str(gridworld_sft), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
+    res = run_probe(str(gridworld_sft.path), task, tmp_path / "run", n=300, seeds=1, folds=3, progress=False)
     assert res["behavior"]["unparseable_rate"] == 0
     rows = {(r["target"], r["layer"]) for r in res["probes"]}
     assert {("goal", 1), ("position", 1), ("position+1", 1), ("answer", -1)} <= rows
@@ -253,7 +252,7 @@ def test_a_text_goal_decision_is_scored_by_its_move_words_tokens_as_the_model_mo
     from mesaprobe.probes.intervene import logits_at
 
     task = get_task("gridworld")
-    subject = TextSubject(load_model(str(gridworld_sft)), task)
+    subject = TextSubject(load_model(str(gridworld_sft.path)), task)
     assert "answer_logits" in subject.capabilities
     assert [subject.tokenizer.decode([i]) for i in subject.move_ids] == [" up", " down", " left", " right"]
     inputs = subject.goal_inputs(60, 0, progress=False)
