@@ -28,7 +28,7 @@ class GoalTask(Task):
     gamma: ClassVar[float] = 1.0
     # A pretrained LM's causal probes in text here are LEACE at the decisions (probes/estimate.py): two copies of each
     # row per goal target, cut at the decision. Measured on a fine-tuned SmolLM2 (gridworld, 100 rows, 2 blocks,
-    # beside another run): 17 min against 48 estimated with the search tasks' 12.
+    # beside another run): about 17 min against 48 estimated with the search tasks' 12.
     text_causal_forwards_per_block: ClassVar[float] = 3.0
     # environment episodes per method for the matched pair (SL: oracle demonstrations; RL: its own rollouts)
     episode_budget: ClassVar[int] = 8192

@@ -63,10 +63,9 @@ def save_state(resume: Path, state: dict) -> None:
 
 def load_state(resume: Path | None, identity: dict) -> dict | None:
     """The saved state of this very run (same task, seed and settings), or None."""
-    path = None if resume is None else resume / "state.pt"
-    if path is None or not path.exists():
+    if resume is None or not (resume / "state.pt").exists():
         return None
-    state = torch.load(path, weights_only=False)
+    state = torch.load(resume / "state.pt", weights_only=False)
     return state if state.get("identity") == identity else None
 
 
