@@ -75,6 +75,9 @@ def train(
                                                     "answer only through the tokens between."),
     pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances or layouts, over and "
                                                   "over (default: fresh ones throughout); evaluation stays fresh."),
+    until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop once held-out behaviour on "
+                                                             "validation data reaches the task's bar (+0.01), checked "
+                                                             "30 times over --steps, which is then the most it trains."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card.
@@ -84,7 +87,7 @@ def train(
 
     summary = run_command(lambda: train_model(task, out, parse_params(param), TrainOptions(
         method=method, seed=seed, steps=steps, base=base, lr=lr, lora=lora, layers=layers, width=width, window=window,
-        pool=pool, overwrite=overwrite)))
+        pool=pool, until_bar=until_bar, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")

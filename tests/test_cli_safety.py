@@ -121,6 +121,7 @@ def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, 
 @pytest.mark.parametrize("args,message", [
     (["--width", "30"], "a multiple of the heads"), (["--layers", "0"], "all must be positive"),
     (["--pool", "0"], "--pool must be at least 1"), (["--base", "smollm2", "--pool", "8"], "for tiny models"),
+    (["--base", "smollm2", "--until-bar"], "--until-bar are for tiny models"),
 ])
 def test_bad_train_sizes_are_one_line_and_leave_nothing(tmp_path, args, message):
     out = tmp_path / "m"

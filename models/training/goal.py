@@ -17,14 +17,23 @@ from mesaprobe.tasks.goal_base import GoalTask
 EVAL_EPISODES = 500
 
 
-def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES) -> dict:
-    """Greedy behaviour on held-out layouts (the test split, a seed stream training never sees)."""
+def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES, stream: str = "eval") -> dict:
+    """Greedy behaviour on held-out layouts (the test split, a seed stream training never sees; `val` is the one
+    `--until-bar` checks)."""
     model.eval()
-    return behavior(task, rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test")))
+    return behavior(task, rollout(model, tokenizer, task, task.layouts(n, f"{stream}:{seed}", split="test")))
+
+
+def bar_stop(task: GoalTask, tokenizer, seed: int, steps: int):
+    """`--until-bar`'s check: greedy behaviour on validation layouts against the task's bar."""
+    from mesaprobe.models.training.bar_stop import BarStop
+
+    metric, bar = task.behavior_bar
+    return BarStop.for_steps(lambda m: evaluate(m, tokenizer, task, seed, stream="val")[metric], bar, steps)
 
 
 def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
-             batch_size: int = 64, lr: float = 3e-3, pool: int | None = None):
+             batch_size: int = 64, lr: float = 3e-3, pool: int | None = None, stop=None):
     vocab = tokenizer.get_vocab()
     actions = {vocab[a] for a in task.action_tokens()}
     layouts = from_pool(task.layouts, budget, f"train:{seed}", pool)
@@ -43,7 +52,7 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
 
     return supervised_loop(model, loss_fn, len(ids), steps, batch_size, lr, seed, f"train {task.name} (sl)", progress,
-                           hold=task.train_hold)
+                           hold=task.train_hold, stop=stop)
 
 
 def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool: int | None = None):
@@ -56,10 +65,12 @@ def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool:
 
 
 def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = None, progress: bool = True,
-               budget: int | None = None, size: TinySize | None = None, pool: int | None = None, resume=None):
+               budget: int | None = None, size: TinySize | None = None, pool: int | None = None, resume=None,
+               until_bar: bool = False):
     """Returns (model, tokenizer, summary). `steps`: SL optimizer steps, or RL PPO iterations; `budget`: episodes
     per method (default: the task's `episode_budget`, the same for both); `pool`: distinct training layouts;
-    `resume`: PPO's state directory (ppo.py)."""
+    `resume`: PPO's state directory (ppo.py); `until_bar`: stop once validation behaviour reaches the bar
+    (bar_stop.py), `steps` then being the most it trains."""
     quiet_libraries()
     budget = budget or task.episode_budget
     size = size or TinySize(**task.model_size)
@@ -68,19 +79,24 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     start = time.perf_counter()
     if method == "sl":
         steps = steps or task.train_steps
+        stop = bar_stop(task, tokenizer, seed, steps) if until_bar else None
         model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr,
-                         pool)
+                         pool, stop)
         extra = {"lr": task.bc_lr, "lr_hold": task.train_hold, "batch_size": task.bc_batch_size}
     else:
         from mesaprobe.models.training.ppo import train_ppo
 
         config = ppo_config(task, budget, steps, pool)
         steps = config.iterations
-        model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress, resume)
-        budget = config.iterations * config.n_envs * extra["processes"]
+        stop = bar_stop(task, tokenizer, seed, steps) if until_bar else None
+        model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress, resume, stop)
+        budget = (stop and stop.stopped_at or config.iterations) * config.n_envs * extra["processes"]
         start -= extra.get("wall_before_resume_s", 0.0)  # wall time: the run's, across a stop and its resumption
         model.value_head_state = value_head.state_dict()
     wall = time.perf_counter() - start
+    if stop is not None:
+        extra = extra | {"until_bar": stop.summary()}
+        steps = stop.stopped_at or steps
     summary = {
         "method": method, "task": task.describe(), "seed": seed, "steps": steps, "episode_budget": budget,
         "size": size.__dict__, "pool": pool, "wall_time_s": round(wall, 2),

@@ -22,6 +22,7 @@ class TrainOptions:
     width: int | None = None  # tiny model: d_model, a multiple of its heads (None: the task's)
     window: int | None = None  # tiny model: attention sees only the last WINDOW tokens (None: all of them)
     pool: int | None = None  # train on only this many distinct instances or layouts (None: fresh throughout)
+    until_bar: bool = False  # tiny model: stop once validation behaviour reaches the task's bar (bar_stop.py)
     overwrite: bool = False  # replace an --out that mesaprobe wrote as a model directory
     progress: bool = True  # progress bars
 
@@ -44,8 +45,9 @@ class TrainOptions:
             raise UserError("--lr is for fine-tuning a --base model and must be positive")
         if self.lora is not None and (self.base is None or self.lora < 1):
             raise UserError("--lora R is for fine-tuning a --base model, with a rank R of at least 1")
-        if (self.size or self.pool) and self.base is not None:
-            raise UserError("model size and --pool are for tiny models; a --base model keeps its own")
+        if (self.size or self.pool or self.until_bar) and self.base is not None:
+            raise UserError("model size, --pool and --until-bar are for tiny models; a --base model keeps its own "
+                            "size and trains its --steps")
         if self.window is not None and self.window < 1:
             raise UserError(f"--window must be at least 1 (the token itself), got {self.window}")
         if self.pool is not None and self.pool < 1:

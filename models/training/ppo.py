@@ -70,7 +70,9 @@ def load_state(resume: Path | None, identity: dict) -> dict | None:
 
 
 def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True,
-              resume: Path | None = None):
+              resume: Path | None = None, stop=None):
+    """`stop`: a `BarStop` (bar_stop.py) checked after each iteration's update; it may end the run early (the
+    learning rate still anneals over `config.iterations`)."""
     from accelerate import Accelerator
 
     torch.manual_seed(seed)  # the same initial weights in every process
@@ -140,6 +142,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                 accelerator.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+        if stop is not None and stop.reached(policy, it + 1):
+            break
         if resume is not None and (it + 1) % config.checkpoint_every == 0 and it + 1 < config.iterations:
             save_state(resume, {"identity": identity, "iteration": it + 1, "history": history,
                                 "first_layouts": first_layouts, "model": policy.state_dict(),

@@ -38,9 +38,11 @@ def train_search_sl(
     lr: float | None = None,
     progress: bool = True,
     pool_size: int | None = None,
+    until_bar: bool = False,
 ):
     """Returns (model, tokenizer, summary). Training instances and evaluation instances come from disjoint seeds;
-    with `pool_size`, training sees only that many distinct instances."""
+    with `pool_size`, training sees only that many distinct instances; `until_bar`: stop once accuracy on
+    validation instances reaches the task's bar (bar_stop.py), `steps` then being the most it trains."""
     quiet_libraries()
     steps = steps or task.train_steps
     lr = lr or task.train_lr
@@ -58,9 +60,15 @@ def train_search_sl(
         w = weight[idx].to(dev).flatten()
         return (loss * w).sum() / w.sum()
 
+    stop = None
+    if until_bar:
+        from mesaprobe.models.training.bar_stop import BarStop
+
+        validation = task.instances(EVAL_EXAMPLES, seed=f"val:{seed}")
+        stop = BarStop.for_steps(lambda m: search_accuracy(m, tokenizer, validation), task.behavior_bar[1], steps)
     start = time.perf_counter()
     model = supervised_loop(model, loss_fn, len(pool), steps, batch_size, lr, seed, f"train {task.name} (sl)",
-                            progress, hold=task.train_hold)
+                            progress, hold=task.train_hold, stop=stop)
     wall = time.perf_counter() - start
     accuracy = search_accuracy(model, tokenizer, task.instances(EVAL_EXAMPLES, seed=f"eval:{seed}"))
     held_out = held_out_accuracy(model, tokenizer, task, EVAL_EXAMPLES, seed=f"eval:{seed}")
@@ -68,7 +76,7 @@ def train_search_sl(
         "method": "sl",
         "task": task.describe(),
         "seed": seed,
-        "steps": steps,
+        "steps": stop and stop.stopped_at or steps,
         "batch_size": batch_size,
         "lr": lr,
         "lr_hold": task.train_hold,
@@ -77,5 +85,5 @@ def train_search_sl(
         "wall_time_s": round(wall, 2),
         "behavior": {"accuracy": accuracy, "n_eval": EVAL_EXAMPLES}
                     | ({"held_out_accuracy": held_out} if held_out is not None else {}),
-    }
+    } | ({"until_bar": stop.summary()} if stop else {})
     return model, tokenizer, summary

@@ -24,9 +24,10 @@ def cosine_lr(step: int, total: int, warmup: int = 100, hold: float = 0.0) -> fl
 
 
 def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device], torch.Tensor], n_examples: int,
-                    steps: int, batch_size: int, lr: float, seed: int, desc: str, progress: bool, hold: float = 0.0):
-    """`loss_fn(model, batch_indices, device)` -> loss; `hold`: see `cosine_lr`. Returns the trained, unwrapped model
-    in eval mode."""
+                    steps: int, batch_size: int, lr: float, seed: int, desc: str, progress: bool, hold: float = 0.0,
+                    stop=None):
+    """`loss_fn(model, batch_indices, device)` -> loss; `hold`: see `cosine_lr`; `stop`: a `BarStop` (bar_stop.py)
+    that may end the run early. Returns the trained, unwrapped model in eval mode."""
     from accelerate import Accelerator
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
@@ -37,11 +38,13 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
     gen = torch.Generator().manual_seed(seed + 7919 * accelerator.process_index)
     model.train()
     bar = tqdm(range(steps), desc=desc, disable=progress_disabled(progress), leave=False)
-    for _ in bar:
+    for step in bar:
         loss = loss_fn(model, torch.randint(n_examples, (batch_size,), generator=gen), accelerator.device)
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if stop is not None and stop.reached(accelerator.unwrap_model(model), step + 1):
+            break
     return accelerator.unwrap_model(model).eval()

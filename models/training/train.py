@@ -21,13 +21,13 @@ def train_tiny(task: Task, options: TrainOptions, progress: bool, resume: Path |
         from mesaprobe.models.training.search import train_search_sl
 
         return train_search_sl(task, seed=options.seed, steps=options.steps, progress=progress, size=shape,
-                               pool_size=options.pool)
+                               pool_size=options.pool, until_bar=options.until_bar)
 
     def goal(task):
         from mesaprobe.models.training.goal import train_goal
 
         return train_goal(task, options.method, seed=options.seed, steps=options.steps, progress=progress,
-                          size=shape, pool=options.pool, resume=resume)
+                          size=shape, pool=options.pool, resume=resume, until_bar=options.until_bar)
 
     return by_family(task, search, goal)(task)
 
