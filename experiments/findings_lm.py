@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from findings import RESULTS, fmt, table
+from findings import RESULTS, ci_text, fmt, table
 
 PAIR_MODELS = ("base", "sft", "grpo", "sft-grpo")
 PAIRS = {"lm-pair": "kv-recall", "lm-pair-gridworld": "gridworld"}  # results folder -> task
@@ -115,4 +115,72 @@ def lm_pair_section() -> list[str]:
         out += table(["model", "held-out behaviour", "on the probe's prompts", "steps", "wall s",
                       f"KL from {kl_from}, nats", "weights moved",
                       "verdict", "search index", "goal index", "answer carried"], rows) + [""]
+    return out
+
+
+SEEDED = ("base", "sft", "grpo")  # experiments/results/lm-pair/3-seeds/: the kv-recall pair probed with 3 data seeds
+PARTS = (("index", ()), ("decodable", ("decodability",)), ("causal", ("causal",)))
+
+
+def seeded_entry(index: dict, path: tuple[str, ...]) -> dict | None:
+    for key in path:
+        index = index.get(key) or {}
+    return index if index.get("by_seed") else None
+
+
+def three_seed_section() -> list[str]:
+    """The kv-recall pair probed with `--seeds 3` (each model's search index and its parts with a bootstrap CI over
+    data seeds, and each fine-tuned model's difference from the base with its CI), whatever has finished."""
+    from mesaprobe.probes.resummarize import resummarize, saved_task
+    from mesaprobe.reports.compare import bootstrap_difference
+    from mesaprobe.schema import load_results
+
+    folder = RESULTS / "lm-pair" / "3-seeds"
+    runs, rows = {}, []
+    for name in SEEDED:
+        trained = folder / name / "training.json"
+        probed = (folder / name / "results.json").exists()
+        if not (probed or trained.exists()):
+            continue
+        if name == "base":  # SmolLM2's held-out behaviour on the same prompts, measured once for the pair
+            trained = folder.parent / "base-behavior.json"
+        training = json.loads(trained.read_text()) if trained.exists() else {}
+        training = training if name != "base" else {"behavior": training}
+        distance = training.get("distance_from_base") or {}
+        cells = ["-"] * len(PARTS)
+        verdict, behaviour = "not probed yet", "-"
+        if probed:
+            saved = load_results(folder / name)
+            runs[name] = (saved, resummarize(saved, saved_task(saved)))
+            search = runs[name][1]["indices"]["search"]
+            cells = [ci_text(e["value"], e["ci"]) if (e := seeded_entry(search, path)) else "-" for _, path in PARTS]
+            verdict, behaviour = runs[name][1]["verdict"], fmt(saved["behavior"].get("accuracy"))
+        kl, update = (distance.get("kl") or {}).get("mean_nats"), (distance.get("update") or {}).get("share")
+        rows.append([name, fmt((training.get("behavior") or {}).get("accuracy")), fmt(training.get("wall_time_s"), 0),
+                     fmt(kl, 2), fmt(update), behaviour, verdict, *cells])
+    if not rows:
+        return []
+    out = ["## The kv-recall pair with 3 data seeds", "",
+           "The SFT and GRPO models retrained as in `experiments/lm_pair.sh` (200 steps each from SmolLM2) and every "
+           "model probed with `mesaprobe probe MODEL kv-recall --seeds 3` (100 prompts a seed, causal probes at the "
+           "default blocks), one thread each (`experiments/results/lm-pair/3-seeds/README.md`). Search index and "
+           "its parts with a 95% bootstrap CI over the data seeds; behaviour on the probe's own prompts; KL and "
+           "weights moved from training.json (measured against SmolLM2, as in the table above).", ""]
+    out += table(["model", "held-out accuracy at training", "wall s", "KL from SmolLM2, nats", "weights moved",
+                  "behaviour (probe)", "verdict", "search index", "decodable beyond controls",
+                  "causal beyond controls"], rows) + [""]
+    if "base" in runs and len(runs) > 1:
+        base = runs["base"][1]["indices"]["search"]
+        diffs = []
+        for name, (_, now) in runs.items():
+            if name == "base":
+                continue
+            cells = []
+            for _, path in PARTS:
+                a, b = seeded_entry(now["indices"]["search"], path), seeded_entry(base, path)
+                cells.append("-" if not (a and b) else ci_text(
+                    a["value"] - b["value"], bootstrap_difference(a["by_seed"], b["by_seed"])))
+            diffs.append([f"{name} - base", *cells])
+        out += ["Differences from the base (each side's data seeds resampled on their own):", ""]
+        out += table(["", "search index", "decodable", "causal"], diffs) + [""]
     return out
