@@ -1,7 +1,8 @@
 """Why a rock-field policy fails where it fails: each held-out greedy episode that does not end on the biggest rock
 is a *collision* (every move brought the agent closer to the biggest rock, and it stepped onto another one on the
 way: the goal was right, the route was not) or a *wrong target* (some move led away from the biggest rock; for
-those, the size gap between the biggest and the rock it ended on). Reads the models' directories; prints one JSON.
+those, the size gap between the biggest and the rock it ended on), or ran *out of steps* on no rock. Reads the
+models' directories; prints one JSON.
 
     python experiments/rock_field_failures.py MODEL_DIR... [--n 1000]
 """

@@ -20,7 +20,7 @@ def test_the_check_stops_at_the_first_value_over_the_bar_plus_margin_and_only_at
 
 
 @pytest.mark.trains
-def test_until_bar_ends_a_search_run_early_at_the_bar_and_a_random_model_never_reaches_it():
+def test_until_bar_ends_a_search_run_early_at_the_bar_and_a_model_that_cannot_learn_trains_every_step():
     from mesaprobe.models.training.search import train_search_sl
 
     task = get_task("argmax")
