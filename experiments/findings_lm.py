@@ -142,10 +142,9 @@ def three_seed_section() -> list[str]:
         probed = (folder / name / "results.json").exists()
         if not (probed or trained.exists()):
             continue
-        if name == "base":  # SmolLM2's held-out behaviour on the same prompts, measured once for the pair
-            trained = folder.parent / "base-behavior.json"
         training = json.loads(trained.read_text()) if trained.exists() else {}
-        training = training if name != "base" else {"behavior": training}
+        if name == "base" and (base := folder.parent / "base-behavior.json").exists():  # measured once for the pair
+            training = {"behavior": json.loads(base.read_text())}
         distance = training.get("distance_from_base") or {}
         cells = ["-"] * len(PARTS)
         verdict, behaviour = "not probed yet", "-"

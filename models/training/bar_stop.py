@@ -35,6 +35,9 @@ class BarStop:
             self.stopped_at = done
         return self.stopped_at is not None
 
+    def steps_taken(self, planned: int) -> int:
+        return self.stopped_at or planned
+
     def summary(self) -> dict:
         return {"bar": self.bar, "margin": MARGIN, "every": self.every, "stopped_at": self.stopped_at,
                 "validation_by_step": self.checks}

@@ -17,19 +17,20 @@ from mesaprobe.tasks.goal_base import GoalTask
 EVAL_EPISODES = 500
 
 
-def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES, stream: str = "eval") -> dict:
-    """Greedy behaviour on held-out layouts (the test split, a seed stream training never sees; `val` is the one
-    `--until-bar` checks)."""
+def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES) -> dict:
+    """Greedy behaviour on held-out layouts (the test split, a seed stream training never sees)."""
     model.eval()
-    return behavior(task, rollout(model, tokenizer, task, task.layouts(n, f"{stream}:{seed}", split="test")))
+    return behavior(task, rollout(model, tokenizer, task, task.layouts(n, f"eval:{seed}", split="test")))
 
 
 def bar_stop(task: GoalTask, tokenizer, seed: int, steps: int):
-    """`--until-bar`'s check: greedy behaviour on validation layouts against the task's bar."""
+    """`--until-bar`'s check: greedy behaviour on validation layouts (test split, their own seed stream) against the
+    task's bar."""
     from mesaprobe.models.training.bar_stop import BarStop
 
     metric, bar = task.behavior_bar
-    return BarStop.for_steps(lambda m: evaluate(m, tokenizer, task, seed, stream="val")[metric], bar, steps)
+    layouts = task.layouts(EVAL_EPISODES, f"val:{seed}", split="test")
+    return BarStop.for_steps(lambda m: behavior(task, rollout(m, tokenizer, task, layouts))[metric], bar, steps)
 
 
 def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
@@ -90,13 +91,13 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
         steps = config.iterations
         stop = bar_stop(task, tokenizer, seed, steps) if until_bar else None
         model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress, resume, stop)
-        budget = (stop and stop.stopped_at or config.iterations) * config.n_envs * extra["processes"]
+        budget = (stop.steps_taken(steps) if stop else steps) * config.n_envs * extra["processes"]
         start -= extra.get("wall_before_resume_s", 0.0)  # wall time: the run's, across a stop and its resumption
         model.value_head_state = value_head.state_dict()
     wall = time.perf_counter() - start
     if stop is not None:
         extra = extra | {"until_bar": stop.summary()}
-        steps = stop.stopped_at or steps
+        steps = stop.steps_taken(steps)
     summary = {
         "method": method, "task": task.describe(), "seed": seed, "steps": steps, "episode_budget": budget,
         "size": size.__dict__, "pool": pool, "wall_time_s": round(wall, 2),

@@ -76,7 +76,7 @@ def train_search_sl(
         "method": "sl",
         "task": task.describe(),
         "seed": seed,
-        "steps": stop and stop.stopped_at or steps,
+        "steps": stop.steps_taken(steps) if stop else steps,
         "batch_size": batch_size,
         "lr": lr,
         "lr_hold": task.train_hold,

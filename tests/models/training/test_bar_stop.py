@@ -11,12 +11,13 @@ def test_the_check_stops_at_the_first_value_over_the_bar_plus_margin_and_only_at
     model = torch.nn.Linear(1, 1)
     stop = BarStop(lambda m: (m.training is False) and next(values), bar=0.95, every=10)
     done = next(step for step in range(1, 100) if stop.reached(model, step))
-    assert done == 30 and stop.stopped_at == 30
+    assert done == 30 and stop.stopped_at == 30 and stop.steps_taken(4500) == 30
     assert stop.checks == [[10, 0.2], [20, 0.95], [30, round(0.95 + MARGIN, 4)]]  # measured in eval mode
     assert model.training  # left as training found it
     assert BarStop.for_steps(lambda m: 0.0, 0.95, 4500).every == 4500 // CHECKS
     never = BarStop(lambda m: 0.5, bar=0.95, every=1)
     assert not any(never.reached(model, s) for s in range(1, 5)) and never.stopped_at is None
+    assert never.steps_taken(4) == 4  # it trained every step it was given
 
 
 @pytest.mark.trains
