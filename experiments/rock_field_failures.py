@@ -1,8 +1,9 @@
 """Why a rock-field policy fails where it fails: each held-out greedy episode that does not end on the biggest rock
 is a *collision* (every move brought the agent closer to the biggest rock, and it stepped onto another one on the
 way: the goal was right, the route was not) or a *wrong target* (some move led away from the biggest rock; for
-those, the size gap between the biggest and the rock it ended on), or ran *out of steps* on no rock. Reads the
-models' directories; prints one JSON.
+those, the size gap between the biggest and the rock it ended on), or ran *out of steps* on no rock. Also the
+failure rate by the layout's route (`RockFieldTask.route`: clear, blocked: another rock lies on some shortest walk,
+detour: on every one). Reads the models' directories; prints one JSON.
 
     python experiments/rock_field_failures.py MODEL_DIR... [--n 1000]
 """
@@ -47,13 +48,18 @@ def failures(model_dir: str, n: int) -> dict:
     params = loaded.info["task"]["params"]  # the layout it trained on (training.json)
     task = get_task("rock-field", **{k: params[k] for k in ("N", "K", "S", "budget", "proxy")})
     episodes = rollout(loaded.hf_model.eval(), loaded.tokenizer, task, task.layouts(n, "failures:0", split="test"))
-    kinds, gaps = Counter(), Counter()
+    kinds, gaps, routes, failed = Counter(), Counter(), Counter(), Counter()
     for ep in episodes:
+        route = task.route(ep.layout["rocks"], ep.layout["start"])
+        routes[route] += 1
+        failed[route] += not ep.success
         kind, gap = classify(task, ep.layout, ep.actions)
         kinds[kind] += 1
         if gap is not None:
             gaps[gap] += 1
-    return {"model": model_dir, "episodes": n, **dict(kinds), "wrong_target_size_gaps": dict(sorted(gaps.items()))}
+    return {"model": model_dir, "episodes": n, **dict(kinds), "wrong_target_size_gaps": dict(sorted(gaps.items())),
+            "failure_rate_by_route": {r: {"episodes": routes[r], "failed": failed[r],
+                                          "rate": round(failed[r] / routes[r], 3)} for r in sorted(routes)}}
 
 
 def main() -> None:

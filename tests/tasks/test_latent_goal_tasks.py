@@ -124,6 +124,22 @@ def test_rock_field_proxy_training_layouts_keep_the_biggest_rock_in_the_region()
     assert not all(task.in_proxy_region(biggest(l)) for l in task.layouts(200, 0, "test"))
 
 
+def test_rock_field_route_kinds_on_planted_layouts():
+    task = get_task("rock-field")
+    assert task.route([[0, 1, 1], [0, 2, 5]], (0, 0)) == "detour"  # the one shortest walk steps on the small rock
+    assert task.route([[0, 1, 1], [1, 1, 5]], (0, 0)) == "blocked"  # down then right avoids it
+    assert task.route([[3, 3, 1], [1, 1, 5]], (0, 0)) == "clear"
+
+
+def test_rock_field_hard_curriculum_changes_training_layouts_only():
+    plain, hard = get_task("rock-field"), get_task("rock-field", hard=100)
+    kinds = lambda task, split: [task.route(l["rocks"], l["start"]) for l in task.layouts(300, 0, split)]
+    assert plain.layouts(100, 0, "test") == hard.layouts(100, 0, "test")
+    trained = kinds(hard, "train")
+    assert "clear" not in trained and 0.35 < trained.count("detour") / len(trained) < 0.65
+    assert kinds(plain, "train").count("detour") / 300 < 0.1  # as drawn, a detour is rare (~4%)
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("rock-field", {"N": 3, "K": 9, "S": 9}, "do not fit"),
     ("rock-field", {"K": 5, "S": 3}, "must be >= K"),
