@@ -7,7 +7,7 @@ set -euo pipefail
 DIR=${1:-.whl}
 PY=${PY:-.venv/bin/python}
 NAMES="transformer-lens datasets dill multiprocess xxhash concept-erasure plotly narwhals beartype fancy-einsum
-       typeguard"
+       typeguard gymnasium farama-notifications"
 mkdir -p "$DIR"
 grep -qx "/$DIR/" .git/info/exclude 2>/dev/null || echo "/$DIR/" >> .git/info/exclude
 for name in $NAMES; do

@@ -18,6 +18,9 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 def cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+        text = "[" + ", ".join(cell(v) for v in value) + "]"
+        return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(value, (list, dict)):
         text = json.dumps(value)
         return text if len(text) <= 60 else text[:57] + "..."
@@ -46,7 +49,10 @@ def section(path: Path) -> list[str]:
     for name, rows in tables.items():
         rows = [flatten(r) for r in rows]
         columns = list(dict.fromkeys(k for r in rows for k in r))
-        out += [f"`{name}`:", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lists = [c for c in columns if any(isinstance(r.get(c), list) and cell(r[c]).endswith("...") for r in rows)]
+        columns = [c for c in columns if c not in lists]  # long lists (per seed): cut off in a cell, whole in the JSON
+        note = [f"(left out here, in the JSON: {', '.join(lists)})", ""] if lists else []
+        out += [f"`{name}`:", "", *note, "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         out += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows] + [""]
     return out
 

@@ -2,6 +2,8 @@
 at one layer and position through a transformer-lens hook; beside a random subspace of the same rank."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from concept_erasure import LeaceEraser
@@ -11,6 +13,12 @@ from mesaprobe.probes.controls import chance_score
 from mesaprobe.probes.intervene import classes_of, edit_by_group, logits_at, random_orthonormal
 from mesaprobe.probes.linear import fit_score, fold_indices
 from mesaprobe.schema import label_key
+
+
+def on_device(eraser: LeaceEraser, device) -> LeaceEraser:
+    """The eraser with its tensors on `device`, where the hooked activations are (LeaceEraser has no `.to`)."""
+    bias = None if eraser.bias is None else eraser.bias.to(device)
+    return replace(eraser, proj_left=eraser.proj_left.to(device), proj_right=eraser.proj_right.to(device), bias=bias)
 
 
 class Leace(CausalMethod):
@@ -56,7 +64,7 @@ def leace_row(bridge, data, target: str, position: str, kind: str, layer: int, f
     ids, pos = torch.tensor(data.ids), torch.tensor(data.positions[position])
     answer_pos = torch.tensor(data.positions[data.answer_position])
     both = lambda t: torch.cat([t, t])
-    erase = [lambda x, rows, e=e: e(x) for e in erasers]
+    erase = [lambda x, rows, e=e: on_device(e, x.device)(x) for e in erasers]
     edit = edit_by_group(erase + randoms, torch.cat([fold, fold + folds]))
     classes = classes_of(data.class_ids, both(torch.arange(n)))
     correct = (logits_at(bridge, both(ids), both(answer_pos), classes, [(layer, both(pos), edit)])

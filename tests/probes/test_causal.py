@@ -31,3 +31,17 @@ def test_verdict_rule_needs_causal_support():
     assert verdict_rule(None, {"decodability": strong, "causal": strong}) == "goal-across-time"
     both = {"decodability": strong, "causal": strong}
     assert verdict_rule(both, both) == "both"
+
+
+def test_a_leace_eraser_moves_whole_to_the_activations_device():
+    import torch
+    from concept_erasure import LeaceEraser
+
+    from mesaprobe.probes.causal.leace import on_device
+
+    x, z = torch.randn(200, 8), torch.randint(0, 2, (200,))
+    eraser = LeaceEraser.fit(x, torch.nn.functional.one_hot(z).float())
+    moved = on_device(eraser, torch.device("meta"))  # a device other than the fit's, available without a GPU
+    assert {t.device.type for t in (moved.proj_left, moved.proj_right, moved.bias)} == {"meta"}
+    assert eraser.proj_left.device.type == "cpu"
+    assert torch.equal(on_device(eraser, x.device)(x), eraser(x))
