@@ -98,7 +98,8 @@ def run_pairs(names: list[str], work: Path, args, deadline: float, log: Path, on
             name = waiting.pop(0)
             job_log = work / f"{name.replace(':', '-')}.log"
             cmd = [sys.executable, __file__, "--job", name, *flags, *(["--tiny"] if args.tiny else [])]
-            running[name] = (subprocess.Popen(cmd, stdout=job_log.open("w"), stderr=subprocess.STDOUT), job_log)
+            with job_log.open("w") as out:  # the child keeps its own copy of the descriptor
+                running[name] = (subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT), job_log)
         time.sleep(1.0)
         over = time.perf_counter() > deadline
         for name, (proc, job_log) in list(running.items()):

@@ -2,7 +2,8 @@
 tokens per second through our training loop against a bare loop of the same model (forward, backward, optimizer
 step) over the same token batches, measured in one run; PPO's time split into rollouts (sampling episodes through the
 KV cache) and updates. A ratio near 1 says the loop adds little beyond the model's own compute; the rest of a long
-training is the number of steps (sample efficiency), not overhead.
+training is the number of steps (sample efficiency), not overhead. SL rows also time the floor with GPT-2's
+unfused "gelu_new" activation (what tiny models used before the fused "gelu_pytorch_tanh": the same function).
 
     python benchmarks/train_speed.py [--steps 60] [--iterations 2] [--out benchmarks/train_speed.json]
 """
@@ -38,6 +39,15 @@ def fresh(task, seed=0):
     return build_tiny_model(tokenizer, TinySize(**task.model_size), seed), tokenizer
 
 
+def with_activation(model, name: str):
+    """`model` with GPT-2's MLP activation replaced (models/tiny.py chose the fused "gelu_pytorch_tanh")."""
+    from transformers.activations import ACT2FN
+
+    for block in model.transformer.h:
+        block.mlp.act = ACT2FN[name]
+    return model
+
+
 def bare_loop(model, batches: list[torch.Tensor], pad: int) -> float:
     """Seconds for forward + backward + AdamW over `batches` (token ids [b, T]): the floor."""
     model.to(DEVICE)
@@ -65,8 +75,10 @@ def supervised(task, steps: int) -> dict:
     batches = [pad_batch(episodes[i * batch:(i + 1) * batch], tokenizer.pad_token_id)[0] for i in range(steps)]
     tokens = sum(int((b != tokenizer.pad_token_id).sum()) for b in batches)
     floor = bare_loop(fresh(task)[0], batches, tokenizer.pad_token_id)
+    unfused = bare_loop(with_activation(fresh(task)[0], "gelu_new"), batches, tokenizer.pad_token_id)
     return {"method": "sl", "task": task.name, "steps": steps, "tokens": tokens, "ours_s": round(ours, 2),
             "floor_s": round(floor, 2), "ratio_to_floor": round(ours / floor, 2),
+            "floor_gelu_new_s": round(unfused, 2), "fused_gelu_speedup": round(unfused / floor, 2),
             "tokens_per_s": round(tokens / ours), "floor_tokens_per_s": round(tokens / floor)}
 
 
