@@ -17,8 +17,14 @@ def make_probe(kind: str, sparse: bool = False):
     """Standardised dense features (one-hot sparse features stay unscaled). tol=1e-3: the held-out accuracy of
     sklearn's default 1e-4 in a fraction of the time on argmax activations; C=10 rather than 1: a planted function of
     the current token is read off token embeddings better, the answer probe unchanged (tests/probes/test_linear.py
-    plants one)."""
-    model = LogisticRegression(C=10.0, max_iter=300, tol=1e-3) if kind == "class" else Ridge(alpha=1.0)
+    plants one). The sparse one-hot features are the observation-only baseline, a control: fitted to convergence
+    (tol=1e-5), since at 1e-3 L-BFGS stopped after ~15 iterations on them and read the visible goal of gridworld at
+    0.85 where it is 0.93 (maze's goal: 0.28 against 0.41), a control weaker than it is."""
+    if kind != "class":
+        model = Ridge(alpha=1.0)
+    else:
+        model = LogisticRegression(C=10.0, max_iter=1000, tol=1e-5) if sparse else LogisticRegression(
+            C=10.0, max_iter=300, tol=1e-3)
     return model if sparse else make_pipeline(StandardScaler(), model)
 
 
