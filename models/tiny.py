@@ -27,7 +27,7 @@ def tiny_config(vocab_size: int, size: TinySize, pad_token_id: int, bos_token_id
                              num_key_value_heads=size.n_head, max_position_embeddings=size.n_positions,
                              sliding_window=size.window, tie_word_embeddings=True, **tokens)
     # GPT-2's tanh-approximated GELU as one fused kernel: the same function as its default "gelu_new" (outputs equal
-    # to ~3e-7), whose five separate elementwise ops took a third of a training step here (benchmarks/train_speed.py)
+    # to ~3e-7), whose separate elementwise ops made a bare training step 1.3x slower here (benchmarks/train_speed.py)
     return GPT2Config(n_positions=size.n_positions, n_embd=size.n_embd, n_layer=size.n_layer, n_head=size.n_head,
                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, activation_function="gelu_pytorch_tanh",
                       **tokens)
