@@ -18,11 +18,9 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 def cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
-        text = "[" + ", ".join(cell(v) for v in value) + "]"
-        return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(value, (list, dict)):
-        text = json.dumps(value)
+        numbers = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+        text = "[" + ", ".join(cell(v) for v in value) + "]" if numbers else json.dumps(value)
         return text if len(text) <= 60 else text[:57] + "..."
     return str(value).replace("|", "/").replace("\n", " ")
 
