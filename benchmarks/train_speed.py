@@ -4,6 +4,9 @@ step) over the same token batches, measured in one run; PPO's time split into ro
 KV cache) and updates. A ratio near 1 says the loop adds little beyond the model's own compute; the rest of a long
 training is the number of steps (sample efficiency), not overhead. SL rows also time the floor with GPT-2's
 unfused "gelu_new" activation (what tiny models used before the fused "gelu_pytorch_tanh": the same function).
+Both loops now cut each sequence after the last token they read and pack several to a row (models/packing.py): the
+floor is the bare loop over those packed batches, and `packing_speedup` is the bare loop over the same sequences
+whole and padded to the longest of their batch (how the loops fed them before) against it.
 
     python benchmarks/train_speed.py [--steps 60] [--iterations 2] [--out benchmarks/train_speed.json]
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 import torch
 
 import mesaprobe.models.training.ppo as ppo
+from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import pad_batch
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
@@ -48,15 +52,26 @@ def with_activation(model, name: str):
     return model
 
 
-def bare_loop(model, batches: list[torch.Tensor], pad: int) -> float:
-    """Seconds for forward + backward + AdamW over `batches` (token ids [b, T]): the floor."""
+def padded(seqs: list[list[int]], pad: int) -> dict:
+    ids, mask = pad_batch(seqs, pad)
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def packed(seqs: list[list[int]], pad: int) -> dict:
+    ids, positions, _ = pack_batch(seqs, pad)
+    return {"input_ids": ids, "position_ids": positions}
+
+
+def bare_loop(model, batches: list[dict]) -> float:
+    """Seconds for forward + backward + AdamW over `batches` (model inputs): the floor."""
     model.to(DEVICE)
-    batches = [ids.to(DEVICE) for ids in batches]
+    batches = [{k: v.to(DEVICE) for k, v in b.items()} for b in batches]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     start = synchronized()
-    for ids in batches:
-        logits = model(input_ids=ids, attention_mask=(ids != pad).long()).logits[:, :-1]
+    for batch in batches:
+        logits = model(**batch, use_cache=False).logits[:, :-1]
+        ids = batch["input_ids"]
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
         loss.backward()
         opt.step()
@@ -64,22 +79,36 @@ def bare_loop(model, batches: list[torch.Tensor], pad: int) -> float:
     return synchronized() - start
 
 
+def floors(task, groups: list[list[list[int]]], cut: list[list[list[int]]], pad: int, gelu_new: bool) -> dict:
+    """The bare loop over the batches as our loops used to feed them (whole sequences, padded to the longest) and
+    as they feed them now (cut after the last token read, packed: models/packing.py), one after the other."""
+    padded_s = bare_loop(fresh(task)[0], [padded(g, pad) for g in groups])
+    packed_batches = [packed(g, pad) for g in cut]
+    floor = bare_loop(fresh(task)[0], packed_batches)
+    row = {"floor_s": round(floor, 2), "floor_padded_s": round(padded_s, 2),
+           "packing_speedup": round(padded_s / floor, 2),
+           "tokens": sum(map(len, (s for g in cut for s in g))),
+           "padded_tokens": sum(len(g) * max(map(len, g)) for g in groups),
+           "packed_tokens": sum(b["input_ids"].numel() for b in packed_batches)}
+    if gelu_new:
+        unfused = bare_loop(with_activation(fresh(task)[0], "gelu_new"), packed_batches)
+        row |= {"floor_gelu_new_s": round(unfused, 2), "fused_gelu_speedup": round(unfused / floor, 2)}
+    return row
+
+
 def supervised(task, steps: int) -> dict:
     model, tokenizer = fresh(task)
-    batch = task.bc_batch_size
+    batch, vocab = task.bc_batch_size, tokenizer.get_vocab()
     start = synchronized()
     train_bc(task, model, tokenizer, 0, batch * steps, steps, False, batch, task.bc_lr)
     ours = synchronized() - start
-    episodes = [[tokenizer.get_vocab()[t] for t in task.oracle_episode(layout)]
-                for layout in task.layouts(batch * steps, "speed:0")]
-    batches = [pad_batch(episodes[i * batch:(i + 1) * batch], tokenizer.pad_token_id)[0] for i in range(steps)]
-    tokens = sum(int((b != tokenizer.pad_token_id).sum()) for b in batches)
-    floor = bare_loop(fresh(task)[0], batches, tokenizer.pad_token_id)
-    unfused = bare_loop(with_activation(fresh(task)[0], "gelu_new"), batches, tokenizer.pad_token_id)
-    return {"method": "sl", "task": task.name, "steps": steps, "tokens": tokens, "ours_s": round(ours, 2),
-            "floor_s": round(floor, 2), "ratio_to_floor": round(ours / floor, 2),
-            "floor_gelu_new_s": round(unfused, 2), "fused_gelu_speedup": round(unfused / floor, 2),
-            "tokens_per_s": round(tokens / ours), "floor_tokens_per_s": round(tokens / floor)}
+    actions = {vocab[a] for a in task.action_tokens()}
+    episodes = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(batch * steps, "speed:0")]
+    groups = [episodes[i * batch:(i + 1) * batch] for i in range(steps)]
+    cut = [[s[:max(i for i, t in enumerate(s) if t in actions)] for s in g] for g in groups]
+    row = floors(task, groups, cut, tokenizer.pad_token_id, gelu_new=True)
+    return {"method": "sl", "task": task.name, "steps": steps, "ours_s": round(ours, 2),
+            "ratio_to_floor": round(ours / row["floor_s"], 2), "tokens_per_s": round(row["tokens"] / ours)} | row
 
 
 def reinforcement(task, iterations: int) -> dict:
@@ -103,17 +132,17 @@ def reinforcement(task, iterations: int) -> dict:
     finally:
         ppo.rollout = original
     vocab = tokenizer.get_vocab()
-    seqs = [[vocab[t] for t in ep.tokens] for ep in seen]
     per = config.minibatch
-    batches = [pad_batch(seqs[i:i + per], tokenizer.pad_token_id)[0] for i in range(0, len(seqs), per)]
-    batches = batches * config.epochs  # the update reads every episode `epochs` times
-    tokens = sum(int((b != tokenizer.pad_token_id).sum()) for b in batches)
-    floor = bare_loop(fresh(task)[0], batches, tokenizer.pad_token_id)
+    groups = [[[vocab[t] for t in ep.tokens] for ep in seen[i:i + per]] for i in range(0, len(seen), per)]
+    cut = [[[vocab[t] for t in ep.tokens[:ep.decisions[-1] + 1]] for ep in seen[i:i + per]]
+           for i in range(0, len(seen), per)]
+    # the update reads every episode `epochs` times
+    row = floors(task, groups * config.epochs, cut * config.epochs, tokenizer.pad_token_id, gelu_new=False)
     update = ours - rollout_s[0]
     return {"method": "rl", "task": task.name, "iterations": iterations, "episodes": len(seen),
-            "update_tokens": tokens, "ours_s": round(ours, 2), "rollout_s": round(rollout_s[0], 2),
-            "update_s": round(update, 2), "floor_update_s": round(floor, 2),
-            "update_ratio_to_floor": round(update / floor, 2), "ratio_to_floor": round(ours / floor, 2)}
+            "ours_s": round(ours, 2), "rollout_s": round(rollout_s[0], 2), "update_s": round(update, 2),
+            "update_ratio_to_floor": round(update / row["floor_s"], 2),
+            "ratio_to_floor": round(ours / row["floor_s"], 2)} | row
 
 
 def main() -> None:

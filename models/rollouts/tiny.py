@@ -60,9 +60,12 @@ def pad_batch(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     return ids, mask
 
 
-def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None):
-    """Action logits [m, A] (and values [m]) at the (row, position) pairs of a padded batch."""
-    out = model(input_ids=ids, attention_mask=mask, output_hidden_states=value_head is not None)
+def policy_outputs(model, ids, mask, rows, positions, act_ids, value_head=None, position_ids=None):
+    """Action logits [m, A] (and values [m]) at the (row, column) pairs of a padded batch, or of a packed one
+    (`mask` None, `position_ids` from models/packing.py)."""
+    # no cache: with one, transformers would not read restarted positions as packed sequences
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids, use_cache=False,
+                output_hidden_states=value_head is not None)
     logits = out.logits[rows, positions][:, act_ids.to(ids.device)]
     values = value_head(out.hidden_states[-1][rows, positions]).squeeze(-1) if value_head is not None else None
     return logits, values

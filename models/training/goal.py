@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 import torch
-from mesaprobe.models.rollouts.tiny import behavior, pad_batch, rollout
+from mesaprobe.models.packing import pack_batch
+from mesaprobe.models.rollouts.tiny import behavior, rollout
 from mesaprobe.models.training.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
@@ -38,22 +39,21 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
     vocab = tokenizer.get_vocab()
     actions = {vocab[a] for a in task.action_tokens()}
     layouts = from_pool(task.layouts, budget, f"train:{seed}", pool)
-    seqs = [[vocab[t] for t in task.oracle_episode(layout)] for layout in layouts]
-    ids, mask = pad_batch(seqs, tokenizer.pad_token_id)
-    targets = ids[:, 1:].clone()
-    is_action = torch.zeros_like(targets, dtype=torch.bool)
-    for a in actions:
-        is_action |= targets == a
-    targets[~is_action] = -100  # loss on action tokens only
+    inputs, labels = [], []  # each episode up to its last action, which is only a label: nothing later is read
+    for seq in ([vocab[t] for t in task.oracle_episode(layout)] for layout in layouts):
+        last = max(i for i, t in enumerate(seq) if t in actions)
+        inputs.append(seq[:last])
+        labels.append([t if t in actions else -100 for t in seq[1:last + 1]])  # loss on action tokens only
 
     def loss_fn(model, idx, dev):
-        width = int(mask[idx].sum(1).max())
-        x, m, y = (t[idx, :width].to(dev) for t in (ids, mask, targets))
-        logits = model(input_ids=x, attention_mask=m).logits[:, :-1]
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : width - 1].reshape(-1))
+        chosen = idx.tolist()  # packed several to a row (models/packing.py): the same batch and loss, no padding
+        ids, positions, _, y = pack_batch([inputs[i] for i in chosen], tokenizer.pad_token_id,
+                                          fill=[labels[i] for i in chosen])
+        logits = model(input_ids=ids.to(dev), position_ids=positions.to(dev), use_cache=False).logits
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(dev).reshape(-1))
 
-    return supervised_loop(model, loss_fn, len(ids), steps, batch_size, lr, seed, f"train {task.name} (sl)", progress,
-                           hold=task.train_hold, stop=stop)
+    return supervised_loop(model, loss_fn, len(inputs), steps, batch_size, lr, seed, f"train {task.name} (sl)",
+                           progress, hold=task.train_hold, stop=stop)
 
 
 def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool: int | None = None):

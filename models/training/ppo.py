@@ -22,7 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.models.training.pool import LayoutPool
-from mesaprobe.models.rollouts.tiny import pad_batch, policy_outputs, rollout
+from mesaprobe.models.packing import pack_batch
+from mesaprobe.models.rollouts.tiny import policy_outputs, rollout
 from mesaprobe.runtime import progress_disabled
 from mesaprobe.tasks.goal_base import GoalTask
 
@@ -119,15 +120,17 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         history.append(success)
         bar.set_postfix(success=f"{success:.2f}", refresh=False)
         model.train()
+        # up to each episode's last decision (what follows it is never read), packed several to a row
+        seqs = [[vocab[t] for t in ep.tokens[: ep.decisions[-1] + 1]] for ep in episodes]
         for _ in range(config.epochs):
             for chunk in torch.randperm(len(episodes), generator=gen).split(config.minibatch):
                 batch = [episodes[i] for i in chunk.tolist()]
-                ids, mask = pad_batch([[vocab[t] for t in ep.tokens] for ep in batch], tokenizer.pad_token_id)
-                rows = torch.tensor([j for j, ep in enumerate(batch) for _ in ep.decisions])
-                pos = torch.tensor([d for ep in batch for d in ep.decisions])
+                ids, positions, starts = pack_batch([seqs[i] for i in chunk.tolist()], tokenizer.pad_token_id)
+                rows = torch.tensor([starts[j][0] for j, ep in enumerate(batch) for _ in ep.decisions])
+                pos = torch.tensor([starts[j][1] + d for j, ep in enumerate(batch) for d in ep.decisions])
                 dev = accelerator.device
-                logits, values = policy_outputs(model, ids.to(dev), mask.to(dev), rows.to(dev), pos.to(dev), act_ids,
-                                                value_head)
+                logits, values = policy_outputs(model, ids.to(dev), None, rows.to(dev), pos.to(dev), act_ids,
+                                                value_head, position_ids=positions.to(dev))
                 logp_all = torch.log_softmax(logits.float(), -1)
                 actions = torch.tensor([a for ep in batch for a in ep.actions], device=dev)
                 logp = logp_all.gather(1, actions[:, None]).squeeze(1)
