@@ -27,8 +27,8 @@ HEAVY = {"train", "probe", "sweep", "experiment", "demo"}  # commands that load 
 def main(
     ctx: typer.Context,
     threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch and the probes' worker "
-                                "processes. 0: one per core that other work leaves free, measured when the command "
-                                "starts (threads that wait on a busy core slow a run down several times)."),
+                                "processes. 0: one per core that other work leaves free, measured at the start and "
+                                "every ~10 s of training (threads waiting on a busy core slow a run several times)."),
 ) -> None:
     """Global options, given before the command: `mesaprobe --threads 1 train argmax`."""
     from mesaprobe.runtime import set_threads

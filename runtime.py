@@ -54,11 +54,12 @@ def free_cores(window_s: float = 0.25) -> int:
     return max(1, cores - round(max(busy, 0.0)))
 
 
-def set_threads(threads: int = 0, follow_free: bool = False) -> int:
+def set_threads(threads: int = 0, follow_free: bool = False, keep_following: bool = True) -> int:
     """Use `threads` CPU threads in this process: torch's intra-op pool and the probes' worker processes. 0: one per
     core, or with `follow_free` one per core that other work leaves free (OpenMP threads that spin for a busy core
-    made a run ~2x slower beside one busy process here, and up to ~11x in an audit; benchmarks/busy_idle.py). An
-    OMP_NUM_THREADS the user set wins over `follow_free`. Returns the count set (0: left as it was)."""
+    made a run ~2x slower beside one busy process here, and up to ~11x in an audit; benchmarks/busy_idle.py), looked
+    at again as the training loops go unless `keep_following` is off (`follow_free_cores`). An OMP_NUM_THREADS
+    the user set wins over `follow_free`. Returns the count set (0: left as it was)."""
     from mesaprobe.errors import UserError
 
     if threads < 0:
@@ -67,6 +68,7 @@ def set_threads(threads: int = 0, follow_free: bool = False) -> int:
     if not threads and follow_free and "OMP_NUM_THREADS" not in os.environ:
         free = free_cores()
         threads = free if free < (os.cpu_count() or 1) else 0
+        _FOLLOW["watch"] = CoreWatch() if keep_following else None
     if threads:
         import torch
 
@@ -74,6 +76,48 @@ def set_threads(threads: int = 0, follow_free: bool = False) -> int:
     if explicit:  # the linear probes' process pool (probes/run.py): its one-thread workers share a busy core well
         os.environ["MESAPROBE_JOBS"] = str(threads)
     return threads
+
+
+class CoreWatch:
+    """The cores other processes kept busy since the last look, from the machine's and this process's CPU times
+    (no waiting: the interval between looks is the measurement window)."""
+
+    def __init__(self, every_s: float = 10.0):
+        import psutil  # an accelerate dependency
+
+        self.psutil, self.me, self.every_s = psutil, psutil.Process(), every_s
+        self.mark = self.sample()
+
+    def sample(self) -> tuple[float, float, float]:
+        machine, mine = self.psutil.cpu_times(), self.me.cpu_times()
+        idle = machine.idle + getattr(machine, "iowait", 0.0)
+        return time.monotonic(), sum(machine) - idle, mine.user + mine.system
+
+    def free(self) -> int | None:
+        """Cores free of other work over the last `every_s` seconds or more (at least 1); None before then."""
+        now = self.sample()
+        wall = now[0] - self.mark[0]
+        if wall < self.every_s:
+            return None
+        others = ((now[1] - self.mark[1]) - (now[2] - self.mark[2])) / wall
+        self.mark = now
+        return max(1, (os.cpu_count() or 1) - round(max(others, 0.0)))
+
+
+_FOLLOW: dict[str, CoreWatch | None] = {"watch": None}
+
+
+def follow_free_cores() -> None:
+    """Called by the training loops every step: where the thread count follows the free cores (`set_threads` with
+    `follow_free`: the CLI's compute commands without --threads or OMP_NUM_THREADS), every ~10 s it is set to the
+    cores that other work left free over those seconds, so a run started beside another takes the second core once
+    the other ends (and gives it back when one starts)."""
+    watch = _FOLLOW["watch"]
+    if watch is not None and (free := watch.free()) is not None:
+        import torch
+
+        if free != torch.get_num_threads():
+            torch.set_num_threads(free)
 
 
 def progress_disabled(progress: bool) -> bool | None:

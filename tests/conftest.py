@@ -33,7 +33,7 @@ def pytest_configure(config):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
-    set_threads(follow_free=True)  # a thread count set above wins
+    set_threads(follow_free=True, keep_following=False)  # a thread count set above wins; fixed for the session
 
 
 def pytest_collection_modifyitems(config, items):

@@ -32,3 +32,39 @@ def test_an_explicit_thread_count_is_used_and_a_negative_one_refused(monkeypatch
         torch.set_num_threads(before)
     with pytest.raises(UserError, match="--threads -1"):
         set_threads(-1)
+
+
+def test_the_core_watch_counts_another_process_busy_and_waits_for_its_window():
+    from mesaprobe.runtime import CoreWatch
+
+    watch = CoreWatch(every_s=0.5)
+    assert watch.free() is None  # no window yet
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.8)
+        assert 1 <= watch.free() <= (os.cpu_count() or 1) - 1 or os.cpu_count() == 1
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_training_loops_follow_the_free_cores_only_where_the_count_follows_them(monkeypatch):
+    import torch
+
+    import mesaprobe.runtime as runtime
+
+    class Watch:
+        def free(self):
+            return 1
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setitem(runtime._FOLLOW, "watch", None)  # --threads given, or OMP_NUM_THREADS: left alone
+        runtime.follow_free_cores()
+        assert torch.get_num_threads() == 2
+        monkeypatch.setitem(runtime._FOLLOW, "watch", Watch())
+        runtime.follow_free_cores()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from mesaprobe.models.training.pool import LayoutPool
 from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import policy_outputs, rollout
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import follow_free_cores, progress_disabled
 from mesaprobe.tasks.goal_base import GoalTask
 
 
@@ -147,6 +147,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                 optimizer.zero_grad(set_to_none=True)
         if stop is not None and stop.reached(policy, it + 1):
             break
+        follow_free_cores()
         if resume is not None and (it + 1) % config.checkpoint_every == 0 and it + 1 < config.iterations:
             save_state(resume, {"identity": identity, "iteration": it + 1, "history": history,
                                 "first_layouts": first_layouts, "model": policy.state_dict(),

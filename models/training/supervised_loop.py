@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import follow_free_cores, progress_disabled
 
 
 def cosine_lr(step: int, total: int, warmup: int = 100, hold: float = 0.0) -> float:
@@ -47,4 +47,5 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if stop is not None and stop.reached(accelerator.unwrap_model(model), step + 1):
             break
+        follow_free_cores()
     return accelerator.unwrap_model(model).eval()
