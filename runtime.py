@@ -90,7 +90,8 @@ class CoreWatch:
 
     def sample(self) -> tuple[float, float, float]:
         machine, mine = self.psutil.cpu_times(), self.me.cpu_times()
-        idle = machine.idle + getattr(machine, "iowait", 0.0)
+        # Linux counts guest time inside user time as well: leave it out of the sum once
+        idle = sum(getattr(machine, f, 0.0) for f in ("idle", "iowait", "guest", "guest_nice"))
         return time.monotonic(), sum(machine) - idle, mine.user + mine.system
 
     def free(self) -> int | None:

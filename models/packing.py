@@ -2,9 +2,10 @@
 lengths vary (16 to 46 tokens on rock-field) costs the sum of their lengths rather than batch x longest.
 
 transformers (>= 5) reads a row of `position_ids` that restarts at 0 as a new sequence when no attention mask is
-given and no cache is asked for (`use_cache=False`; masking_utils.find_packed_sequence_indices) and builds the block-diagonal causal mask itself, so a packed
-forward gives each sequence the outputs it would have alone; tests/models/test_packing.py holds that. Packing keeps
-the batch's members and loss as they are: only the padding goes."""
+given and no cache is asked for (`use_cache=False`; masking_utils.find_packed_sequence_indices) and builds the
+block-diagonal causal mask itself, so a packed forward gives each sequence the outputs it would have alone;
+tests/models/test_packing.py holds that. Packing keeps the batch's members and loss as they are: only the padding
+goes."""
 from __future__ import annotations
 
 from itertools import chain
