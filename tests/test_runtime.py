@@ -37,10 +37,11 @@ def test_an_explicit_thread_count_is_used_and_a_negative_one_refused(monkeypatch
 def test_the_core_watch_counts_another_process_busy_and_waits_for_its_window():
     from mesaprobe.runtime import CoreWatch
 
-    watch = CoreWatch(every_s=0.5)
-    assert watch.free() is None  # no window yet
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
+        time.sleep(0.3)  # let it start spinning
+        watch = CoreWatch(every_s=0.5)
+        assert watch.free() is None  # no window yet
         time.sleep(0.8)
         assert 1 <= watch.free() <= (os.cpu_count() or 1) - 1 or os.cpu_count() == 1
     finally:
