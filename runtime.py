@@ -96,10 +96,10 @@ class CoreWatch:
 
     def free(self) -> int | None:
         """Cores free of other work over the last `every_s` seconds or more (at least 1); None before then."""
+        if time.monotonic() - self.mark[0] < self.every_s:  # the training loops ask every step: no reading till then
+            return None
         now = self.sample()
         wall = now[0] - self.mark[0]
-        if wall < self.every_s:
-            return None
         others = ((now[1] - self.mark[1]) - (now[2] - self.mark[2])) / wall
         self.mark = now
         return max(1, (os.cpu_count() or 1) - round(max(others, 0.0)))

@@ -25,7 +25,7 @@ from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import pad_batch
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer
-from mesaprobe.models.training.goal import ppo_config, train_bc
+from mesaprobe.models.training.goal import bc_example, ppo_config, train_bc
 from mesaprobe.tasks import get_task
 
 
@@ -105,7 +105,7 @@ def supervised(task, steps: int) -> dict:
     actions = {vocab[a] for a in task.action_tokens()}
     episodes = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(batch * steps, "speed:0")]
     groups = [episodes[i * batch:(i + 1) * batch] for i in range(steps)]
-    cut = [[s[:max(i for i, t in enumerate(s) if t in actions)] for s in g] for g in groups]
+    cut = [[bc_example(s, actions)[0] for s in g] for g in groups]
     row = floors(task, groups, cut, tokenizer.pad_token_id, gelu_new=True)
     return {"method": "sl", "task": task.name, "steps": steps, "ours_s": round(ours, 2),
             "ratio_to_floor": round(ours / row["floor_s"], 2), "tokens_per_s": round(row["tokens"] / ours)} | row
@@ -134,8 +134,7 @@ def reinforcement(task, iterations: int) -> dict:
     vocab = tokenizer.get_vocab()
     per = config.minibatch
     groups = [[[vocab[t] for t in ep.tokens] for ep in seen[i:i + per]] for i in range(0, len(seen), per)]
-    cut = [[[vocab[t] for t in ep.tokens[:ep.decisions[-1] + 1]] for ep in seen[i:i + per]]
-           for i in range(0, len(seen), per)]
+    cut = [[[vocab[t] for t in ep.tokens_read()] for ep in seen[i:i + per]] for i in range(0, len(seen), per)]
     # the update reads every episode `epochs` times
     row = floors(task, groups * config.epochs, cut * config.epochs, tokenizer.pad_token_id, gelu_new=False)
     update = ours - rollout_s[0]

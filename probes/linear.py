@@ -22,9 +22,10 @@ def make_probe(kind: str, sparse: bool = False):
     0.85 where it is 0.93 (maze's goal: 0.28 against 0.41), a control weaker than it is."""
     if kind != "class":
         model = Ridge(alpha=1.0)
+    elif sparse:
+        model = LogisticRegression(C=10.0, max_iter=1000, tol=1e-5)
     else:
-        model = LogisticRegression(C=10.0, max_iter=1000, tol=1e-5) if sparse else LogisticRegression(
-            C=10.0, max_iter=300, tol=1e-3)
+        model = LogisticRegression(C=10.0, max_iter=300, tol=1e-3)
     return model if sparse else make_pipeline(StandardScaler(), model)
 
 

@@ -106,3 +106,22 @@ def tiny_llama(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture()
+def one_error_line():
+    """The check that a command refused its input the way the CLI promises: exit 2 and one `error:` line naming it."""
+    def check(result, message: str) -> None:
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.strip().splitlines() if line]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+
+    return check
+
+
+@pytest.fixture()
+def model_copy(argmax_dir, tmp_path):
+    """A copy of the shared argmax model that a test may damage."""
+    out = tmp_path / "mcopy"
+    shutil.copytree(argmax_dir[0], out)
+    return out

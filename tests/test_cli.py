@@ -37,13 +37,9 @@ def test_help_teaches_the_commands():
     (["probe", "someone/some-model", "argmax", "--out", "{out}"], "local directory"),
     (["probe", "{tmp}", "argmax", "--out", "{out}", "--n", "5"], "too small"),
 ])
-def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, args, message):
+def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, args, message, one_error_line):
     out = tmp_path / "out"
-    args = [a.format(out=out, tmp=tmp_path) for a in args]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    one_error_line(runner.invoke(app, [a.format(out=out, tmp=tmp_path) for a in args]), message)
     assert not out.exists()
 
 
@@ -51,3 +47,85 @@ def test_probing_a_goal_task_with_a_model_that_lacks_its_tokens(argmax_dir, tmp_
     result = runner.invoke(app, ["probe", str(argmax_dir[0]), "gridworld", "--out", str(tmp_path / "o"), "--n", "60"])
     assert result.exit_code == 2 and "lacks the task's" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_truncated_safetensors_file_is_one_line(model_copy, tmp_path, one_error_line):
+    weights = model_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    one_error_line(runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(tmp_path / "r")]),
+                   "cannot load")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"schema": "mesaprobe.res', "not valid JSON"),
+    ("[]", "not a mesaprobe results file"),
+    ('{"verdict": "both"}', "not a mesaprobe results file"),
+    ('{"schema": "mesaprobe.results/1", "model": {}}', "incomplete"),
+])
+def test_a_broken_results_file_is_one_line_for_report_and_card(argmax_dir, tmp_path, content, message, one_error_line):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(content)
+    one_error_line(runner.invoke(app, ["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")]), message)
+    card = runner.invoke(app, ["card", str(argmax_dir[0]), "--results", str(tmp_path / "run")])
+    one_error_line(card, message)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_train_refuses_an_unwritable_out_before_training(tmp_path, monkeypatch, one_error_line):
+    import mesaprobe.models.training.train as train_module
+
+    def must_not_train(*a, **k):
+        raise AssertionError("training started before --out was checked")
+
+    monkeypatch.setattr(train_module, "train_into", must_not_train)
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", "/proc/mesaprobe-model"]), "cannot write in")
+    (tmp_path / "existing").write_text("a file")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(tmp_path / "existing")]), "is a file")
+    assert (tmp_path / "existing").read_text() == "a file"
+
+
+def test_report_out_naming_a_directory_is_one_line(argmax_run, tmp_path, one_error_line):
+    one_error_line(runner.invoke(app, ["report", str(argmax_run[0]), "--out", str(tmp_path)]), "is a directory")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--folds", "1"], "at least 2 folds"), (["--folds", "0"], "at least 2 folds"),
+    (["--seeds", "0"], "at least 1 seed"), (["--seeds", "-1"], "at least 1 seed"),
+    (["-p", "K=²"], "bad --param"), (["-p", "K=٣"], "bad --param"),
+    (["--max-layer", "-5"], "--max-layer -5 is out of range"), (["--max-layer", "99"], "--max-layer 99 is out of range"),
+    (["--alphas", "0"], "must be positive"), (["--alphas", "2,-1"], "must be positive"),
+    (["--alphas", "two"], "bad --alphas"), (["--steer", "sometimes"], "--steer 'sometimes'"),
+    (["--causal-layers", "1,x"], "bad --causal-layers"), (["--causal-layers", "99"], "within the probed 0.."),
+    (["--max-layer", "0", "--causal-layers", "1"], "within the probed 0..0"),
+])
+def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, args, message, one_error_line):
+    out = tmp_path / "r"
+    one_error_line(runner.invoke(app, ["probe", str(argmax_dir[0]), "argmax", "--out", str(out), *args]), message)
+    assert not out.exists() and not list(tmp_path.glob(".r.*"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--width", "30"], "a multiple of the heads"), (["--layers", "0"], "all must be positive"),
+    (["--pool", "0"], "--pool must be at least 1"), (["--base", "smollm2", "--pool", "8"], "for tiny models"),
+    (["--base", "smollm2", "--until-bar"], "--until-bar are for tiny models"),
+])
+def test_bad_train_sizes_are_one_line_and_leave_nothing(tmp_path, args, message, one_error_line):
+    out = tmp_path / "m"
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(out), *args]), message)
+    assert not out.exists() and not list(tmp_path.glob(".m.*"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--vary", "colour=1,2"], "cannot vary 'colour'"), (["--vary", "K=1,3"], "K=1 is out of range"),
+    (["--vary", "K=three"], "takes integers"), (["--methods", "dpo"], "--methods 'dpo'"),
+    (["--seeds", "0"], "--seeds >= 1"), (["--workers", "-1"], "--workers must be >= 0"),
+])
+def test_bad_sweeps_are_one_line_and_leave_nothing(tmp_path, args, message, one_error_line):
+    out = tmp_path / "s"
+    one_error_line(runner.invoke(app, ["sweep", "argmax", "--out", str(out), *args]), message)
+    assert not out.exists()
+
+
+def test_an_unknown_experiment_is_one_line(tmp_path, one_error_line):
+    one_error_line(runner.invoke(app, ["experiment", "vibes", "--out", str(tmp_path / "e")]), "unknown experiment")

@@ -29,6 +29,10 @@ class Episode:
     model_mask: list[int] = field(default_factory=list)  # text: per token after the prompt, 1 if the model said it
     token_logprobs: list[float] = field(default_factory=list)  # text: their log-probabilities (0 for the env's)
 
+    def tokens_read(self) -> list[str]:
+        """The tokens up to the last decision: all a training update reads (what follows it is never attended to)."""
+        return self.tokens[: self.decisions[-1] + 1]
+
     def discounted_return(self, gamma: float) -> float:
         return float(sum(r * gamma**t for t, r in enumerate(self.rewards)))
 

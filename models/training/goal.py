@@ -34,16 +34,19 @@ def bar_stop(task: GoalTask, tokenizer, seed: int, steps: int):
     return BarStop.for_steps(lambda m: behavior(task, rollout(m, tokenizer, task, layouts))[metric], bar, steps)
 
 
+def bc_example(seq: list[int], actions: set[int]) -> tuple[list[int], list[int]]:
+    """One oracle episode as behaviour cloning reads it: the tokens up to its last action, which is only a label
+    (nothing later is read), and per token the next one where that is an action, -100 elsewhere (loss on actions)."""
+    last = max(i for i, t in enumerate(seq) if t in actions)
+    return seq[:last], [t if t in actions else -100 for t in seq[1:last + 1]]
+
+
 def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: int, progress: bool,
              batch_size: int = 64, lr: float = 3e-3, pool: int | None = None, stop=None):
     vocab = tokenizer.get_vocab()
     actions = {vocab[a] for a in task.action_tokens()}
     layouts = from_pool(task.layouts, budget, f"train:{seed}", pool)
-    inputs, labels = [], []  # each episode up to its last action, which is only a label: nothing later is read
-    for seq in ([vocab[t] for t in task.oracle_episode(layout)] for layout in layouts):
-        last = max(i for i, t in enumerate(seq) if t in actions)
-        inputs.append(seq[:last])
-        labels.append([t if t in actions else -100 for t in seq[1:last + 1]])  # loss on action tokens only
+    inputs, labels = zip(*(bc_example([vocab[t] for t in task.oracle_episode(layout)], actions) for layout in layouts))
 
     def loss_fn(model, idx, dev):
         chosen = idx.tolist()  # packed several to a row (models/packing.py): the same batch and loss, no padding

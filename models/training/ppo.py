@@ -120,12 +120,12 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         history.append(success)
         bar.set_postfix(success=f"{success:.2f}", refresh=False)
         model.train()
-        # up to each episode's last decision (what follows it is never read), packed several to a row
-        seqs = [[vocab[t] for t in ep.tokens[: ep.decisions[-1] + 1]] for ep in episodes]
+        seqs = [[vocab[t] for t in ep.tokens_read()] for ep in episodes]  # packed several to a row below
         for _ in range(config.epochs):
             for chunk in torch.randperm(len(episodes), generator=gen).split(config.minibatch):
-                batch = [episodes[i] for i in chunk.tolist()]
-                ids, positions, starts = pack_batch([seqs[i] for i in chunk.tolist()], tokenizer.pad_token_id)
+                chosen = chunk.tolist()
+                batch = [episodes[i] for i in chosen]
+                ids, positions, starts = pack_batch([seqs[i] for i in chosen], tokenizer.pad_token_id)
                 rows = torch.tensor([starts[j][0] for j, ep in enumerate(batch) for _ in ep.decisions])
                 pos = torch.tensor([starts[j][1] + d for j, ep in enumerate(batch) for d in ep.decisions])
                 dev = accelerator.device
@@ -135,8 +135,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                 actions = torch.tensor([a for ep in batch for a in ep.actions], device=dev)
                 logp = logp_all.gather(1, actions[:, None]).squeeze(1)
                 old = torch.tensor([lp for ep in batch for lp in ep.logprobs], device=dev)
-                a = torch.tensor(np.concatenate([adv[i] for i in chunk.tolist()]), dtype=torch.float32, device=dev)
-                r = torch.tensor(np.concatenate([ret[i] for i in chunk.tolist()]), dtype=torch.float32, device=dev)
+                a = torch.tensor(np.concatenate([adv[i] for i in chosen]), dtype=torch.float32, device=dev)
+                r = torch.tensor(np.concatenate([ret[i] for i in chosen]), dtype=torch.float32, device=dev)
                 ratio = (logp - old).exp()
                 policy_loss = -torch.min(ratio * a, ratio.clamp(1 - config.clip, 1 + config.clip) * a).mean()
                 entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
