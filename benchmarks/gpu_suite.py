@@ -1,6 +1,7 @@
 """The prepared GPU call (issue 31): the train-speed benchmark (our loops against a bare forward+backward loop on the
 same device), then the latent-goal matched pairs (rock-field and maze, SL and RL, 3 training seeds) trained and
-probed, several at once, then the probe-speed benchmark (batched vs scikit-learn) on one of them; one JSON of numbers.
+probed, several at once (each trained `--until-bar`: at most its task's default steps, fewer once it is at the bar
+on validation), then the probe-speed benchmark (batched vs scikit-learn) on one of them; one JSON of numbers.
 
     python benchmarks/gpu_suite.py [--tiny] [--device auto|cpu|cuda] [--workers N] [--budget-s S] [--out FILE]
 
@@ -15,12 +16,13 @@ numbers then mean nothing). On the device machine (see benchmarks/gpu_wheels.sh 
 Run the tiny call first and look at its `unfinished` list: on 2026-12-04 it caught a missing package and a device
 bug in a minute each, where the full call would have spent its budget.
 
-The pairs run as `--workers` processes at once (one CPU thread each, all on the one GPU), each model trained at its
-task's default steps and probed with the findings' options. The JSON is rewritten after every phase and every model,
-so a stopped call still returns what finished; at `--budget-s` the unfinished models are stopped and listed with how
-far they got (PPO: the iteration of its last saved state). Each model's row: wall time of training and of probing,
-held-out behaviour, verdict, and the search and goal indices with their decodability and causal parts. Every job's
-log is appended to OUT.log. Timings are comparable only within one results file."""
+The pairs run as `--workers` processes at once (one CPU thread each, all on the one GPU), each model trained until
+its bar (at most its task's default steps) and probed with the findings' options. The JSON is rewritten after every
+phase and every model, so a stopped call still returns what finished; at `--budget-s` the unfinished models are
+stopped and listed with how far they got (PPO: the iteration of its last saved state). Each model's row: wall time of
+training and of probing, where `--until-bar` stopped it, held-out behaviour, verdict, and the search and goal indices
+with their decodability and causal parts. Every job's log is appended to OUT.log. Timings are comparable only within
+one results file."""
 from __future__ import annotations
 
 import argparse
@@ -34,9 +36,9 @@ import time
 from pathlib import Path
 
 TASKS = ("rock-field", "maze")
-TINY = {"steps": 3, "n": 120, "seeds": 1, "causal_layers": (0,), "steer_episodes": 8,
+TINY = {"steps": 3, "until_bar": True, "n": 120, "seeds": 1, "causal_layers": (0,), "steer_episodes": 8,
         "speed": {"tasks": ("rock-field",), "steps": 3, "iterations": 1}}
-FULL = {"steps": None, "n": 1200, "seeds": 3, "causal_layers": None, "steer_episodes": 200,
+FULL = {"steps": None, "until_bar": True, "n": 1200, "seeds": 3, "causal_layers": None, "steer_episodes": 200,
         "speed": {"tasks": ("rock-field", "goal-sum"), "steps": 60, "iterations": 2}}
 
 
@@ -62,8 +64,10 @@ def run_job(name: str, work: Path, tiny: bool, device: str, backend: str) -> Non
     model, row_file = work / stem, work / f"{stem}.row.json"
     row = {"task": task, "method": method, "seed": int(seed)}
     start = time.perf_counter()
-    summary = train(task, method=method, seed=int(seed), steps=size["steps"], out=model, progress=False)
+    summary = train(task, method=method, seed=int(seed), steps=size["steps"], until_bar=size["until_bar"], out=model,
+                    progress=False)
     row |= {"train_s": round(time.perf_counter() - start, 1), "steps": summary["steps"],
+            "until_bar_stopped_at": (summary.get("until_bar") or {}).get("stopped_at"),
             "behavior": summary["behavior"]}
     atomic_write_json(row_file, row)
     start = time.perf_counter()

@@ -25,13 +25,17 @@ def evaluate(model, tokenizer, task: GoalTask, seed: int, n: int = EVAL_EPISODES
 
 
 def bar_stop(task: GoalTask, tokenizer, seed: int, steps: int):
-    """`--until-bar`'s check: greedy behaviour on validation layouts (test split, their own seed stream) against the
-    task's bar."""
+    """`--until-bar`'s check: greedy behaviour on validation layouts (test split, their own seed stream, drawn anew at
+    each check) against the task's bar."""
     from mesaprobe.models.training.bar_stop import BarStop
 
     metric, bar = task.behavior_bar
-    layouts = task.layouts(EVAL_EPISODES, f"val:{seed}", split="test")
-    return BarStop.for_steps(lambda m: behavior(task, rollout(m, tokenizer, task, layouts))[metric], bar, steps)
+
+    def measure(model, check: int) -> float:
+        layouts = task.layouts(EVAL_EPISODES, f"val:{seed}:{check}", split="test")
+        return behavior(task, rollout(model, tokenizer, task, layouts))[metric]
+
+    return BarStop.for_steps(measure, bar, steps)
 
 
 def bc_example(seq: list[int], actions: set[int]) -> tuple[list[int], list[int]]:

@@ -64,8 +64,9 @@ def train_search_sl(
     if until_bar:
         from mesaprobe.models.training.bar_stop import BarStop
 
-        validation = task.instances(EVAL_EXAMPLES, seed=f"val:{seed}")
-        stop = BarStop.for_steps(lambda m: search_accuracy(m, tokenizer, validation), task.behavior_bar[1], steps)
+        stop = BarStop.for_steps(  # fresh validation instances at each check
+            lambda m, check: search_accuracy(m, tokenizer, task.instances(EVAL_EXAMPLES, seed=f"val:{seed}:{check}")),
+            task.behavior_bar[1], steps)
     start = time.perf_counter()
     model = supervised_loop(model, loss_fn, len(pool), steps, batch_size, lr, seed, f"train {task.name} (sl)",
                             progress, hold=task.train_hold, stop=stop)
