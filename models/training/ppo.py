@@ -101,6 +101,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         layouts.rng.setstate(state["pool_rng"])
         start, history, first_layouts = state["iteration"], state["history"], state["first_layouts"]
         earlier_s = state["wall_s"]
+        if stop is not None:  # its validation curve so far: the next check draws its own data, two in a row count
+            stop.checks = state.get("bar_checks") or []
     bar = tqdm(range(start, config.iterations), desc=f"train {task.name} (rl)", initial=start,
                total=config.iterations, disable=progress_disabled(progress and accelerator.is_main_process),
                leave=False)
@@ -153,7 +155,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
                                 "first_layouts": first_layouts, "model": policy.state_dict(),
                                 "value_head": policy_value.state_dict(), "optimizer": optimizer.state_dict(),
                                 "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                                "pool_rng": layouts.rng.getstate(),
+                                "pool_rng": layouts.rng.getstate(), "bar_checks": stop.checks if stop else None,
                                 "wall_s": earlier_s + time.perf_counter() - began})
     model = accelerator.unwrap_model(model).eval()
     value_head = accelerator.unwrap_model(value_head)
