@@ -70,12 +70,23 @@ def set_threads(threads: int = 0, follow_free: bool = False, keep_following: boo
         threads = free if free < (os.cpu_count() or 1) else 0
         _FOLLOW["watch"] = CoreWatch() if keep_following else None
     if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+        use_threads(threads)
     if explicit:  # the linear probes' process pool (probes/run.py): its one-thread workers share a busy core well
         os.environ["MESAPROBE_JOBS"] = str(threads)
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # BLAS libraries that load later read these
+            os.environ[var] = str(threads)
     return threads
+
+
+def use_threads(threads: int) -> None:
+    """torch's intra-op threads and every BLAS and OpenMP pool already loaded (numpy's and scipy's OpenBLAS,
+    scikit-learn's OpenMP: the probes' fits) at `threads`. torch's count alone left numpy at one thread per core: the
+    GPU suite's twelve `--threads 1` processes on 16 cores could each run 16 BLAS threads."""
+    import torch
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)  # applied now, kept: only a `with` block would restore the previous limits
 
 
 class CoreWatch:
@@ -118,7 +129,7 @@ def follow_free_cores() -> None:
         import torch
 
         if free != torch.get_num_threads():
-            torch.set_num_threads(free)
+            use_threads(free)
 
 
 def progress_disabled(progress: bool) -> bool | None:

@@ -1,9 +1,9 @@
 """The prepared GPU call (issue 31): the train-speed benchmark (our loops against a bare forward+backward loop on the
 same device), then the latent-goal matched pairs (rock-field and maze, SL and RL, 3 training seeds) trained and
-probed, several at once (each trained `--until-bar`: at most its task's default steps, fewer once it is at the bar
-on validation), then the probe-speed benchmark (batched vs scikit-learn) on one of them; one JSON of numbers.
+probed, several at once, then the probe-speed benchmark (batched vs scikit-learn) on one of them; one JSON of numbers.
 
-    python benchmarks/gpu_suite.py [--tiny] [--device auto|cpu|cuda] [--workers N] [--budget-s S] [--out FILE]
+    python benchmarks/gpu_suite.py [--tiny] [--until-bar] [--device auto|cpu|cuda] [--workers N] [--budget-s S]
+                                   [--out FILE]
 
 `--tiny`: a few training steps and a small probe, to check the whole path on any machine in a few minutes (the
 numbers then mean nothing). On the device machine (see benchmarks/gpu_wheels.sh for the packages it lacks):
@@ -16,13 +16,14 @@ numbers then mean nothing). On the device machine (see benchmarks/gpu_wheels.sh 
 Run the tiny call first and look at its `unfinished` list: on 2026-12-04 it caught a missing package and a device
 bug in a minute each, where the full call would have spent its budget.
 
-The pairs run as `--workers` processes at once (one CPU thread each, all on the one GPU), each model trained until
-its bar (at most its task's default steps) and probed with the findings' options. The JSON is rewritten after every
-phase and every model, so a stopped call still returns what finished; at `--budget-s` the unfinished models are
-stopped and listed with how far they got (PPO: the iteration of its last saved state). Each model's row: wall time of
-training and of probing, where `--until-bar` stopped it, held-out behaviour, verdict, and the search and goal indices
-with their decodability and causal parts. Every job's log is appended to OUT.log. Timings are comparable only within
-one results file."""
+The pairs run as `--workers` processes at once (one CPU thread each, all on the one GPU), each model trained at its
+task's default steps (`--until-bar`: only until its bar) and probed with the findings' options. The JSON is rewritten
+after every phase and every model, so a stopped call still returns what finished; at `--budget-s` the unfinished
+models are stopped and listed with how far they got (PPO: the iteration of its last saved state). Each model's row:
+wall time of training and of probing, where `--until-bar` (if given) stopped it, held-out behaviour, verdict, and the
+search and goal indices with their decodability and causal parts. Every job's log is appended to OUT.log. Timings are
+comparable only within one results file. Twelve probes at once on one H200 ran at 1.6x the throughput of one at a
+time (experiments/results/gpu-probe-contention): the probes' work is minutes of that machine however it is split."""
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,9 @@ import time
 from pathlib import Path
 
 TASKS = ("rock-field", "maze")
-TINY = {"steps": 3, "until_bar": True, "n": 120, "seeds": 1, "causal_layers": (0,), "steer_episodes": 8,
+TINY = {"steps": 3, "n": 120, "seeds": 1, "causal_layers": (0,), "steer_episodes": 8,
         "speed": {"tasks": ("rock-field",), "steps": 3, "iterations": 1}}
-FULL = {"steps": None, "until_bar": True, "n": 1200, "seeds": 3, "causal_layers": None, "steer_episodes": 200,
+FULL = {"steps": None, "n": 1200, "seeds": 3, "causal_layers": None, "steer_episodes": 200,
         "speed": {"tasks": ("rock-field", "goal-sum"), "steps": 60, "iterations": 2}}
 
 
@@ -51,7 +52,7 @@ def index_parts(results: dict, family: str) -> dict | None:
             "causal": (index.get("causal") or {}).get("value")}
 
 
-def run_job(name: str, work: Path, tiny: bool, device: str, backend: str) -> None:
+def run_job(name: str, work: Path, tiny: bool, device: str, backend: str, until_bar: bool) -> None:
     """One model (`--job TASK:METHOD:SEED`, in its own process): train, then probe; its row file is written after
     each of the two, so a stop between them keeps the training numbers."""
     from mesaprobe.api import probe, train
@@ -64,11 +65,12 @@ def run_job(name: str, work: Path, tiny: bool, device: str, backend: str) -> Non
     model, row_file = work / stem, work / f"{stem}.row.json"
     row = {"task": task, "method": method, "seed": int(seed)}
     start = time.perf_counter()
-    summary = train(task, method=method, seed=int(seed), steps=size["steps"], until_bar=size["until_bar"], out=model,
+    summary = train(task, method=method, seed=int(seed), steps=size["steps"], until_bar=until_bar, out=model,
                     progress=False)
-    row |= {"train_s": round(time.perf_counter() - start, 1), "steps": summary["steps"],
-            "until_bar_stopped_at": (summary.get("until_bar") or {}).get("stopped_at"),
-            "behavior": summary["behavior"]}
+    row |= {"train_s": round(time.perf_counter() - start, 1), "steps": summary["steps"]}
+    if until_bar:
+        row["until_bar_stopped_at"] = summary["until_bar"]["stopped_at"]
+    row["behavior"] = summary["behavior"]
     atomic_write_json(row_file, row)
     start = time.perf_counter()
     options = {k: size[k] for k in ("n", "seeds", "steer_episodes")} | {"linear_backend": backend}
@@ -101,7 +103,8 @@ def run_pairs(names: list[str], work: Path, args, deadline: float, log: Path, on
         while waiting and len(running) < args.workers:
             name = waiting.pop(0)
             job_log = work / f"{name.replace(':', '-')}.log"
-            cmd = [sys.executable, __file__, "--job", name, *flags, *(["--tiny"] if args.tiny else [])]
+            cmd = [sys.executable, __file__, "--job", name, *flags, *(["--tiny"] if args.tiny else []),
+                   *(["--until-bar"] if args.until_bar else [])]
             with job_log.open("w") as out:  # the child keeps its own copy of the descriptor
                 running[name] = (subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT), job_log)
         time.sleep(1.0)
@@ -158,6 +161,9 @@ def main() -> None:
                         help="models trained and probed at once (default: the cores less two, at most 12)")
     parser.add_argument("--budget-s", type=float, default=540.0, help="stop unfinished models after this long")
     parser.add_argument("--linear-backend", default="batched", help="the probes' linear backend (batched: on device)")
+    parser.add_argument("--until-bar", action="store_true",
+                        help="train each model only until its bar (quicker; such models can carry less of their goal "
+                             "than the findings' models: the 2026-12-04 call's maze SL)")
     parser.add_argument("--skip-speed", action="store_true", help="leave out the train- and probe-speed benchmarks")
     parser.add_argument("--out", default="gpu_suite.json")
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -167,7 +173,7 @@ def main() -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch loads: training (accelerate) follows what it sees
     sys.path.insert(0, str(Path(__file__).parent))
     if args.job:
-        return run_job(args.job, Path(args.work), args.tiny, args.device, args.linear_backend)
+        return run_job(args.job, Path(args.work), args.tiny, args.device, args.linear_backend, args.until_bar)
     import torch
     from probe_speed import bench
 
@@ -178,7 +184,8 @@ def main() -> None:
     seeds = args.seeds or size["seeds"]
     out = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "tiny": args.tiny,
-           "seeds": seeds, "workers": args.workers, "budget_s": args.budget_s, "linear_backend": args.linear_backend}
+           "seeds": seeds, "workers": args.workers, "budget_s": args.budget_s, "until_bar": args.until_bar,
+           "linear_backend": args.linear_backend}
     log = Path(args.out).with_suffix(".log")
     log.write_text("")
 

@@ -1,5 +1,5 @@
 """Threads that follow the free cores: a core another process keeps busy is not counted as free, the count never
-drops below one, and an explicit count is used as given."""
+drops below one, and an explicit count is used as given, by torch and by the BLAS and OpenMP pools alike."""
 import os
 import subprocess
 import sys
@@ -21,15 +21,30 @@ def test_a_busy_process_takes_a_core_away():
         busy.wait()
 
 
-def test_an_explicit_thread_count_is_used_and_a_negative_one_refused(monkeypatch):
-    import torch
+def pool_threads() -> set[int]:
+    """The thread counts of the BLAS and OpenMP pools loaded in this process (numpy's, scipy's, scikit-learn's)."""
+    from threadpoolctl import threadpool_info
 
-    before = torch.get_num_threads()
-    monkeypatch.delenv("MESAPROBE_JOBS", raising=False)
+    return {pool["num_threads"] for pool in threadpool_info()}
+
+
+def test_an_explicit_thread_count_is_used_for_torch_and_every_blas_pool_and_a_negative_one_refused(monkeypatch):
+    import sklearn.linear_model  # noqa: F401  (its OpenMP pool loaded, as in a probe)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    for var in ("MESAPROBE_JOBS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "")  # recorded, so that the test leaves the environment as it found it
+        monkeypatch.delenv(var)
+    before, pools_before = torch.get_num_threads(), threadpool_limits(2)  # two a pool, whatever the session set
     try:
+        assert pool_threads() == {2}
         assert set_threads(1) == 1 and torch.get_num_threads() == 1 and os.environ["MESAPROBE_JOBS"] == "1"
+        assert pool_threads() == {1}  # numpy's OpenBLAS too: the probes' scikit-learn fits run there
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # for a BLAS library loaded later
     finally:
         torch.set_num_threads(before)
+        pools_before.restore_original_limits()
     with pytest.raises(UserError, match="--threads -1"):
         set_threads(-1)
 
@@ -58,14 +73,17 @@ def test_training_loops_follow_the_free_cores_only_where_the_count_follows_them(
         def free(self):
             return 1
 
-    before = torch.get_num_threads()
+    from threadpoolctl import threadpool_limits
+
+    before, pools_before = torch.get_num_threads(), threadpool_limits(2)
     try:
         torch.set_num_threads(2)
         monkeypatch.setitem(runtime._FOLLOW, "watch", None)  # --threads given, or OMP_NUM_THREADS: left alone
         runtime.follow_free_cores()
-        assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2 and pool_threads() == {2}
         monkeypatch.setitem(runtime._FOLLOW, "watch", Watch())
         runtime.follow_free_cores()
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and pool_threads() == {1}
     finally:
         torch.set_num_threads(before)
+        pools_before.restore_original_limits()
