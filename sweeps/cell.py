@@ -4,7 +4,6 @@ no finished-looking cell behind and the re-run redoes exactly the cells without 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -62,18 +61,18 @@ def transfer_fields(transfer: dict) -> dict:
 
 
 def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
-    """Train and probe one cell into `cells/KEY/`; return its row. `threads`: torch threads in this process."""
-    import torch
-
+    """Train and probe one cell into `cells/KEY/`; return its row. `threads`: torch's and the BLAS pools' threads in
+    this process, and the probes' own process pool (runtime.set_threads)."""
     from mesaprobe.fsutil import atomic_write_json, output_dir
     from mesaprobe.models.training.options import TrainOptions
     from mesaprobe.models.training.train import train_into
     from mesaprobe.probes.run import run_probe
     from mesaprobe.tasks import get_task
 
+    from mesaprobe.runtime import set_threads
+
     if threads:
-        torch.set_num_threads(threads)
-        os.environ["MESAPROBE_JOBS"] = str(threads)  # the probes' own process pool (probes/run.py)
+        set_threads(threads)
     task = get_task(cell.task, **cell.params)
     options = TrainOptions(cell.method, cell.seed, cell.steps or None, layers=cell.layers or None,
                            width=cell.width or None, pool=cell.pool or None, progress=False)
