@@ -73,15 +73,16 @@ def set_threads(threads: int = 0, follow_free: bool = False, keep_following: boo
         use_threads(threads)
     if explicit:  # the linear probes' process pool (probes/run.py): its one-thread workers share a busy core well
         os.environ["MESAPROBE_JOBS"] = str(threads)
-        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # BLAS libraries that load later read these
-            os.environ[var] = str(threads)
     return threads
 
 
 def use_threads(threads: int) -> None:
-    """torch's intra-op threads and every BLAS and OpenMP pool already loaded (numpy's and scipy's OpenBLAS,
-    scikit-learn's OpenMP: the probes' fits) at `threads`. torch's count alone left numpy at one thread per core: the
-    GPU suite's twelve `--threads 1` processes on 16 cores could each run 16 BLAS threads."""
+    """torch's intra-op threads and the BLAS and OpenMP pools of numpy, scipy and scikit-learn (the probes' fits) at
+    `threads`. torch's count alone left numpy at one spinning thread per core: four `--threads 1` probes on two cores
+    ran 6x slower (experiments/results/blas-threads). The pools are loaded first, since threadpoolctl limits only
+    those loaded; BLAS environment variables are left alone, so that joblib can still give each of the probes'
+    worker processes its share of the cores."""
+    import sklearn  # noqa: F401  (loads scipy's OpenBLAS and scikit-learn's OpenMP pool)
     import torch
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 

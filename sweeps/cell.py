@@ -67,9 +67,8 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
     from mesaprobe.models.training.options import TrainOptions
     from mesaprobe.models.training.train import train_into
     from mesaprobe.probes.run import run_probe
-    from mesaprobe.tasks import get_task
-
     from mesaprobe.runtime import set_threads
+    from mesaprobe.tasks import get_task
 
     if threads:
         set_threads(threads)

@@ -29,7 +29,6 @@ def pool_threads() -> set[int]:
 
 
 def test_an_explicit_thread_count_is_used_for_torch_and_every_blas_pool_and_a_negative_one_refused(monkeypatch):
-    import sklearn.linear_model  # noqa: F401  (its OpenMP pool loaded, as in a probe)
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -40,13 +39,24 @@ def test_an_explicit_thread_count_is_used_for_torch_and_every_blas_pool_and_a_ne
     try:
         assert pool_threads() == {2}
         assert set_threads(1) == 1 and torch.get_num_threads() == 1 and os.environ["MESAPROBE_JOBS"] == "1"
-        assert pool_threads() == {1}  # numpy's OpenBLAS too: the probes' scikit-learn fits run there
-        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # for a BLAS library loaded later
+        assert pool_threads() == {1}  # numpy's, scipy's and scikit-learn's pools too: the probes' fits run there
+        # joblib gives each of the probes' workers its share of the cores only where these are not set
+        assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
     finally:
         torch.set_num_threads(before)
         pools_before.restore_original_limits()
     with pytest.raises(UserError, match="--threads -1"):
         set_threads(-1)
+
+
+def test_a_thread_count_set_before_the_probes_load_holds_their_pools_too():
+    """In a fresh process (the GPU suite's and a sweep's workers): the count is set first, scikit-learn and scipy's
+    linear algebra load later, as a probe loads them."""
+    code = ("from mesaprobe.runtime import set_threads; set_threads(1); import scipy.linalg, sklearn.linear_model; "
+            "from threadpoolctl import threadpool_info; print(sorted({p['num_threads'] for p in threadpool_info()}))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}  # the pools' own defaults
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[1]"
 
 
 def test_the_core_watch_counts_another_process_busy_and_waits_for_its_window():
