@@ -75,9 +75,8 @@ def train(
                                                     "answer only through the tokens between."),
     pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances or layouts, over and "
                                                   "over (default: fresh ones throughout); evaluation stays fresh."),
-    until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop once validation behaviour reaches the "
-                                   "task's bar (+0.01) at two checks in a row (30 over --steps, each on fresh data); "
-                                   "--steps is then the most it trains."),
+    until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop at two validation checks in a row "
+                                   "at the task's bar +0.01 (30 over --steps, fresh data each), --steps the most."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card.
