@@ -44,14 +44,11 @@ def resolve_device(name: str = "auto") -> str:
 
 def free_cores(window_s: float = 0.25) -> int:
     """Cores not busy with other work over the next `window_s` seconds (at least 1); this process's own use (its
-    start-up) is not counted."""
-    import psutil  # an accelerate dependency
-
-    cores, me = os.cpu_count() or 1, psutil.Process()
-    psutil.cpu_percent(None), me.cpu_percent(None)  # start both counters
-    time.sleep(window_s)
-    busy = psutil.cpu_percent(None) * cores / 100 - me.cpu_percent(None) / 100
-    return max(1, cores - round(max(busy, 0.0)))
+    start-up) is not counted. The same measurement as the training loops' `CoreWatch`, over one short window."""
+    watch = CoreWatch(every_s=window_s)
+    while (free := watch.free()) is None:
+        time.sleep(window_s)
+    return free
 
 
 def set_threads(threads: int = 0, follow_free: bool = False, keep_following: bool = True) -> int:

@@ -133,8 +133,9 @@ def reinforcement(task, iterations: int) -> dict:
         ppo.rollout = original
     vocab = tokenizer.get_vocab()
     per = config.minibatch
-    groups = [[[vocab[t] for t in ep.tokens] for ep in seen[i:i + per]] for i in range(0, len(seen), per)]
-    cut = [[[vocab[t] for t in ep.tokens_read()] for ep in seen[i:i + per]] for i in range(0, len(seen), per)]
+    minibatches = [seen[i:i + per] for i in range(0, len(seen), per)]
+    groups = [[[vocab[t] for t in ep.tokens] for ep in eps] for eps in minibatches]
+    cut = [[[vocab[t] for t in ep.tokens_read()] for ep in eps] for eps in minibatches]
     # the update reads every episode `epochs` times
     row = floors(task, groups * config.epochs, cut * config.epochs, tokenizer.pad_token_id, gelu_new=False)
     update = ours - rollout_s[0]

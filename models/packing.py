@@ -20,8 +20,9 @@ def pack_rows(lengths: list[int], width: int) -> list[list[int]]:
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
         slot = next((r for r, free in enumerate(room) if free >= lengths[i]), None)
         if slot is None:
-            rows.append([]), room.append(width)
-            slot = len(rows) - 1
+            slot = len(rows)
+            rows.append([])
+            room.append(width)
         rows[slot].append(i)
         room[slot] -= lengths[i]
     return rows
