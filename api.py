@@ -26,8 +26,9 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     `out`: an HF model directory with training.json and a README.md model card. Returns the training summary.
     `options`: a TrainOptions (models/training/options.py); keywords replace its fields: method (sl | rl), seed,
     steps, base, lr, lora, layers, width (tiny model size), pool (distinct training instances), overwrite, progress.
-    Under `accelerate launch --num_processes N` every process trains (PPO: each on its own episodes, gradients
-    averaged; TRL: its own accelerate path) and the main process saves and returns the summary, the others None.
+    Under `accelerate launch --num_processes N` (or with `processes=N`, which starts them: launch.py) every process
+    trains (each on its share of every batch, gradients averaged; TRL: its own accelerate path) and the main process
+    saves and returns the summary, the others None.
     PPO on one process saves its state beside `out` (`.NAME.resume/`) as it goes: run the same call again after a
     stop and it continues from there."""
     import contextlib
@@ -41,10 +42,16 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     from mesaprobe.reports.card import write_card
     from mesaprobe.runtime import process_state
 
-    task = _task(task, params)
+    spec, task = task, _task(task, params)
     opts = replace_checked(options or TrainOptions(), overrides)
     opts.check(task)
     protect = (Path(opts.base),) if opts.base and Path(opts.base).exists() else ()
+    if opts.processes > 1 and process_state().num_processes == 1:
+        from mesaprobe.fsutil.outputs import preflight
+        from mesaprobe.launch import train_in_processes
+
+        preflight(out, "model", opts.overwrite, protect)  # a refused --out: one line here, before any process starts
+        return train_in_processes(spec, out, params, opts)
     main = process_state().is_main_process
     resume = Path(out).parent / f".{Path(out).name}.resume"  # PPO's saved state while it trains (ppo.py)
     try:

@@ -77,6 +77,8 @@ def train(
                                                   "over (default: fresh ones throughout); evaluation stays fresh."),
     until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop at two validation checks in a row "
                                    "at the task's bar +0.01 (30 over --steps, fresh data each), --steps the most."),
+    processes: int = typer.Option(1, help="Train as N processes on this machine (accelerate), each taking its share "
+                                          "of every batch: on CPU, N one-thread processes beat one with N threads."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card.
@@ -86,7 +88,7 @@ def train(
 
     summary = run_command(lambda: train_model(task, out, parse_params(param), TrainOptions(
         method=method, seed=seed, steps=steps, base=base, lr=lr, lora=lora, layers=layers, width=width, window=window,
-        pool=pool, until_bar=until_bar, overwrite=overwrite)))
+        pool=pool, until_bar=until_bar, processes=processes, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
     typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")

@@ -16,6 +16,11 @@ def process_state():
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def process_share(n: int, rank: int, processes: int) -> int:
+    """Process `rank`'s share of `n` items split among `processes` (the first `n % processes` take one more)."""
+    return n // processes + (rank < n % processes)
+
+
 def device() -> str:
     """The accelerate device: cuda when present (each launched process its own), else cpu."""
     where = process_state().device

@@ -8,13 +8,22 @@ Both loops now cut each sequence after the last token they read and pack several
 floor is the bare loop over those packed batches, and `packing_speedup` is the bare loop over the same sequences
 whole and padded to the longest of their batch (how the loops fed them before) against it.
 
-    python benchmarks/train_speed.py [--steps 60] [--iterations 2] [--out benchmarks/train_speed.json]
+On a CPU, one more row: PPO on rock-field trained by `mesaprobe train` as one process with two threads and as two
+one-thread processes (`--processes 2`, each rolling out half of every iteration), by the training wall time each
+reports (`wall_time_s`: start-up and the final evaluation left out).
+
+    python benchmarks/train_speed.py [--steps 60] [--iterations 2] [--process-iterations 8]
+                                     [--out benchmarks/train_speed.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -145,11 +154,27 @@ def reinforcement(task, iterations: int) -> dict:
             "ratio_to_floor": round(ours / row["floor_s"], 2)} | row
 
 
+def processes(task: str, iterations: int) -> dict:
+    """PPO as one process with two threads against two one-thread processes (`train --processes 2`)."""
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("one_process_two_threads_s", []), ("two_processes_one_thread_s", ["--processes", "2"])):
+            out = Path(tmp) / name
+            subprocess.run([sys.executable, "-m", "mesaprobe.cli", "--threads", "2", "train", task, "--method", "rl",
+                            "--steps", str(iterations), *extra, "--out", str(out)], check=True,
+                           stdout=subprocess.DEVNULL, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+            walls[name] = json.loads((out / "training.json").read_text())["wall_time_s"]
+    speedup = walls["one_process_two_threads_s"] / walls["two_processes_one_thread_s"]
+    return {"method": "rl", "task": task, "iterations": iterations} | walls | {"processes_speedup": round(speedup, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=60, help="SL optimizer steps per task")
     parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per task")
     parser.add_argument("--tasks", default="rock-field,goal-sum")
+    parser.add_argument("--process-iterations", type=int, default=8, help="PPO iterations of the processes row (0: "
+                        "none; CPU only)")
     parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
     args = parser.parse_args()
     rows = []
@@ -158,6 +183,9 @@ def main() -> None:
         for row in (supervised(task, args.steps), reinforcement(task, args.iterations)):
             print(json.dumps(row), flush=True)
             rows.append(row)
+    if args.process_iterations and DEVICE.type == "cpu":
+        rows.append(processes("rock-field", args.process_iterations))
+        print(json.dumps(rows[-1]), flush=True)
     result = {"machine": platform.machine(), "device": str(DEVICE), "threads": torch.get_num_threads(), "rows": rows,
               "target": "the loop within 1.5x of the floor; a rock-field SL + RL pair at their bars in 10 minutes"}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -98,7 +98,7 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
         steps = config.iterations
         stop = bar_stop(task, tokenizer, seed, steps) if until_bar else None
         model, value_head, extra = train_ppo(task, model, tokenizer, seed, config, progress, resume, stop)
-        budget = (stop.steps_taken(steps) if stop else steps) * config.n_envs * extra["processes"]
+        budget = (stop.steps_taken(steps) if stop else steps) * config.n_envs  # split among the processes
         start -= extra.get("wall_before_resume_s", 0.0)  # wall time: the run's, across a stop and its resumption
         model.value_head_state = value_head.state_dict()
     wall = time.perf_counter() - start

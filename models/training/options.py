@@ -23,6 +23,7 @@ class TrainOptions:
     window: int | None = None  # tiny model: attention sees only the last WINDOW tokens (None: all of them)
     pool: int | None = None  # train on only this many distinct instances or layouts (None: fresh throughout)
     until_bar: bool = False  # tiny model: stop once validation behaviour reaches the task's bar (bar_stop.py)
+    processes: int = 1  # train as this many processes on this machine, each its share of every batch (launch.py)
     overwrite: bool = False  # replace an --out that mesaprobe wrote as a model directory
     progress: bool = True  # progress bars
 
@@ -48,6 +49,8 @@ class TrainOptions:
         if (self.size or self.pool or self.until_bar) and self.base is not None:
             raise UserError("model size, --pool and --until-bar are for tiny models; a --base model keeps its own "
                             "size and trains its --steps")
+        if self.processes < 1:
+            raise UserError(f"--processes must be at least 1, got {self.processes}")
         if self.window is not None and self.window < 1:
             raise UserError(f"--window must be at least 1 (the token itself), got {self.window}")
         if self.pool is not None and self.pool < 1:

@@ -3,9 +3,12 @@ learning rate annealed linearly to 0: without it, button's greedy policy fell sh
 
 Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not learn sparse-reward gridworld from
 scratch here, while this loop does. It runs through accelerate, so the same code
-uses a GPU when there is one, and under `accelerate launch --num_processes N` each process rolls out its own
-episodes (its own layouts and sampling seed) while DDP averages the gradients, so an iteration sees N x n_envs
-episodes.
+uses a GPU when there is one, and under `accelerate launch --num_processes N` (`train --processes N`) the iteration's
+`n_envs` episodes are split among the processes: each rolls out its share (its own layouts and sampling seed) and
+takes its share of every minibatch (advantages normalized over its share), and DDP averages the gradients: the same
+update (tests/models/training/test_split_update.py), 1.3x faster an iteration on two CPU cores than one process with
+two threads (benchmarks/train_speed.py). Rock-field runs so split nonetheless stalled longer early on (4 of 6; cause
+not found: experiments/results/rock-field-speed).
 
 A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
 the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
@@ -21,10 +24,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mesaprobe.errors import UserError
 from mesaprobe.models.training.pool import LayoutPool
 from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import policy_outputs, rollout
-from mesaprobe.runtime import follow_free_cores, progress_disabled
+from mesaprobe.runtime import follow_free_cores, process_share, progress_disabled
 from mesaprobe.tasks.goal_base import GoalTask
 
 
@@ -89,7 +93,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     act_ids = torch.tensor([vocab[a] for a in task.action_tokens()])
     gen = torch.Generator().manual_seed(seed + 7919 * rank)  # each process samples its own actions
     history, layouts = [], LayoutPool(task, seed, config.pool, stream=rank)
-    first_layouts, start, earlier_s, began = None, 0, 0.0, time.perf_counter()
+    first_layouts, first_episodes, start, earlier_s, began = None, 0, 0, 0.0, time.perf_counter()
     identity = {"task": task.describe(), "seed": seed, "config": asdict(config), "model": policy.config.to_dict()}
     resume = resume if processes == 1 else None  # each process would need its own state: not kept
     if (state := load_state(resume, identity)) is not None:
@@ -103,6 +107,10 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         earlier_s = state["wall_s"]
         if stop is not None:  # its validation curve so far: the next check draws its own data, two in a row count
             stop.checks = state.get("bar_checks") or []
+    # every process takes the same number of gradient steps an epoch (DDP meets at each backward)
+    minibatches = min(-(-config.n_envs // config.minibatch), config.n_envs // processes)
+    if minibatches < 1:
+        raise UserError(f"{processes} processes for {config.n_envs} episodes an iteration: at most one each")
     bar = tqdm(range(start, config.iterations), desc=f"train {task.name} (rl)", initial=start,
                total=config.iterations, disable=progress_disabled(progress and accelerator.is_main_process),
                leave=False)
@@ -111,8 +119,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * (1 - it / config.iterations)
         model.eval()
-        drawn = layouts.draw(config.n_envs, it)
-        first_layouts = first_layouts or repr(drawn)
+        drawn = layouts.draw(process_share(config.n_envs, rank, processes), it)
+        first_layouts, first_episodes = first_layouts or repr(drawn), first_episodes or len(drawn)
         episodes = rollout(policy, tokenizer, task, drawn, greedy=False, value_head=policy_value, generator=gen)
         adv, ret = zip(*(gae(ep.rewards, ep.values, task.gamma, config.gae_lambda) for ep in episodes))
         flat = np.concatenate(adv)
@@ -124,25 +132,11 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         model.train()
         seqs = [[vocab[t] for t in ep.tokens_read()] for ep in episodes]  # packed several to a row below
         for _ in range(config.epochs):
-            for chunk in torch.randperm(len(episodes), generator=gen).split(config.minibatch):
+            for chunk in torch.randperm(len(episodes), generator=gen).tensor_split(minibatches):
                 chosen = chunk.tolist()
-                batch = [episodes[i] for i in chosen]
-                ids, positions, starts = pack_batch([seqs[i] for i in chosen], tokenizer.pad_token_id)
-                rows = torch.tensor([starts[j][0] for j, ep in enumerate(batch) for _ in ep.decisions])
-                pos = torch.tensor([starts[j][1] + d for j, ep in enumerate(batch) for d in ep.decisions])
-                dev = accelerator.device
-                logits, values = policy_outputs(model, ids.to(dev), None, rows.to(dev), pos.to(dev), act_ids,
-                                                value_head, position_ids=positions.to(dev))
-                logp_all = torch.log_softmax(logits.float(), -1)
-                actions = torch.tensor([a for ep in batch for a in ep.actions], device=dev)
-                logp = logp_all.gather(1, actions[:, None]).squeeze(1)
-                old = torch.tensor([lp for ep in batch for lp in ep.logprobs], device=dev)
-                a = torch.tensor(np.concatenate([adv[i] for i in chosen]), dtype=torch.float32, device=dev)
-                r = torch.tensor(np.concatenate([ret[i] for i in chosen]), dtype=torch.float32, device=dev)
-                ratio = (logp - old).exp()
-                policy_loss = -torch.min(ratio * a, ratio.clamp(1 - config.clip, 1 + config.clip) * a).mean()
-                entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
-                loss = policy_loss + config.vf_coef * (values - r).pow(2).mean() - config.ent_coef * entropy
+                loss = ppo_loss(model, value_head, [episodes[i] for i in chosen], [seqs[i] for i in chosen],
+                                [adv[i] for i in chosen], [ret[i] for i in chosen], act_ids, tokenizer.pad_token_id,
+                                config, accelerator.device)
                 accelerator.backward(loss)
                 accelerator.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
@@ -160,13 +154,35 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     model = accelerator.unwrap_model(model).eval()
     value_head = accelerator.unwrap_model(value_head)
     resumed = {"resumed_at_iteration": start, "wall_before_resume_s": round(earlier_s, 2)} if start else {}
+    checks = replicas(accelerator, params, first_layouts, first_episodes)
     return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history,
-                               "processes": processes} | resumed | replicas(accelerator, params, first_layouts)
+                               "processes": processes} | resumed | checks
 
 
-def replicas(accelerator, params: list[torch.Tensor], first_layouts: str) -> dict:
+def ppo_loss(model, value_head, batch: list, seqs: list[list[int]], adv: list, ret: list, act_ids: torch.Tensor,
+             pad_id: int, config: PPOConfig, dev) -> torch.Tensor:
+    """The clipped PPO loss of one minibatch (its episodes packed several to a row), its value loss and entropy
+    bonus: means over the minibatch's decisions."""
+    ids, positions, starts = pack_batch(seqs, pad_id)
+    rows = torch.tensor([starts[j][0] for j, ep in enumerate(batch) for _ in ep.decisions])
+    pos = torch.tensor([starts[j][1] + d for j, ep in enumerate(batch) for d in ep.decisions])
+    logits, values = policy_outputs(model, ids.to(dev), None, rows.to(dev), pos.to(dev), act_ids, value_head,
+                                    position_ids=positions.to(dev))
+    logp_all = torch.log_softmax(logits.float(), -1)
+    actions = torch.tensor([a for ep in batch for a in ep.actions], device=dev)
+    logp = logp_all.gather(1, actions[:, None]).squeeze(1)
+    old = torch.tensor([lp for ep in batch for lp in ep.logprobs], device=dev)
+    a = torch.tensor(np.concatenate(adv), dtype=torch.float32, device=dev)
+    r = torch.tensor(np.concatenate(ret), dtype=torch.float32, device=dev)
+    ratio = (logp - old).exp()
+    policy_loss = -torch.min(ratio * a, ratio.clamp(1 - config.clip, 1 + config.clip) * a).mean()
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    return policy_loss + config.vf_coef * (values - r).pow(2).mean() - config.ent_coef * entropy
+
+
+def replicas(accelerator, params: list[torch.Tensor], first_layouts: str, first_episodes: int) -> dict:
     """Checks of a run over several processes: every process ends with the same weights (the gradients were
-    averaged), and each rolled out its own layouts (a digest of its first iteration's, per process)."""
+    averaged), and each rolled out its own share of layouts (a digest of its first iteration's, and their number)."""
     import hashlib
 
     if accelerator.num_processes == 1:
@@ -175,5 +191,6 @@ def replicas(accelerator, params: list[torch.Tensor], first_layouts: str) -> dic
     sums = accelerator.gather(total).cpu()
     digest = int(hashlib.sha256(first_layouts.encode()).hexdigest()[:12], 16)
     digests = accelerator.gather(torch.tensor([digest], device=accelerator.device)).tolist()
+    counts = accelerator.gather(torch.tensor([first_episodes], device=accelerator.device)).tolist()
     return {"weights_in_sync": bool(torch.allclose(sums, sums[0].expand_as(sums), rtol=0, atol=1e-6)),
-            "first_layouts_digest_by_process": [f"{d:012x}" for d in digests]}
+            "first_layouts_digest_by_process": [f"{d:012x}" for d in digests], "first_episodes_by_process": counts}

@@ -1,6 +1,6 @@
 """The supervised training loop shared by search tasks and behaviour cloning: AdamW with warm-up, an optional hold at
 the peak and cosine decay, run through accelerate (a GPU when there is one; several processes under
-`accelerate launch`), with a progress bar."""
+`accelerate launch` or `train --processes N`, each taking its share of every batch), with a progress bar."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from mesaprobe.runtime import follow_free_cores, progress_disabled
+from mesaprobe.errors import UserError
+from mesaprobe.runtime import follow_free_cores, process_share, progress_disabled
 
 
 def cosine_lr(step: int, total: int, warmup: int = 100, hold: float = 0.0) -> float:
@@ -34,8 +35,12 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, hold=hold))
     model, optimizer = accelerator.prepare(model, optimizer)
-    # launched as several processes, each draws its own batches and DDP averages the gradients
-    gen = torch.Generator().manual_seed(seed + 7919 * accelerator.process_index)
+    # launched as several processes, each draws its share of every batch and DDP averages the gradients
+    rank, processes = accelerator.process_index, accelerator.num_processes
+    gen = torch.Generator().manual_seed(seed + 7919 * rank)
+    if batch_size < processes:
+        raise UserError(f"{processes} processes for a batch of {batch_size}: at most one each")
+    batch_size = process_share(batch_size, rank, processes)
     model.train()
     bar = tqdm(range(steps), desc=desc, disable=progress_disabled(progress), leave=False)
     for step in bar:

@@ -53,16 +53,18 @@ def test_two_processes_write_the_run_one_process_writes(argmax_dir, tmp_path):
 
 
 @pytest.mark.trains
-def test_ppo_over_two_processes_rolls_out_apart_averages_gradients_and_saves_once(tmp_path):
-    """Each process rolls out its own layouts; the weights stay identical in every process only if the gradients
-    were averaged (each stepping on its own episodes would drift apart); one process saves."""
+def test_ppo_as_two_processes_splits_each_iteration_averages_gradients_and_saves_once(tmp_path):
+    """`train --processes 2` starts the two processes itself; each rolls out its own half of every iteration's
+    episodes; the weights stay identical in every process only if the gradients were averaged (each stepping on its
+    own episodes would drift apart); one process saves, and the run reports once."""
     out = tmp_path / "rl"
-    done = launch(2, ["train", "gridworld", "--method", "rl", "--steps", "3", "--out", str(out)])
+    done = launch(1, ["train", "gridworld", "--method", "rl", "--steps", "3", "--processes", "2", "--out", str(out)])
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("saved ") == 1
     summary = json.loads((out / "training.json").read_text())
     assert summary["processes"] == 2 and summary["weights_in_sync"] is True
-    assert summary["episode_budget"] == 3 * 128 * 2
+    assert summary["episode_budget"] == 3 * 128  # the iterations' episodes, split: the same run as one process
+    assert summary["first_episodes_by_process"] == [64, 64]
     first, second = summary["first_layouts_digest_by_process"]
     assert first != second  # the processes' own layout streams
 

@@ -1,0 +1,95 @@
+"""`train --processes N` (launch.py): the command each launched process runs asks for the very run that was asked
+for, and the processes' shares of a batch add up to it."""
+import dataclasses
+
+import pytest
+import typer
+
+from mesaprobe.cli import app
+from mesaprobe.cli_support import parse_params
+from mesaprobe.launch import FLAGS, train_command
+from mesaprobe.models.training.options import TrainOptions
+from mesaprobe.runtime import process_share
+from mesaprobe.tasks import get_task
+
+NOT_PASSED = {"processes", "progress"}  # the launched processes are one each; progress follows the terminal
+
+
+def parsed(args: list[str]) -> dict:
+    """What `mesaprobe train` reads from `args` (parsed by the CLI itself, nothing run)."""
+    assert args[0] == "train"
+    command = typer.main.get_command(app).commands["train"]
+    return command.make_context("train", args[1:]).params
+
+
+def test_every_option_but_processes_and_progress_has_its_flag():
+    assert set(FLAGS) == {f.name for f in dataclasses.fields(TrainOptions)} - NOT_PASSED
+
+
+@pytest.mark.parametrize("options", [
+    TrainOptions(),
+    TrainOptions(method="rl", seed=3, steps=7, layers=2, width=32, window=4, pool=50, until_bar=True, overwrite=True,
+                 processes=2),
+    TrainOptions(base="smollm2", lr=1e-4, lora=4, steps=5, processes=3),
+])
+def test_the_launched_command_asks_for_the_same_run(options):
+    params = parsed(train_command("rock-field", "m/out", {"hard": 40, "K": 4}, options))
+    assert (params["task"], str(params["out"]), parse_params(params["param"])) == ("rock-field", "m/out",
+                                                                                   {"hard": 40, "K": 4})
+    assert params["processes"] == 1
+    for field in dataclasses.fields(TrainOptions):
+        if field.name not in NOT_PASSED:
+            assert params[field.name] == getattr(options, field.name), field.name
+
+
+def test_a_task_object_is_passed_by_name_with_its_parameters():
+    task = get_task("rock-field", hard=40, K=4)
+    params = parsed(train_command(task, "m", None, TrainOptions()))
+    assert get_task(params["task"], **parse_params(params["param"])).describe() == task.describe()
+
+
+@pytest.mark.parametrize("n, processes", [(1024, 2), (1025, 2), (128, 3), (5, 8)])
+def test_the_shares_of_a_batch_add_up_and_differ_by_at_most_one(n, processes):
+    shares = [process_share(n, rank, processes) for rank in range(processes)]
+    assert sum(shares) == n and max(shares) - min(shares) <= 1
+
+
+def test_fewer_than_one_process_is_refused():
+    from mesaprobe.errors import UserError
+
+    with pytest.raises(UserError, match="--processes must be at least 1"):
+        TrainOptions(processes=0).check(get_task("argmax"))
+
+
+def test_a_refused_out_is_one_line_before_any_process_starts(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import mesaprobe.launch
+
+    monkeypatch.setattr(mesaprobe.launch.subprocess, "run", lambda *a, **k: pytest.fail("a process was started"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "notes.txt").write_text("mine")
+    done = CliRunner().invoke(app, ["train", "gridworld", "--processes", "2", "--out", str(tmp_path / "m")])
+    assert done.exit_code == 2 and "already exists" in done.output
+    assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+
+
+def test_stopping_the_launcher_sends_it_sigterm_which_it_passes_on_not_sigkill(tmp_path):
+    """torchrun's launcher passes SIGTERM to its processes, which remove their partial output; SIGKILL would leave
+    them running on their own."""
+    import subprocess
+    import sys
+    import time
+
+    from mesaprobe.launch import stop
+
+    said, ready = tmp_path / "said", tmp_path / "ready"
+    code = ("import pathlib, signal, sys, time\n"
+            f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path({str(said)!r}).write_text('TERM'), sys.exit(0)))\n"
+            f"pathlib.Path({str(ready)!r}).touch()\n"
+            "time.sleep(60)\n")
+    launcher = subprocess.Popen([sys.executable, "-c", code])
+    while not ready.exists():
+        time.sleep(0.05)
+    stop(launcher, wait_s=10)
+    assert launcher.returncode == 0 and said.read_text() == "TERM"
