@@ -3,7 +3,8 @@ launcher (torchrun; gloo between CPU processes), each process taking its share o
 one-thread processes trained rock-field PPO 1.3x faster than one process with two threads (benchmarks/train_speed.py):
 their operations are too small to split well between threads. The update is the same as one process's
 (tests/models/training/test_split_update.py), but 4 of 6 rock-field PPO runs as two processes stalled early where no
-one-process run did (experiments/results/rock-field-speed): compare models trained the same way."""
+one-process run did (each process then normalized the advantages by its own share's moments; cause not found:
+experiments/results/rock-field-speed): compare models trained the same way."""
 from __future__ import annotations
 
 import json

@@ -5,10 +5,10 @@ Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not 
 scratch here, while this loop does. It runs through accelerate, so the same code
 uses a GPU when there is one, and under `accelerate launch --num_processes N` (`train --processes N`) the iteration's
 `n_envs` episodes are split among the processes: each rolls out its share (its own layouts and sampling seed) and
-takes its share of every minibatch (advantages normalized over its share), and DDP averages the gradients: the same
-update (tests/models/training/test_split_update.py), 1.3x faster an iteration on two CPU cores than one process with
-two threads (benchmarks/train_speed.py). Rock-field runs so split nonetheless stalled longer early on (4 of 6; cause
-not found: experiments/results/rock-field-speed).
+takes its share of every minibatch (advantages normalized over the whole iteration's), and DDP averages the
+gradients: the same update (tests/models/training/test_split_update.py), 1.3x faster an iteration on two CPU cores
+than one process with two threads (benchmarks/train_speed.py). Rock-field runs so split nonetheless stalled longer
+early on, more often than on one process (experiments/results/rock-field-speed).
 
 A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
 the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
@@ -58,6 +58,18 @@ def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> 
         last = delta + gamma * lam * last
         adv[t] = last
     return adv, adv + np.asarray(values)
+
+
+def iteration_moments(accelerator, advantages: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of the whole iteration's advantages, over every process's share (each share
+    normalized by its own: two-process rock-field runs stalled more often; experiments/results/rock-field-speed)."""
+    if accelerator.num_processes == 1:
+        return advantages.mean(), advantages.std()
+    sums = torch.tensor([[advantages.sum(), (advantages ** 2).sum(), advantages.size]], dtype=torch.float64,
+                        device=accelerator.device)
+    total, squares, n = accelerator.gather(sums).sum(0).tolist()
+    mean = total / n
+    return mean, max(squares / n - mean ** 2, 0.0) ** 0.5
 
 
 def save_state(resume: Path, state: dict) -> None:
@@ -123,8 +135,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         first_layouts, first_episodes = first_layouts or repr(drawn), first_episodes or len(drawn)
         episodes = rollout(policy, tokenizer, task, drawn, greedy=False, value_head=policy_value, generator=gen)
         adv, ret = zip(*(gae(ep.rewards, ep.values, task.gamma, config.gae_lambda) for ep in episodes))
-        flat = np.concatenate(adv)
-        adv = [(a - flat.mean()) / (flat.std() + 1e-8) for a in adv]
+        mean, std = iteration_moments(accelerator, np.concatenate(adv))
+        adv = [(a - mean) / (std + 1e-8) for a in adv]
         success = float(accelerator.gather(torch.tensor([np.mean([ep.success for ep in episodes])],
                                                         device=accelerator.device)).mean())
         history.append(success)

@@ -1,5 +1,6 @@
 """`train --processes N` splits every minibatch among the processes: the update two processes make together is the
-update one process makes from the mean of the two shares' losses (gradients equal to float precision)."""
+update one process makes from the mean of the two shares' losses (gradients equal to float precision), with the
+advantages normalized by the moments of the whole iteration."""
 import os
 import subprocess
 import sys
@@ -27,3 +28,26 @@ def test_two_processes_make_the_one_process_update(tmp_path):
     assert max(g.abs().max().item() for g in grads[1]) > 1e-3  # a real gradient, not zeros
     for one, two in zip(grads[1], grads[2]):
         torch.testing.assert_close(two, one, atol=1e-6, rtol=1e-5)
+
+
+def test_the_iterations_advantages_are_normalized_by_the_moments_of_all_shares():
+    """One process: numpy's own moments (runs stay as they were); several: the moments of every share together."""
+    import numpy as np
+
+    from mesaprobe.models.training.ppo import iteration_moments
+
+    class Shares:  # stands in for accelerate's gather over two processes holding `parts`
+        def __init__(self, parts):
+            self.num_processes, self.device, self.parts = len(parts), "cpu", parts
+
+        def gather(self, local):
+            import torch
+
+            return torch.cat([torch.tensor([[p.sum(), (p ** 2).sum(), p.size]], dtype=torch.float64)
+                              for p in self.parts])
+
+    rng = np.random.default_rng(0)
+    whole = rng.normal(0.3, 2.0, 1000)
+    parts = [whole[:600], whole[600:]]
+    np.testing.assert_allclose(iteration_moments(Shares(parts), parts[0]), (whole.mean(), whole.std()), rtol=1e-10)
+    assert iteration_moments(Shares([whole]), whole) == (whole.mean(), whole.std())
