@@ -61,8 +61,9 @@ def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> 
 
 
 def iteration_moments(accelerator, advantages: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of the whole iteration's advantages, over every process's share (each share
-    normalized by its own: two-process rock-field runs stalled more often; experiments/results/rock-field-speed)."""
+    """Mean and standard deviation of the whole iteration's advantages, over every process's share (the first
+    two-process rock-field runs normalized each share by its own and stalled more often: see
+    experiments/results/rock-field-speed)."""
     if accelerator.num_processes == 1:
         return advantages.mean(), advantages.std()
     sums = torch.tensor([[advantages.sum(), (advantages ** 2).sum(), advantages.size]], dtype=torch.float64,

@@ -41,8 +41,6 @@ def test_the_iterations_advantages_are_normalized_by_the_moments_of_all_shares()
             self.num_processes, self.device, self.parts = len(parts), "cpu", parts
 
         def gather(self, local):
-            import torch
-
             return torch.cat([torch.tensor([[p.sum(), (p ** 2).sum(), p.size]], dtype=torch.float64)
                               for p in self.parts])
 
