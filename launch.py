@@ -2,9 +2,9 @@
 launcher (torchrun; gloo between CPU processes), each process taking its share of every batch. On tiny models two
 one-thread processes trained rock-field PPO 1.3x faster than one process with two threads (benchmarks/train_speed.py):
 their operations are too small to split well between threads. The update is the same as one process's
-(tests/models/training/test_split_update.py), but 4 of 6 rock-field PPO runs as two processes stalled early where no
-one-process run did (each process then normalized the advantages by its own share's moments; cause not found:
-experiments/results/rock-field-speed): compare models trained the same way."""
+(tests/models/training/test_split_update.py), but 6 of 9 rock-field PPO runs as two processes stalled early where
+none of 13 one-process runs did (cause not found: experiments/results/rock-field-speed): compare models trained the
+same way."""
 from __future__ import annotations
 
 import json
@@ -50,7 +50,8 @@ def train_in_processes(task, out: str | Path, params: dict[str, int] | None, opt
         raise UserError(f"--processes {processes}: this machine has {torch.cuda.device_count()} GPU(s), one per "
                         "process")
     threads = max(1, torch.get_num_threads() // processes)
-    command = [sys.executable, *LAUNCHER, "--num_processes", str(processes), "-m", "mesaprobe.cli",
+    command = [sys.executable, *LAUNCHER, "--num_processes", str(processes), "--main_process_port", str(free_port()),
+               "-m", "mesaprobe.cli",
                *train_command(task, out, params, options)]
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MESAPROBE_JOBS": "1"}
     # the processes' own messages (progress, errors) reach the terminal; the main one's `saved` line is ours to say
@@ -63,6 +64,15 @@ def train_in_processes(task, out: str | Path, params: dict[str, int] | None, opt
     if code:
         raise UserError(f"training in {processes} processes failed (exit code {code}); the message above is theirs")
     return json.loads((Path(out) / "training.json").read_text())
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for the processes to meet at (two runs at once on the default one clash)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def stop(launcher: subprocess.Popen, wait_s: float = 60) -> None:
