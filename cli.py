@@ -73,12 +73,10 @@ def train(
                                                     "included (Mistral blocks; default: every earlier token). "
                                                     "With enough blocks to cover the input, early tokens reach the "
                                                     "answer only through the tokens between."),
-    pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances or layouts, over and "
-                                                  "over (default: fresh ones throughout); evaluation stays fresh."),
+    pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances, over and over."),
     until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop at two validation checks in a row "
                                    "at the task's bar +0.01 (30 over --steps, fresh data each), --steps the most."),
-    processes: int = typer.Option(1, help="Train as N processes on this machine (accelerate), each taking its share "
-                                          "of every batch: on CPU, N one-thread processes beat one with N threads."),
+    processes: int = typer.Option(1, help="Train as N processes (accelerate), each with 1/N of every batch."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
     """Train a tiny model on TASK (or fine-tune --base) and save an HF model directory with training.json and card.

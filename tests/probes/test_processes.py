@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from mesaprobe.launch import free_port
+from mesaprobe.launch import LAUNCHER, free_port
 from mesaprobe.probes.run import share_of_rows
 
 
@@ -24,9 +24,7 @@ def launch(processes: int, args: list[str]) -> subprocess.CompletedProcess:
     """`mesaprobe` as one plain process, or as `processes` under `accelerate launch`.
     --multi_gpu is accelerate's torchrun launcher; without a GPU the processes talk over gloo (--cpu alone
     starts one process unless MPI is installed)."""
-    launcher = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-                "--main_process_port", str(free_port()),
-                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launcher = [*LAUNCHER, "--num_processes", str(processes), "--main_process_port", str(free_port())]
     command = [sys.executable, *(launcher if processes > 1 else []), "-m", "mesaprobe.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=600,
                           env=os.environ | {"OMP_NUM_THREADS": "1", "MESAPROBE_JOBS": "1"})

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mesaprobe.launch import free_port
+from mesaprobe.launch import LAUNCHER, free_port
 
 SCRIPT = Path(__file__).with_name("split_update.py")
-LAUNCHER = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no"]
 
 
 @pytest.mark.trains  # two accelerate processes: ~15 s
@@ -21,7 +19,7 @@ def test_two_processes_make_the_one_process_update(tmp_path):
     grads = {}
     for processes in (1, 2):
         out = tmp_path / f"grads{processes}.pt"
-        launcher = [*LAUNCHER, "--main_process_port", str(free_port())] if processes == 2 else []
+        launcher = [*LAUNCHER, "--num_processes", "2", "--main_process_port", str(free_port())] * (processes == 2)
         command = [sys.executable, *launcher, str(SCRIPT), str(out)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300,
                               env=os.environ | {"OMP_NUM_THREADS": "1"})
