@@ -7,8 +7,8 @@ uses a GPU when there is one, and under `accelerate launch --num_processes N` (`
 `n_envs` episodes are split among the processes: each rolls out its share (its own layouts and sampling seed) and
 takes its share of every minibatch (advantages normalized over the whole iteration's), and DDP averages the
 gradients: the same update (tests/models/training/test_split_update.py), 1.3x faster an iteration on two CPU cores
-than one process with two threads (benchmarks/train_speed.py). Rock-field runs so split nonetheless stalled longer
-early on, more often than on one process (experiments/results/rock-field-speed).
+than one process with two threads (benchmarks/train_speed.py). Other draws than one process makes, so another
+trajectory of the same seed; rock-field PPO starts slowly on some seeds either way (experiments/results/rock-field-speed).
 
 A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
 the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
@@ -61,9 +61,8 @@ def gae(rewards: list[float], values: list[float], gamma: float, lam: float) -> 
 
 
 def iteration_moments(accelerator, advantages: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of the whole iteration's advantages, over every process's share (the first
-    two-process rock-field runs normalized each share by its own and stalled more often: see
-    experiments/results/rock-field-speed)."""
+    """Mean and standard deviation of the whole iteration's advantages, over every process's share, as one process
+    normalizes them (the first two-process runs normalized each share by its own)."""
     if accelerator.num_processes == 1:
         return advantages.mean(), advantages.std()
     sums = torch.tensor([[advantages.sum(), (advantages ** 2).sum(), advantages.size]], dtype=torch.float64,
