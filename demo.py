@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parent / "tests" / "fixtures"
 GOAL_SUM = FIXTURES / "goal-sum-sl-0"  # `mesaprobe train goal-sum --seed 0`
 # rock-field's pair: PPO for 100 iterations of 1024 episodes, behaviour cloning on as many distinct layouts
 # (`mesaprobe train rock-field -p N=4 -p K=2 --method rl --steps 100`, `... --steps 3000 --pool 102400`; the PPO
-# model with minibatches of 256 episodes, the default then: its training.json)
+# model with iterations of 1024 episodes and minibatches of 256, the defaults then: its training.json)
 SMALL_FIELD = {"N": 4, "K": 2}
 FINDING = "a finding (no known answer)"
 

@@ -1,10 +1,10 @@
-"""`train --processes N`: the same training run as N processes on this machine, started through accelerate's
-launcher (torchrun; gloo between CPU processes), each process taking its share of every batch. On tiny models two
-one-thread processes trained rock-field PPO 1.3x faster than one process with two threads (benchmarks/train_speed.py):
-their operations are too small to split well between threads. The update is the same as one process's
-(tests/models/training/test_split_update.py). Each process draws its own layouts and samples, so a run of N
-processes is another draw of PPO's spread than the one-process run of the same seed (rock-field PPO starts slowly on
-some seeds either way: experiments/results/rock-field-speed)."""
+"""`train --processes N`: the same training run as N processes on this machine, started through accelerate's launcher
+(torchrun; gloo between CPU processes), each process taking its share of every batch. On tiny models two one-thread
+processes trained rock-field PPO 1.2-1.4x faster than one process with two threads (benchmarks/train_speed.py): their
+operations are too small to split well between threads. The update is the same as one process's
+(tests/models/training/test_split_update.py). Each process draws its own layouts and samples, so a run of N processes is
+another draw of PPO's spread than the one-process run of the same seed (rock-field PPO starts slowly on some seeds
+either way: experiments/results/rock-field-speed)."""
 from __future__ import annotations
 
 import json

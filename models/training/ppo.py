@@ -2,13 +2,13 @@
 learning rate annealed linearly to 0: without it, button's greedy policy fell short of the bar on some seeds).
 
 Why our own loop: TRL 1.16 has no PPO trainer, and its critic-free GRPO did not learn sparse-reward gridworld from
-scratch here, while this loop does. It runs through accelerate, so the same code
-uses a GPU when there is one, and under `accelerate launch --num_processes N` (`train --processes N`) the iteration's
-`n_envs` episodes are split among the processes: each rolls out its share (its own layouts and sampling seed) and
-takes its share of every minibatch (advantages normalized over the whole iteration's), and DDP averages the
-gradients: the same update (tests/models/training/test_split_update.py), 1.3x faster an iteration on two CPU cores
-than one process with two threads (benchmarks/train_speed.py). Other draws than one process makes, so another
-trajectory of the same seed; rock-field PPO starts slowly on some seeds either way (experiments/results/rock-field-speed).
+scratch here, while this loop does. It runs through accelerate, so the same code uses a GPU when there is one, and under
+`accelerate launch --num_processes N` (`train --processes N`) the iteration's `n_envs` episodes are split among the
+processes: each rolls out its share (its own layouts and sampling seed) and takes its share of every minibatch
+(advantages normalized over the whole iteration's), and DDP averages the gradients: the same update
+(tests/models/training/test_split_update.py), 1.2-1.4x faster an iteration on two CPU cores than one process with two
+threads (benchmarks/train_speed.py). Other draws than one process makes, so another trajectory of the same seed;
+rock-field PPO starts slowly on some seeds either way (experiments/results/rock-field-speed).
 
 A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
 the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
@@ -167,6 +167,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     value_head = accelerator.unwrap_model(value_head)
     resumed = {"resumed_at_iteration": start, "wall_before_resume_s": round(earlier_s, 2)} if start else {}
     checks = replicas(accelerator, params, first_layouts, first_episodes)
+    accelerator.free_memory()  # drops the DDP wrappers, which hold the process group (runtime.process_state)
     return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history,
                                "processes": processes} | resumed | checks
 

@@ -53,4 +53,6 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
         if stop is not None and stop.reached(accelerator.unwrap_model(model), step + 1):
             break
         follow_free_cores()
-    return accelerator.unwrap_model(model).eval()
+    model = accelerator.unwrap_model(model).eval()
+    accelerator.free_memory()  # drops the DDP wrapper, which holds the process group (runtime.process_state)
+    return model

@@ -44,3 +44,5 @@ loss = (loss_of(0) + loss_of(1)) / 2 if processes == 1 else loss_of(rank)
 accelerator.backward(loss)
 if accelerator.is_main_process:
     torch.save([p.grad.detach().clone() for p in params], sys.argv[1])
+model, value_head = accelerator.free_memory(model, value_head)  # the DDP wrappers hold the process group
+accelerator.end_training()  # ends it before exit (runtime.process_state says why)

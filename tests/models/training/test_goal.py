@@ -79,7 +79,7 @@ def test_the_kv_cached_rollout_matches_full_recomputation(name):
     assert len({len(ep.actions) for ep in runs[0]}) > 1  # rows left the batch at different steps
 
 
-@pytest.mark.parametrize("name,n_envs", [("gridworld", 128), ("rock-field", 1024), ("maze", 1024)])
+@pytest.mark.parametrize("name,n_envs", [("gridworld", 128), ("rock-field", 2048), ("maze", 1024)])
 def test_ppo_spends_the_tasks_episode_budget_in_the_tasks_batches(name, n_envs):
     """rock-field and maze learn under PPO only with large batches per iteration (README); the budget stays the one
     behaviour cloning gets."""
