@@ -13,19 +13,20 @@ def process_state():
     import torch
     from accelerate import PartialState
 
+    global _group_ends_at_exit
     state = PartialState(cpu=not torch.cuda.is_available())
-    if state.num_processes > 1 and state.backend == "gloo" and not _GROUP_ENDS_AT_EXIT:
+    if state.num_processes > 1 and state.backend == "gloo" and not _group_ends_at_exit:
         # a gloo group still alive when the interpreter tears down can abort the process (SIGABRT, "terminate called
         # without an active exception"; pytorch/pytorch#190489): two launches at once under `pytest -n 2` did, ~2 in
         # 5. The training loops drop their DDP wrappers (accelerator.free_memory), which hold it, before this runs
         import atexit
 
         atexit.register(state.destroy_process_group)
-        _GROUP_ENDS_AT_EXIT.append(True)
+        _group_ends_at_exit = True
     return state
 
 
-_GROUP_ENDS_AT_EXIT: list[bool] = []
+_group_ends_at_exit = False  # process_state registered the group's end at exit
 
 
 def process_share(n: int, rank: int, processes: int) -> int:

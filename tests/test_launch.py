@@ -66,7 +66,7 @@ def test_a_refused_out_is_one_line_before_any_process_starts(tmp_path, monkeypat
 
     import mesaprobe.launch
 
-    monkeypatch.setattr(mesaprobe.launch.subprocess, "run", lambda *a, **k: pytest.fail("a process was started"))
+    monkeypatch.setattr(mesaprobe.launch, "train_in_processes", lambda *a, **k: pytest.fail("processes were started"))
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "notes.txt").write_text("mine")
     done = CliRunner().invoke(app, ["train", "gridworld", "--processes", "2", "--out", str(tmp_path / "m")])
