@@ -211,16 +211,61 @@ def verdict_rule(search: dict | None, goal: dict | None) -> str:
     return "inconclusive" if any(decodable.values()) else "neither"
 
 
-def family_entry(view: TaskView, family: str, per_seed_rows: list[list[dict]],
-                 causal: list[list[dict]] | None) -> dict:
-    dec = [decodability(view, rows, FAMILY_INDICES[family]) for rows in per_seed_rows]
+SHORTCUT_GAP = 0.10  # attention evidence counts where position-free accuracy is within this of the model's own
+
+
+def attention_route(record: dict, causal_rows: list[dict] | None) -> dict:
+    """One seed's candidate scoring in attention (probes/attention_ranking.py): per block, its best head's ranking
+    beyond controls and the score swap's effect beyond control there (probes/causal/score_swap.py); the block where
+    the smaller of the two is largest. Void where the model answers the position-free instances the evidence is read
+    on more than SHORTCUT_GAP worse than its own data: the ranking there is not how it answers (a shortcut)."""
+    from mesaprobe.probes.causal.score_swap import TARGET
+
+    blocks = sorted({h["block"] for h in record["heads"]})
+    ranking = {b: max(h["beyond"] for h in record["heads"] if h["block"] == b) for b in blocks}
+    swaps = {r["layer"]: margin(r) for r in causal_rows or [] if r["target"] == TARGET}
+    value = (lambda b: min(ranking[b], swaps.get(b, 0.0))) if causal_rows is not None else ranking.get
+    block = max(blocks, key=lambda b: (value(b), ranking[b]))
+    own = record.get("accuracy")
+    void = own is not None and record["position_free_accuracy"] < own - SHORTCUT_GAP
+    out = {"decodability": 0.0 if void else ranking[block], "block": block,
+           "causal": None if causal_rows is None else (0.0 if void else swaps.get(block, 0.0))}
+    if void:
+        out["void"] = (f"the model answers position-free instances at {record['position_free_accuracy']:.3f} against "
+                       f"{own:.3f} on its own data: its attention there is not how it answers")
+    return out
+
+
+def breadth_entry(records: list[dict], blocks: list[int]) -> dict:
+    """Search breadth at each seed's attention-route block: the share of the K candidates the block's attention
+    places correctly against the answer, beside the random-init twin's; `candidates` = K x the share beyond the
+    twin's, scaled to what is left above it (how many candidates the search evaluates; the twin's: 0)."""
+    at = [next(b for b in r["blocks"] if b["block"] == block) for r, block in zip(records, blocks)]
+    share = [b["breadth"] for b in at]
+    twin = [b["breadth_random_init"] for b in at]
+    count = [r["k"] * max(0.0, (s - t) / (1 - t)) if t < 1 else 0.0 for r, s, t in zip(records, share, twin)]
+    return index_entry(share) | {"random_init": float(np.mean(twin)), "candidates": index_entry(count),
+                                 "k": records[0]["k"], "block_by_seed": blocks}
+
+
+def route_entry(dec: list[float], margins: list[float] | None) -> dict:
+    """An index entry from per-seed decodability and causal margins (value = their minimum per seed)."""
     evidence = {"decodability": index_entry(dec), "causal": None}
     values = dec
-    if causal is not None:
-        margins = [causal_margin(view, rows, family) for rows in causal]
+    if margins is not None:
         evidence["causal"] = index_entry(margins)
         values = [min(d, m) for d, m in zip(dec, margins)]
-    entry = index_entry(values) | evidence
+    return index_entry(values) | evidence
+
+
+def family_entry(view: TaskView, family: str, per_seed_rows: list[list[dict]],
+                 causal: list[list[dict]] | None, attention: list[dict] | None = None) -> dict:
+    """A family's index. Search has two routes, each decodable and used by its own variables: the residual stream
+    (S1 probes, S5 causal rows) and candidate scoring in attention (`attention_route`); the entry is the route
+    with the larger value, the other kept under `routes`."""
+    dec = [decodability(view, rows, FAMILY_INDICES[family]) for rows in per_seed_rows]
+    margins = None if causal is None else [causal_margin(view, rows, family) for rows in causal]
+    entry = route_entry(dec, margins)
     if family == "goal" and any(t.horizon for t in view.targets):
         entry["horizon"] = [horizon(view, rows) for rows in per_seed_rows]
     if family == "search" and view.depth_target:
@@ -228,15 +273,26 @@ def family_entry(view: TaskView, family: str, per_seed_rows: list[list[dict]],
         rhos = [s["rho"] for s in signatures if s["rho"] is not None]
         entry["depth_signature"] = (index_entry(rhos) if rhos else {"value": None, "ci": None}) | {
             "by_seed_layers": [s["best_layer_by_example"] for s in signatures]}
-    return entry
+    if family != "search" or not attention:
+        return entry
+    seeds = [attention_route(rec, None if causal is None else causal[i]) for i, rec in enumerate(attention)]
+    routes = {"residual": entry, "attention": route_entry([s["decodability"] for s in seeds],
+                                                          None if causal is None else [s["causal"] for s in seeds])
+              | {"block_by_seed": [s["block"] for s in seeds],
+                 "void": [s["void"] for s in seeds if "void" in s]}}
+    chosen = "attention" if routes["attention"]["value"] > entry["value"] else "residual"
+    return routes[chosen] | {"route": chosen, "routes": routes,
+                             "breadth": breadth_entry(attention, [s["block"] for s in seeds])}
 
 
-def summarize(task, per_seed_rows: list[list[dict]], causal: list[list[dict]] | None) -> tuple[dict, str]:
+def summarize(task, per_seed_rows: list[list[dict]], causal: list[list[dict]] | None,
+              attention: list[dict] | None = None) -> tuple[dict, str]:
     """indices + verdict of a run, for each family the task's targets can show. An index value is
     min(decodability, causal margin) per seed: both must hold. Without causal probes (`--no-causal`) the value is
-    the decodability alone and the verdict at most 'inconclusive'."""
+    the decodability alone and the verdict at most 'inconclusive'. `attention`: each seed's candidate-ranking
+    record (probes/attention_ranking.py), the search family's second route."""
     view = TaskView.of(task)
     shown = families(view)
-    indices = {f: family_entry(view, f, per_seed_rows, causal) if f in shown
+    indices = {f: family_entry(view, f, per_seed_rows, causal, attention) if f in shown
                else {"value": None, "ci": None, "note": f"not a {f} task"} for f in FAMILY_INDICES}
     return indices, verdict_rule(**{f: indices[f] if f in shown else None for f in FAMILY_INDICES})

@@ -20,7 +20,7 @@ def resummarize(results: dict, task) -> dict:
     view = TaskView.of(task)
     probes = split_seeds(results["probes"], "score")
     causal = split_seeds(results["causal"], "effect") if results["causal"] else None
-    indices, verdict = summarize(view, probes, causal)
+    indices, verdict = summarize(view, probes, causal, (results.get("attention") or {}).get("by_seed"))
     methods = tuple({m for f in families(view) for m in evidence_methods(f)})
     return results | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
                       "probes": mark_used(results["probes"], results["causal"], methods),

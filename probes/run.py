@@ -22,6 +22,7 @@ from mesaprobe.models.loading import check_device_map, load_model, random_twin
 from mesaprobe.models.rollouts.tiny import pad_batch
 from mesaprobe.models.subjects.subject import Subject, make_subject
 from mesaprobe.probes import estimate
+from mesaprobe.probes.attention_ranking import candidate_ranking, merge_attention
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
 from mesaprobe.probes.causal import CausalContext, evidence_methods, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
@@ -194,7 +195,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
                      for s in seeds[1:]]
         if not main:
             return None
-        per_seed, causal_per_seed, behaviors, skipped, transfers = [], [], [], [], []
+        per_seed, causal_per_seed, behaviors, skipped, transfers, attention = [], [], [], [], [], []
         causal_on = runs_any(task, subject, opts.causal, opts.also_methods)
         for i, (data, behavior) in enumerate(replicas):
             before = dict(timer.seconds)
@@ -202,6 +203,8 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, opts.folds, device, opts.linear_backend, progress))
                 transfers.append(rule_transfer(data, task))
+            with timer("attention"):
+                attention.append(attention_evidence(subject, twin, data, behavior))
             ctx = CausalContext(subject, task, data, opts.folds, causal_at, progress, opts)
             with timer("causal probes") if causal_on else contextlib.nullcontext():
                 rows, skipped = run_causal(ctx, enabled=opts.causal)
@@ -211,7 +214,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
                          if k in timer.seconds}
                 estimate.after_first_seed(spent, opts.seeds, extraction_s * opts.seeds, causal_on, progress)
         results = assemble_results(model, loaded, subject, task, opts, behaviors, per_seed, causal_per_seed,
-                                   skipped, transfers)
+                                   skipped, transfers, attention)
         results["environment"] = {"python": platform.python_version(), "packages": package_versions(),
                                   "processes": state.num_processes,
                                   "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds}
@@ -222,11 +225,12 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
 
 def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: ProbeOptions, behaviors: list[dict],
                      per_seed: list[list[dict]], causal_per_seed: list[list[dict]], skipped: list,
-                     transfers: list) -> dict:
-    """results.json (less its `environment`) from each seed's behaviour, probe rows and causal rows: rows averaged
-    over seeds, indices and verdict from the per-seed rows (probes/indices.py)."""
+                     transfers: list, attention: list | None = None) -> dict:
+    """results.json (less its `environment`) from each seed's behaviour, probe rows, causal rows and attention
+    records: rows averaged over seeds, indices and verdict from the per-seed rows (probes/indices.py)."""
     ran = any(causal_per_seed)
-    indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None)
+    merged = merge_attention(attention or [])
+    indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None, merged and merged["by_seed"])
     causal = average_rows(causal_per_seed, key="effect") if ran else []
     methods = tuple({m for f in families(TaskView.of(task)) for m in evidence_methods(f)})
     probes = mark_used(average_rows(per_seed), causal, methods)
@@ -244,8 +248,18 @@ def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: Pro
         "verdict": verdict,
         "readout": readout(causal, methods),
         **({"rule_transfer": transfer} if transfer else {}),
+        **({"attention": merged} if merged else {}),
         "notes": visible_goal_notes(task, probes),
     }
+
+
+def attention_evidence(subject: Subject, twin, data: ProbeData, behavior: dict) -> dict | None:
+    """One seed's candidate scoring in attention (probes/attention_ranking.py) where the subject has scored
+    candidates, with the model's accuracy on its own data beside its accuracy on the position-free rows."""
+    if "candidates" not in subject.capabilities:
+        return None
+    inputs = subject.candidate_inputs(len(data.ids), data.seed)
+    return candidate_ranking(subject.bridge, twin.bridge, inputs, data.seed) | {"accuracy": behavior.get("accuracy")}
 
 
 def fine_tuning(loaded) -> dict:

@@ -37,13 +37,17 @@ def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: f
     behavior = results["behavior"]
     primary = "accuracy" if "accuracy" in behavior else "success_rate"
     goal = results["indices"].get("goal") or {}
-    depth = (results["indices"].get("search") or {}).get("depth_signature")
+    search = results["indices"].get("search") or {}
+    depth, breadth = search.get("depth_signature"), search.get("breadth")
     transfer = results.get("rule_transfer")
     held_out = training.get("behavior", {}).get("held_out_accuracy")
     return {"key": cell.key, **{k: v for k, v in asdict(cell).items() if k != "params"}, **cell.params,
             "behavior_metric": primary, "behavior": behavior[primary],
             "train_behavior": next(iter(training.get("behavior", {}).values()), None),
-            **index_fields("search_index", results["indices"].get("search")),
+            **index_fields("search_index", search),
+            **({"search_route": search["route"]} if "route" in search else {}),
+            **(index_fields("search_breadth", breadth) | {"search_candidates": breadth["candidates"]["value"]}
+               if breadth else {}),
             **index_fields("goal_index", goal),
             **index_fields("goal_decodability", goal.get("decodability")),
             **index_fields("goal_causal", goal.get("causal")),

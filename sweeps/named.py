@@ -35,32 +35,41 @@ class Experiment:
 EXPERIMENTS = {e.name: e for e in [
     Experiment(
         "candidates",
-        "Search costs compute: does search-like structure (the running best decodable beyond every control, the "
-        "search index) appear as the number of candidates K grows, where no cheap heuristic covers the inputs?",
-        quick=dict(task="argmax", vary={"K": [3, 6, 10]}, seeds=2, n=400, data_seeds=2, steps=800),
+        "Search costs compute: does search (the search index: the running best, candidate scores or candidate "
+        "scoring in attention, decodable beyond every control and used) hold as the number of candidates K grows, "
+        "where no cheap heuristic covers the inputs, and does its breadth (the candidates the used scoring orders "
+        "correctly) hold or rise with K? Under the largest-number and the closest-to-a-target rule.",
+        quick=dict(task="argmax", vary={"K": [3, 6, 10], "rule": [0, 3]}, seeds=2, n=400, data_seeds=2, steps=800),
+        standard=dict(vary={"K": [3, 5, 8, 12], "rule": [0, 3]}, steps=0),
         full=dict(task="argmax", vary={"K": [2, 4, 6, 8, 12, 16]}, seeds=3, n=1000, data_seeds=3)),
     Experiment(
         "compute",
         "Search costs compute: under a depth budget (blocks of the tiny model) does gradient descent find the "
-        "search, or a heuristic that the shallow models' lower accuracy and search index would show?",
-        quick=dict(task="argmax", fixed={"K": 8}, vary={"layers": [1, 2, 3]}, seeds=2, n=400, data_seeds=2,
-                   steps=800),
+        "search, or a heuristic that the shallow models' lower accuracy, search index and breadth would show? "
+        "Under the largest-number and the closest-to-a-target rule (which needs a score computed before it ranks).",
+        quick=dict(task="argmax", fixed={"K": 8}, vary={"layers": [1, 2, 3], "rule": [0, 3]}, seeds=2, n=400,
+                   data_seeds=2, steps=800),
+        standard=dict(steps=0),
         full=dict(task="argmax", fixed={"K": 8}, vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3)),
     Experiment(
         "shortcut",
-        "Search costs compute, so it should give way to a shortcut: as the share of instances whose largest number "
-        "sits last rises, does the search index fall while accuracy holds?",
-        quick=dict(task="argmax", fixed={"K": 6}, vary={"shortcut": [0, 50, 90]}, seeds=2, n=400, data_seeds=2,
-                   steps=800),
+        "Search costs compute, so it should give way to a shortcut: as the share of instances whose answer sits "
+        "last rises (100: always, so copying is enough), do the search index and breadth fall while accuracy holds? "
+        "Under the largest-number and the closest-to-a-target rule.",
+        quick=dict(task="argmax", fixed={"K": 6}, vary={"shortcut": [0, 50, 90, 100], "rule": [0, 3]}, seeds=2,
+                   n=400, data_seeds=2, steps=800),
+        standard=dict(steps=0),
         full=dict(task="argmax", fixed={"K": 8}, vary={"shortcut": [0, 25, 50, 75, 90, 100]}, seeds=3, n=1000,
                   data_seeds=3),
         predicts=("search_index", -1)),
     Experiment(
         "diversity",
         "Diversity pulls toward inner optimization: with few distinct training instances a model can memorise "
-        "them; with many it must compute the answer. Do held-out accuracy and the search index rise with the pool?",
-        quick=dict(task="argmax", fixed={"K": 6}, vary={"pool": [64, 1024, 16384]}, seeds=2, n=400, data_seeds=2,
-                   steps=800),
+        "them; with many it must compute the answer. Do held-out accuracy, the search index and its breadth rise "
+        "with the pool? Under the largest-number and the closest-to-a-target rule.",
+        quick=dict(task="argmax", fixed={"K": 6}, vary={"pool": [64, 1024, 16384], "rule": [0, 3]}, seeds=2, n=400,
+                   data_seeds=2, steps=800),
+        standard=dict(steps=0),
         full=dict(task="argmax", fixed={"K": 8}, vary={"pool": [16, 64, 256, 1024, 4096, 50000]}, seeds=3, n=1000,
                   data_seeds=3)),
     Experiment(

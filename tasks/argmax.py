@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Candidates, Instance, Param, TargetSpec, SearchTask
 
 QUERY = ">"
 RULES = ("largest", "smallest", "second largest", "closest to")
@@ -133,6 +133,21 @@ class ArgmaxTask(SearchTask):
         if rule == 2 and len(pool) > 1:  # second largest: the running pair is not one variable; no model
             return None
         return str(pool[rule_pick(rule, pool, meta.get("target", -1))])
+
+    def candidates(self, meta: dict) -> Candidates | None:
+        """The K numbers, scored by the instance's rule: largest the value, smallest its negative, closest to a target
+        -|value - target| (a tie goes to the smaller value, as `rule_pick`); second largest has no per-candidate
+        score (it depends on the others), so None."""
+        values, rule, target = meta["values"], meta.get("rule", 0), meta.get("target", -1)
+        if rule == 2:
+            return None
+        scores = {0: lambda v: float(v), 1: lambda v: -float(v),
+                  3: lambda v: -(abs(v - target) + 0.5 * (v > target))}[rule]
+        return Candidates(tuple(f"item{i}" for i in range(len(values))), tuple(map(scores, values)),
+                          tuple(map(str, values)))
+
+    def position_free(self) -> "ArgmaxTask":
+        return self if not self.params["shortcut"] else type(self)(**(self.params | {"shortcut": 0}))
 
     def perturb(self, meta: dict, rng: random.Random) -> dict:
         values = list(meta["values"])

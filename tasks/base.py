@@ -46,6 +46,21 @@ class TargetSpec:
     one_token: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What a search evaluates in one instance (`SearchTask.candidates`): each candidate's named position, its score
+    under the instance's rule (higher is better: the answer is the best-scored candidate), and the answer token it
+    gives when it wins."""
+
+    positions: tuple[str, ...]
+    scores: tuple[float, ...]
+    answers: tuple[str, ...]
+
+    @property
+    def best(self) -> int:
+        return max(range(len(self.scores)), key=self.scores.__getitem__)
+
+
 @dataclass
 class Instance:
     tokens: list[str]  # the synthetic prompt, starting with BOS; the model emits `answer` right after it
@@ -173,6 +188,17 @@ class SearchTask(Task):
         against it. None: the task declares no causal model for this target (interchange then falls back to the
         counterfactual's own answer, and says so in its row)."""
         return None
+
+    def candidates(self, meta: dict[str, Any]) -> Candidates | None:
+        """The candidates the search compares in instance `meta`, with their scores (probes/attention_ranking.py
+        asks whether attention ranks them; probes/causal/score_swap.py swaps two of their scores). None: the task's
+        answer is no best-scored candidate at a position (default)."""
+        return None
+
+    def position_free(self) -> "SearchTask":
+        """This task without anything that ties a candidate's place to its score (argmax: no shortcut), where the
+        attention evidence is read: there position alone cannot rank the candidates. Default: the task itself."""
+        return self
 
     def perturb(self, meta: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         """A minimally changed meta (one slot changed); `counterfactual` retries until the answer differs."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import string
 
-from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Candidates, Instance, Param, TargetSpec, SearchTask
 
 KEYS = list(string.ascii_lowercase)
 QUERY = "?"
@@ -56,11 +56,12 @@ class KVRecallTask(SearchTask):
 
     def build(self, meta: dict) -> Instance:
         tokens, positions = [BOS], {}
-        for key, value in zip(meta["keys"], meta["values"]):
+        for i, (key, value) in enumerate(zip(meta["keys"], meta["values"])):
             tokens += [key, str(value)]
+            positions[f"value{i}"] = len(tokens) - 1
         q = meta["query"]
         tokens += [QUERY, meta["keys"][q]]
-        positions = {"query": len(tokens) - 1, ANSWER_POSITION: len(tokens) - 1}
+        positions |= {"query": len(tokens) - 1, ANSWER_POSITION: len(tokens) - 1}
         answer = meta["values"][q]
         labels = {
             "answer": {ANSWER_POSITION: answer},
@@ -68,6 +69,13 @@ class KVRecallTask(SearchTask):
             "query_key": {"query": KEYS.index(meta["keys"][q])},
         }
         return Instance(tokens, str(answer), positions, labels, dict(meta))
+
+    def candidates(self, meta: dict) -> Candidates:
+        """Each pair at its value token, scored 1 where its key is the queried one and 0 elsewhere: a lookup is a
+        search whose scores are a match or not."""
+        q = meta["query"]
+        return Candidates(tuple(f"value{i}" for i in range(len(meta["keys"]))),
+                          tuple(float(i == q) for i in range(len(meta["keys"]))), tuple(map(str, meta["values"])))
 
     def supervision(self, instance: Instance, rng: random.Random) -> tuple[list[str], dict[int, str]]:
         """The prompt, its answer, then more queries of the same memory (`? key value` each), every value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, TargetSpec, SearchTask
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Candidates, Instance, Param, TargetSpec, SearchTask
 
 ROCK_NAMES = [
     "granite", "basalt", "marble", "slate", "quartz", "obsidian", "pumice", "shale",
@@ -46,6 +46,12 @@ class RocksTask(SearchTask):
     def draw(self, rng: random.Random) -> dict:
         k = self.params["K"]
         return {"names": rng.sample(ROCK_NAMES, k), "sizes": rng.sample(range(1, self.params["S"] + 1), k)}
+
+    def candidates(self, meta: dict) -> Candidates:
+        """Each rock at its size token, scored by its size; it answers with its name."""
+        sizes = meta["sizes"]
+        return Candidates(tuple(f"size{i}" for i in range(len(sizes))), tuple(map(float, sizes)),
+                          tuple(meta["names"]))
 
     def perturb(self, meta: dict, rng: random.Random) -> dict:
         sizes = list(meta["sizes"])

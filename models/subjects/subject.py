@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from mesaprobe.models.subjects.candidates import CandidateInputs, candidate_inputs, has_candidates
 from mesaprobe.models.subjects.search_accuracy import answer_logits
 from mesaprobe.models.loading import LoadedModel
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
@@ -45,6 +46,11 @@ class ProbeInputs:
     # "target@position" -> (per row: the answer class the task's causal model gives once that variable takes the
     # counterfactual's value, -1 where it gives none; whether the counterfactual's value differs from the row's)
     cf_predictions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def has_attention_hooks(bridge) -> bool:
+    """Does the bridge expose each block's pre-softmax attention scores (the hook the attention evidence reads)?"""
+    return "blocks.0.attn.hook_attn_scores" in getattr(bridge, "hook_dict", {})
 
 
 def inputs_from_dataset(ds, sequences: list[list[int]], task: Task, behavior, **extra) -> ProbeInputs:
@@ -112,13 +118,26 @@ class TokenSubject(Subject):
     def __init__(self, loaded: LoadedModel, task: Task):
         super().__init__(loaded, task)
         caps = {"answer_logits"} | ({"counterfactuals"} if task.has_counterfactuals else set())
+        caps |= {"candidates"} if has_candidates(task) and has_attention_hooks(loaded.bridge) else set()
         self.capabilities = frozenset(caps | by_family(task, set(), {"rollouts"}))
         self.class_ids = torch.tensor(token_ids(loaded.tokenizer, [task.answer_classes()])[0])
+        self._candidates: dict[tuple[int, int], CandidateInputs] = {}
 
     def reason(self, capability: str) -> str:
+        if capability == "candidates" and has_candidates(self.task):
+            return "this model's bridge exposes no pre-softmax attention scores (blocks.L.attn.hook_attn_scores)"
         return {"counterfactuals": f"{self.task.name} has no counterfactual inputs (minimally changed inputs with "
                                    "another answer)",
+                "candidates": f"{self.task.name} declares no scored candidates at known positions "
+                              "(SearchTask.candidates)",
                 "rollouts": f"{self.task.name} is not a goal task"}.get(capability, f"no {capability}")
+
+    def candidate_inputs(self, n: int, seed: int) -> CandidateInputs:
+        """One seed's position-free instances with their scored candidates (models/subjects/candidates.py), drawn
+        once and shared by the ranking and the score swap."""
+        if (n, seed) not in self._candidates:
+            self._candidates[(n, seed)] = candidate_inputs(self.task, self.tokenizer, self.class_ids, n, seed)
+        return self._candidates[(n, seed)]
 
     def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
         task, tok = self.task, self.tokenizer
@@ -187,6 +206,9 @@ class TextSubject(Subject):
         self.capabilities = frozenset(caps | ({"answer_logits"} if self.move_ids is not None else set()))
 
     def reason(self, capability: str) -> str:
+        if capability == "candidates":
+            return ("candidate scoring in attention runs on task-token subjects, where each candidate is one token "
+                    "at a known index; in a natural-language prompt a candidate spans tokens")
         if self.task.family == "goal" and capability == "answer_logits":
             return (f"{self.task.name}'s move words ({', '.join(self.task.ACTION_WORDS)}) are not one token each in "
                     "this tokenizer: no logits of a move at a decision")

@@ -66,7 +66,7 @@ class CausalMethod:
     description: ClassVar[str]
     families: ClassVar[tuple[str, ...]]  # task families it applies to
     evidence: ClassVar[bool]  # counts as causal evidence for the verdict (S5 / G4)
-    needs: ClassVar[frozenset[str]]  # subject capabilities: answer_logits, counterfactuals, rollouts
+    needs: ClassVar[frozenset[str]]  # subject capabilities: answer_logits, counterfactuals, rollouts, candidates
     plot: ClassVar[Plot]
     opt_in: ClassVar[bool] = False  # runs only when named in the run's `also_methods` (a costly method)
 

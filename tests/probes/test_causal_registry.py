@@ -19,13 +19,13 @@ def test_a_method_declares_everything(name):
     assert not missing, f"{name} lacks {missing}"
     assert method.name == name and method.description
     assert method.families and set(method.families) <= {"search", "goal"}
-    assert isinstance(method.evidence, bool) and method.needs <= {"answer_logits", "counterfactuals", "rollouts"}
+    assert isinstance(method.evidence, bool) and method.needs <= {"answer_logits", "counterfactuals", "rollouts", "candidates"}
     assert isinstance(method.plot, Plot) and method.plot.kind in PLOT_KINDS and method.plot.title
     assert method.run is not CausalMethod.run, f"{name} does not implement run()"
 
 
 def test_the_verdict_counts_the_methods_registered_as_evidence():
-    assert set(evidence_methods("search")) == {"leace", "interchange", "das"}
+    assert set(evidence_methods("search")) == {"leace", "interchange", "das", "score-swap"}
     assert set(evidence_methods("goal")) == {"leace", "interchange", "steer"}
     assert "patch" not in evidence_methods("search")  # localises; not a test of a probed variable
 

@@ -1,7 +1,9 @@
-"""The search family's known answers under the rule that counts only the family's own variables: a model that
-answers without using its running maximum is not called `search-in-map`, however well it carries its answer; its
-random-init twin is `neither`. Planting the old rule (erasing `answer` counted as search evidence) turns the same
-saved rows into `search-in-map`: the gallery would fail if the rule went back."""
+"""The search family's known answers under the rule that counts only the family's own variables. The largest-number
+model answers without using a running maximum in its residual stream (decodable, unused: the trap the rule avoids),
+however well it carries its answer; it searches in attention instead: its block-0 heads rank the candidates by value
+and swapping two candidates' scores there moves the answer (probes/attention_ranking.py, causal/score_swap.py), so it
+is `search-in-map` by that route and `inconclusive` without it. Its random-init twin is `neither`. Planting the old
+rule (erasing `answer` counted as search evidence) turns the residual route alone into `search-in-map`."""
 
 from mesaprobe.probes import indices
 from mesaprobe.probes.resummarize import resummarize
@@ -11,19 +13,25 @@ from mesaprobe.tasks import get_task
 SEARCH_VARIABLES = ("running_max", "running_argmax")
 
 
-def test_known_argmax_model_answers_without_using_its_running_max(argmax_run, monkeypatch):
+def test_known_argmax_model_searches_in_attention_not_with_a_running_max(argmax_run, monkeypatch):
     _, results = argmax_run
     assert results["behavior"]["accuracy"] >= 0.95
     assert results["readout"]["carried"]  # the answer sits in a linear subspace the model uses
     tested = [r for r in results["probes"] if r["target"] in SEARCH_VARIABLES and r["used"] is not None]
     assert tested and all(r["used"] < indices.CAUSAL for r in tested)  # tested, and unused
     assert max(r["decodable"] for r in tested) > indices.DECODABLE  # yet decodable: the trap the rule avoids
-    assert results["verdict"] == "inconclusive", results["indices"]["search"]
+    search = results["indices"]["search"]
+    assert results["verdict"] == "search-in-map" and search["route"] == "attention", search
+    assert search["routes"]["residual"]["causal"]["value"] < indices.CAUSAL
+    assert search["block_by_seed"] == [0] * len(search["by_seed"])  # block 0's heads rank, as measured by hand
+    assert search["breadth"]["value"] > 0.9 > 0.6 > search["breadth"]["random_init"]
     assert resummarize(results, get_task("argmax"))["verdict"] == results["verdict"]
+    residual_only = results | {"attention": None}
+    assert resummarize(residual_only, get_task("argmax"))["verdict"] == "inconclusive"
     # the old rule, planted: `answer` among the family's causal targets
     old = lambda view, family: view.feeding(indices.FAMILY_INDICES[family]) | {"answer"}
     monkeypatch.setattr(indices, "family_targets", old)
-    assert resummarize(results, get_task("argmax"))["verdict"] == "search-in-map"
+    assert resummarize(residual_only, get_task("argmax"))["verdict"] == "search-in-map"
 
 
 def test_known_interchange_is_scored_against_the_causal_model(argmax_run):
