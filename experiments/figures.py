@@ -54,9 +54,7 @@ def figure(name: str):
     for r in rows:  # rows that carry their parts (latent-goal models, re-summarised) keep them
         r |= {f"{family} {k}": v for k, v in parts(name, size, r, family).items() if f"{family} {k}" not in r}
     series = [index, f"{family} decodable", f"{family} causal"]
-    measure = exp.predicts[0]
-    if measure not in series and measure != "behavior":
-        series.append(measure)
+    series += [m for m, _ in exp.predicts if m not in series and m != "behavior"]
     values = list(spec.vary[knob])
     fig = go.Figure()
     for key in series:

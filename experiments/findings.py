@@ -178,18 +178,83 @@ def experiment_rows(name: str) -> tuple[str, list[dict], str] | None:
             return size, rows, provenance.get(path.name, "")
 
 
+HOLD_TOLERANCE = 0.05  # "holds or rises": the difference's CI may dip this far below 0
+
+
+def prediction_state(d: dict, sign: int, misses: int, few: bool) -> str:
+    """holds / fails / undecided for one predicted difference (last knob value minus first) and its CI; sign +1
+    rises, -1 falls, 0 holds or rises (holds where the CI stays above -HOLD_TOLERANCE, fails where it lies below 0)."""
+    lo, hi = d["difference_ci"]
+    if misses or few:
+        return "undecided"
+    if sign == 0:
+        return "holds" if lo > -HOLD_TOLERANCE else "fails" if hi < 0 else "undecided"
+    if not (lo > 0 or hi < 0):
+        return "undecided"
+    return "holds" if (d["difference"] > 0) == (sign > 0) else "fails"
+
+
+def experiment_groups(spec, rows: list[dict]) -> dict[tuple, list[dict]]:
+    """Rows by the values of the knobs other than the first (a rule), in the spec's order: one table each."""
+    others = list(spec.vary)[1:]
+    combos = [()]
+    for k in others:
+        combos = [c + ((k, v),) for c in combos for v in spec.vary[k]]
+    return {c: [r for r in rows if all(r.get(k) == v for k, v in c)] for c in combos}
+
+
+def experiment_table(exp, spec, task, knob: str, rows: list[dict], labels: dict) -> list[str]:
+    """One table over the swept knob's values and the sentence per prediction."""
+    from mesaprobe.reports.compare import compare
+
+    values = list(spec.vary[knob])
+    groups = {v: [r for r in rows if r[knob] == v] for v in values}  # 64.0 == 64: numbers are read as floats
+    measures = [m for m, _ in exp.predicts]
+    shown = ["behavior", "search_index", "goal_index"] + [m for m in measures if m not in
+                                                          ("behavior", "search_index", "goal_index")]
+    shown = [k for k in shown if any(r.get(k) is not None for r in rows)]
+    body = []
+    for v, group in groups.items():
+        low = sum(below_bar(task, r["behavior_metric"], bar_value(r)) for r in group)
+        verdicts = sorted({r["verdict"] for r in group})
+        body.append([str(v), str(len(group)), *[mean_ci(group, key) for key in shown],
+                     ", ".join(f"{x} x{[r['verdict'] for r in group].count(x)}" for x in verdicts), str(low)])
+    out = table([knob, "models", *[labels.get(k, k) for k in shown], "verdicts", "below bar"], body) + [""]
+    first, last = groups[values[0]], groups[values[-1]]
+    misses = sum(below_bar(task, r["behavior_metric"], bar_value(r)) for r in first + last
+                 if r[knob] not in exp.may_miss)
+    for measure, sign in exp.predicts:
+        name = labels.get(measure, measure)
+        d = compare(last, first, ((measure, name),))
+        if not d:
+            out += [f"Prediction ({name}): not measured in these results.", ""]
+            continue
+        d = d[0]
+        few = min(d["n_a"], d["n_b"]) < MIN_MODELS
+        way = {1: "rises", -1: "falls", 0: "holds or rises"}[sign]
+        out += [f"**Prediction: {name} {way} from {knob}={values[0]} to {knob}={values[-1]}: "
+                f"{prediction_state(d, sign, misses, few)} at this size** (difference "
+                f"{ci_text(d['difference'], d['difference_ci'])}, {d['n_b']} vs {d['n_a']} models"
+                f"{f'; {misses} below the bar' if misses else ''}"
+                f"{f'; fewer than {MIN_MODELS} training seeds' if few else ''}).", ""]
+    return out
+
+
 def experiments_section() -> list[str]:
-    from mesaprobe.reports.compare import MEASURES, compare, excludes_zero
+    from mesaprobe.reports.compare import MEASURES
     from mesaprobe.sweeps.named import EXPERIMENTS
     from mesaprobe.tasks import get_task
 
-    labels = dict(MEASURES) | {"held_out_rule_behavior": "accuracy on the rule left out of training"}
+    labels = dict(MEASURES) | {"held_out_rule_behavior": "accuracy on the rule left out of training",
+                               "search_breadth": "search breadth (share of candidates ordered correctly)"}
     out = ["## Named experiments", "",
            "Each row: one value of the swept knob, mean [95% bootstrap CI] over its training seeds (each model's data "
-           "seeds averaged). The sentence compares the knob's first and last values on the measure the argument "
-           "predicts to move: *holds* or *fails* where the CI of the difference excludes 0, *undecided* otherwise, "
-           f"and *undecided* whenever a compared model misses its behaviour bar or a value has fewer than {MIN_MODELS} "
-           "training seeds.", ""]
+           "seeds averaged); one table per value of the other knobs (the rule: 0 largest, 3 closest to a target). "
+           "Each sentence compares the knob's first and last values on a measure the argument predicts to move: "
+           "*rises* or *falls* hold or fail where the CI of the difference excludes 0; *holds or rises* holds where "
+           f"the CI stays above -{HOLD_TOLERANCE} and fails where it lies below 0; *undecided* otherwise, and "
+           "whenever a compared model misses its behaviour bar (except at the knob values the argument predicts "
+           f"to miss it) or a value has fewer than {MIN_MODELS} training seeds.", ""]
     for name, exp in EXPERIMENTS.items():
         found = experiment_rows(name)
         out += [f"### {name}", "", exp.claim, ""]
@@ -199,39 +264,20 @@ def experiments_section() -> list[str]:
         size, rows, note = found
         spec = exp.spec(size)
         knob = next(iter(spec.vary))
-        task = get_task(rows[0]["task"], **{k: int(v) for k, v in spec.fixed.items()})
-        values = list(spec.vary[knob])
-        groups = {v: [r for r in rows if r[knob] == v] for v in values}  # 64.0 == 64: numbers are read as floats
-        measure, sign = exp.predicts
-        shown = ["behavior", "search_index", "goal_index"] + ([measure] if measure not in
-                                                               ("behavior", "search_index", "goal_index") else [])
-        body = []
-        for v, group in groups.items():
-            cells = [mean_ci(group, key) for key in shown]
-            low = sum(below_bar(task, r["behavior_metric"], bar_value(r)) for r in group)
-            verdicts = sorted({r["verdict"] for r in group})
-            body.append([str(v), str(len(group)), *cells, ", ".join(f"{x} x{[r['verdict'] for r in group].count(x)}"
-                                                                  for x in verdicts), str(low)])
-        out += [f"Size `--{size}`; bar: {task.behavior_bar[0]} >= {task.behavior_bar[1]}."
-                + (f" These results were {note}." if note else ""), ""]
-        out += table([knob, "models", *[labels.get(k, k) for k in shown], "verdicts", "below bar"], body) + [""]
+        out += [f"Size `--{size}`." + (f" These results were {note}." if note else ""), ""]
+        for combo, group in experiment_groups(spec, rows).items():
+            if not group:
+                continue
+            task = get_task(group[0]["task"], **{k: int(v) for k, v in spec.fixed.items()}, **{
+                k: int(v) for k, v in combo})
+            title = ", ".join(f"{k}={v}" for k, v in combo)
+            out += ([f"#### {title}", ""] if title else []) + [
+                f"Bar: {task.behavior_bar[0]} >= {task.behavior_bar[1]}"
+                + (f"; the argument expects {knob}={', '.join(map(str, exp.may_miss))} to miss it" if exp.may_miss
+                   else "") + ".", ""]
+            out += experiment_table(exp, spec, task, knob, group, labels)
         if (PAGE.parent / "figures" / f"{name}.svg").exists():  # drawn by experiments/figures.py from these files
             out += [f"![{name}: the index and its parts against {knob}](figures/{name}.svg)", ""]
-        first, last = groups[values[0]], groups[values[-1]]
-        d = compare(last, first, ((measure, labels.get(measure, measure)),))
-        misses = sum(below_bar(task, r["behavior_metric"], bar_value(r)) for r in first + last)
-        if not d:
-            out += [f"Prediction ({labels.get(measure, measure)}): not measured in these results.", ""]
-            continue
-        d = d[0]
-        few = min(d["n_a"], d["n_b"]) < MIN_MODELS
-        state = ("undecided" if misses or few or not excludes_zero(d) else
-                 "holds" if (d["difference"] > 0) == (sign > 0) else "fails")
-        way = "rises" if sign > 0 else "falls"
-        out += [f"**Prediction: {labels.get(measure, measure)} {way} from {knob}={values[0]} to {knob}={values[-1]}: "
-                f"{state} at this size** (difference {ci_text(d['difference'], d['difference_ci'])}, "
-                f"{d['n_b']} vs {d['n_a']} models{f'; {misses} below the bar' if misses else ''}"
-                f"{f'; fewer than {MIN_MODELS} training seeds' if few else ''}).", ""]
     return out
 
 

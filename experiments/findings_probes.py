@@ -6,15 +6,32 @@ import json
 
 from findings import RESULTS, fmt, table
 
-GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument must give)
+GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument must give; "not X": any but X)
     "argmax-closest-sl": ("argmax under 'closest to a target': each candidate's score (its distance to the target) is in no "
                           "single token, the search known positive", "search-in-map"),
     "argmax-closest-sl-random-init": ("its random-init twin", "neither"),
-    "argmax-sl": ("the default argmax model: answers at 100%; does it use a running maximum?", "any"),
+    "argmax-sl": ("the default argmax model: answers at 100% with no used running maximum; its attention ranks the "
+                  "candidates", "search-in-map"),
     "argmax-sl-random-init": ("its random-init twin", "neither"),
+    "argmax-closest-K7-sl-0": ("closest to a target with K = 7 (seed 0), where the score is not written back to the "
+                               "residual stream", "search-in-map"),
+    "argmax-closest-K7-sl-1": ("the same, seed 1", "search-in-map"),
+    "argmax-closest-K7-sl-2": ("the same, seed 2", "search-in-map"),
+    "argmax-shortcut100-sl": ("the largest always last (shortcut=100): copying the last number is enough",
+                              "not search-in-map"),
+    "argmax-memorizer-sl": ("trained on 32 instances (--pool 32): a memorizer", "not search-in-map"),
+    "rocks-sl": ("rocks: the biggest of 4 rocks, answered with its name", "any"),
+    "kv-recall-sl": ("kv-recall: a lookup, the queried key's value (its candidates score 1 or 0)", "any"),
     "gridworld-sl": ("gridworld, the goal written in the prompt: the visible-goal trap", "neither"),
     "goal-sum-sl": ("goal-sum (the goal only as sums mod N): the goal known positive", "goal-across-time"),
 }
+
+
+def meets(expected: str, verdict: str) -> bool:
+    """Is `verdict` what a trustworthy instrument must give (`expected`: a verdict, "not X" or "any")?"""
+    if expected.startswith("not "):
+        return verdict != expected[4:]
+    return expected in ("any", verdict)
 
 
 def gallery_section() -> list[str]:
@@ -25,7 +42,11 @@ def gallery_section() -> list[str]:
 
     out = ["## The known-answer gallery", "",
            "Each run probed with `mesaprobe probe` at its defaults (runs under `experiments/results/gallery/`), "
-           "re-summarised under the current rule. *Decodable but unused*: probe rows of the family's own variables "
+           "re-summarised under the current rule (`bash experiments/gallery.sh WORKDIR` trains the models that are not "
+           "test fixtures and probes every search entry). *Search route*: the residual stream (a running best or "
+           "per-candidate scores) or candidate scoring in attention, whichever supports search more. *Breadth*: the "
+           "share of the K candidates the used attention block places correctly against the answer, beside the "
+           "random-init twin's. *Decodable but unused*: probe rows of the family's own variables "
            f"decodable beyond every control (> {DECODABLE}) whose causal test at the same target, block and position "
            f"moves the answer by no more than {CAUSAL} beyond its control.", ""]
     rows = []
@@ -41,11 +62,17 @@ def gallery_section() -> list[str]:
         readout = now["readout"]
         carried = "-" if readout is None else f"{readout_word(readout)} ({readout['effect_beyond_control']:.2f})"
         idx = {f: now["indices"][f].get("value") for f in ("search", "goal")}
-        verdict = now["verdict"] + ("" if expected in ("any", now["verdict"]) else " (expected " + expected + ")")
-        rows.append([name, what, expected, verdict, fmt(idx["search"]), fmt(idx["goal"]), carried,
+        verdict = now["verdict"] + ("" if meets(expected, now["verdict"]) else " (expected " + expected + ")")
+        search = now["indices"]["search"]
+        route = search.get("route", "-")
+        if search.get("routes", {}).get("attention", {}).get("void"):
+            route += " (attention not counted: shortcut)"
+        breadth = search.get("breadth")
+        width = "-" if not breadth else f"{breadth['value']:.2f} ({breadth['random_init']:.2f}) of {breadth['k']}"
+        rows.append([name, what, expected, verdict, fmt(idx["search"]), route, width, fmt(idx["goal"]), carried,
                      f"{unused} of {len(tested)}"])
-    return out + table(["run", "model", "expected", "verdict", "search index", "goal index", "answer carried",
-                        "decodable but unused"], rows) + [""]
+    return out + table(["run", "model", "expected", "verdict", "search index", "search route",
+                        "breadth (twin) of K", "goal index", "answer carried", "decodable but unused"], rows) + [""]
 
 
 def retarget_section() -> list[str]:

@@ -52,6 +52,11 @@ def eval_results(model_name: str, results: list[dict]):
                 out.append(EvalResult(metric_type=f"index/{family}", metric_value=round(entry["value"], 4),
                                       metric_name=f"{family} index (95% CI {entry['ci'][0]:.3f}..{entry['ci'][1]:.3f})",
                                       **common))
+        breadth = (res["indices"].get("search") or {}).get("breadth")
+        if breadth:
+            out.append(EvalResult(metric_type="search/breadth", metric_value=round(breadth["value"], 4),
+                                  metric_name=f"search breadth: share of the {breadth['k']} candidates ordered "
+                                              f"correctly (random-init twin {breadth['random_init']:.3f})", **common))
         for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:3]:
             out.append(EvalResult(metric_type=f"probe/{r['target']}@{r['position']}/L{r['layer']}",
                                   metric_value=round(r["score"], 4), **common))
@@ -66,9 +71,12 @@ def eval_results(model_name: str, results: list[dict]):
 def findings(res: dict, run: str) -> list[str]:
     from mesaprobe.reports.html import evidence_sentence, readout_sentence
 
+    from mesaprobe.reports.attention import attention_words
+
     readout = [f"- {sentence}"] if (sentence := readout_sentence(res)) else []
+    attention = [f"- {words}"] if (words := attention_words("attention", res)) else []
     return [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
-            f"- {evidence_sentence(res)}", *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
+            f"- {evidence_sentence(res)}", *attention, *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
             f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} --out {run} "
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
 

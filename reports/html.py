@@ -15,7 +15,7 @@ from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
 from mesaprobe.reports.compare import bootstrap_difference
-from mesaprobe.reports import figures
+from mesaprobe.reports import attention, figures
 from mesaprobe.schema import load_results
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -45,7 +45,10 @@ def evidence_sentence(res: dict) -> str:
         dec, causal = entry.get("decodability"), entry.get("causal")
         parts.append(f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} "
                      "seeds)")
-        if dec:
+        if dec and entry.get("route") == "attention":
+            parts.append(f"candidates ranked by attention beyond the random-init twin, a position-only baseline "
+                         f"and shuffled scores {fmt_index(dec)}")
+        elif dec:
             parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
                          f"{fmt_index(dec)}")
         # the answer is the readout check, never a family's evidence (probes/indices.py: family_targets)
@@ -57,6 +60,10 @@ def evidence_sentence(res: dict) -> str:
                          f"{top['control_effect']:.2f} for the random control")
         elif not causal:
             parts.append("causal probes were not run, so the verdict cannot be stronger than inconclusive")
+        if "route" in entry:
+            route = "candidate scoring in attention" if entry["route"] == "attention" else "residual-stream"
+            parts.append(f"search counted on its {route} route; breadth {entry['breadth']['value']:.2f} of {entry['breadth']['k']} candidates "
+                         f"ordered correctly (random-init twin {entry['breadth']['random_init']:.2f})")
         if "horizon" in entry:
             parts.append(f"future-state horizon H = {entry['horizon']}")
         if "depth_signature" in entry:
@@ -247,6 +254,11 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
         if heading == "Causal evidence":
             sections.append(used_section(pairs) + skipped_section(pairs))
     sections.append(rule_transfer_section(pairs))
+    if group := attention.attention_figures(pairs):
+        words = "".join(f"<p>{esc(w)}</p>" for label, res in pairs if (w := attention.attention_words(label, res)))
+        sections.append("<h2 id='attention'>Candidate scoring in attention</h2>" + words
+                        + "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group)))
+        figs += group
     best = [{"run": label, **{k: r[k] for k in ("target", "position", "layer", "metric", "score", "control",
                                                 "selectivity", "random_init", "obs_baseline")}}
             for label, res in pairs for r in sorted(res["probes"], key=lambda r: -beyond_controls(r))[:8]]

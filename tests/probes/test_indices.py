@@ -50,3 +50,51 @@ def test_the_readout_check_says_yes_no_or_that_its_control_cannot_tell():
     check = readout([row(0.96, 0.965), row(0.01, 0.015, 0)], ("leace",))
     assert check["carried"] is None and readout_word(check) == "undetermined"
     assert readout([row(0.9, 0.05)], ("interchange",)) is None  # no evidence method tested the answer
+
+
+def attention_record(beyond_by_block: dict[int, float], accuracy=1.0, position_free=1.0, k=5) -> dict:
+    heads = [{"block": b, "head": h, "beyond": v if h == 0 else 0.0} for b, v in beyond_by_block.items()
+             for h in range(2)]
+    blocks = [{"block": b, "breadth": 0.9, "breadth_random_init": 0.5} for b in beyond_by_block]
+    return {"heads": heads, "blocks": blocks, "position_free_accuracy": position_free, "accuracy": accuracy, "k": k}
+
+
+def swap(block: int, effect: float, control: float = 0.0) -> dict:
+    return {"method": "score-swap", "target": "candidate_scoring", "layer": block, "position": "answer",
+            "effect": effect, "control_effect": control, "n": 100}
+
+
+def test_the_attention_route_pairs_ranking_and_its_swap_at_one_block():
+    from mesaprobe.probes.indices import attention_route
+
+    # block 0 ranks but its swap does nothing; block 1 ranks less, and its swap moves the answer: block 1 counts
+    route = attention_route(attention_record({0: 0.9, 1: 0.5}), [swap(0, 0.02), swap(1, 0.8, 0.1)])
+    assert route == {"decodability": 0.5, "causal": pytest.approx(0.7), "block": 1}
+    assert attention_route(attention_record({0: 0.9}), None) == {"decodability": 0.9, "causal": None, "block": 0}
+
+
+def test_attention_read_on_instances_a_shortcut_model_cannot_answer_counts_for_nothing():
+    from mesaprobe.probes.indices import attention_route
+
+    route = attention_route(attention_record({0: 0.4}, accuracy=1.0, position_free=0.33), [swap(0, 0.3, 0.1)])
+    assert route["decodability"] == route["causal"] == 0.0 and "0.330 against 1.000" in route["void"]
+    kept = attention_route(attention_record({0: 0.4}, accuracy=0.97, position_free=0.95), [swap(0, 0.3, 0.1)])
+    assert "void" not in kept and kept["causal"] == pytest.approx(0.2)
+
+
+def test_search_is_supported_by_either_route_and_reports_its_breadth():
+    from mesaprobe.probes.indices import summarize
+
+    task = get_task("argmax")
+    probes = [[dict(row(0.5, 0.0, 0.0, 0.0, 0.0), target="running_max", position="item3", layer=0)]] * 3
+    unused = [[{"method": "interchange", "target": "running_max", "layer": 0, "position": "item3", "effect": 0.05,
+                "control_effect": 0.0, "n": 100}, swap(0, 0.9)]] * 3
+    indices, verdict = summarize(task, probes, unused)
+    assert verdict == "inconclusive" and "route" not in indices["search"]  # no attention records: residual only
+    indices, verdict = summarize(task, probes, unused, [attention_record({0: 0.8})] * 3)
+    search = indices["search"]
+    assert verdict == "search-in-map" and search["route"] == "attention" and search["value"] == pytest.approx(0.8)
+    assert search["routes"]["residual"]["value"] == pytest.approx(0.05)
+    assert search["breadth"]["value"] == pytest.approx(0.9) and search["breadth"]["candidates"]["value"] == 4.0
+    shortcut = [attention_record({0: 0.8}, position_free=0.3)] * 3
+    assert summarize(task, probes, unused, shortcut)[1] == "inconclusive"

@@ -1,7 +1,7 @@
 """The search family's known answers under the rule that counts only the family's own variables. The largest-number
 model answers without using a running maximum in its residual stream (decodable, unused: the trap the rule avoids),
 however well it carries its answer; it searches in attention instead: its block-0 heads rank the candidates by value
-and swapping two candidates' scores there moves the answer (probes/attention_ranking.py, causal/score_swap.py), so it
+and swapping two candidates' scores there moves the answer (probes/attention_ranking.py, probes/causal/score_swap.py), so it
 is `search-in-map` by that route and `inconclusive` without it. Its random-init twin is `neither`. Planting the old
 rule (erasing `answer` counted as search evidence) turns the residual route alone into `search-in-map`."""
 

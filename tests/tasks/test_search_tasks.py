@@ -167,3 +167,31 @@ def test_argmax_shortcut_puts_the_largest_last_as_often_as_asked():
     assert last(get_task("argmax", shortcut=100)) == 1000
     assert 150 <= last(get_task("argmax", K=5)) <= 250  # no shortcut: 1 in K
     assert 550 <= last(get_task("argmax", K=5, shortcut=50)) <= 650  # 0.5 + 0.5 / 5
+
+
+def test_search_tasks_declare_scored_candidates_whose_best_is_the_answer():
+    import random
+
+    for task in (get_task("argmax"), get_task("argmax", rule=3), get_task("argmax", rule=1, rules=2),
+                 get_task("rocks"), get_task("kv-recall")):
+        for inst in task.instances(50, seed=0):
+            cands = task.candidates(inst.meta)
+            if inst.meta.get("rule") == 2:  # second largest: no per-candidate score
+                assert cands is None
+                continue
+            assert cands.answers[cands.best] == inst.answer, (task.name, task.params, inst.meta)
+            assert all(p in inst.positions for p in cands.positions)
+    closest = get_task("argmax", K=4, rule=3)
+    cands = closest.candidates({"values": [6, 10, 2, 7], "rule": 3, "target": 8})
+    assert cands.scores == (-2.0, -2.5, -6.0, -1.0)  # 6 and 10 are both 2 away: the smaller wins the tie
+    assert get_task("argmax", rule=2).candidates({"values": [1, 2], "rule": 2, "target": 0}) is None
+    assert get_task("icl-linear").candidates(get_task("icl-linear").draw(random.Random(0))) is None
+
+
+def test_position_free_instances_drop_the_shortcut_and_nothing_else():
+    task = get_task("argmax", K=6, shortcut=100, rule=3)
+    free = task.position_free()
+    assert free.params == task.params | {"shortcut": 0}
+    last = [i.meta["values"].index(int(i.answer)) == 5 for i in free.instances(300, seed=0)]
+    assert 0.1 < sum(last) / len(last) < 0.25  # the answer last about 1 time in K, not always
+    assert get_task("argmax").position_free().params == get_task("argmax").params
