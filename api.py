@@ -32,12 +32,12 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
     PPO on one process saves its state beside `out` (`.NAME.resume/`) as it goes: run the same call again after a
     stop and it continues from there."""
     import contextlib
-    import shutil
     import sys
 
     from mesaprobe.errors import replace_checked
     from mesaprobe.fsutil import output_dir
     from mesaprobe.models.training.options import TrainOptions
+    from mesaprobe.models.training.resume_state import ResumeDir, saved_iteration
     from mesaprobe.models.training.train import train_into
     from mesaprobe.reports.card import write_card
     from mesaprobe.runtime import process_state
@@ -53,7 +53,7 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
         preflight(out, "model", opts.overwrite, protect)  # a refused --out: one line here, before any process starts
         return train_in_processes(spec, out, params, opts)
     main = process_state().is_main_process
-    resume = Path(out).parent / f".{Path(out).name}.resume"  # PPO's saved state while it trains (ppo.py)
+    resume = ResumeDir(Path(out).parent / f".{Path(out).name}.resume")  # PPO's saved state (resume_state.py)
     try:
         with output_dir(out, "model", opts.overwrite, protect) if main else contextlib.nullcontext() as directory:
             summary = train_into(task, opts, directory, resume)
@@ -61,11 +61,11 @@ def train(task, out: str | Path, params: dict[str, int] | None = None, options=N
                 return None
             write_card(directory, results=[], name=Path(out).name)
     except (KeyboardInterrupt, SystemExit):
-        if (resume / "state.pt").exists():
-            print(f"PPO's state at its last saved iteration is kept in {resume}: the same command resumes from it",
-                  file=sys.stderr)
+        if resume.ours and resume.identity is not None and saved_iteration(resume.path) is not None:
+            print(f"PPO's state at its last saved iteration is kept in {resume.path}: the same command resumes from "
+                  "it", file=sys.stderr)
         raise
-    shutil.rmtree(resume, ignore_errors=True)
+    resume.discard()
     return summary
 
 

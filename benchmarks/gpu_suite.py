@@ -86,12 +86,9 @@ def run_job(name: str, work: Path, tiny: bool, device: str, backend: str, until_
 
 def saved_iteration(work: Path, stem: str) -> int | None:
     """The iteration of a stopped PPO run's last saved state (ppo.py saves every few iterations), if any."""
-    state = work / f".{stem}.resume" / "state.pt"
-    if not state.exists():
-        return None
-    import torch
+    from mesaprobe.models.training.resume_state import saved_iteration as claimed
 
-    return int(torch.load(state, weights_only=False)["iteration"])
+    return claimed(work / f".{stem}.resume")
 
 
 def run_pairs(names: list[str], work: Path, args, deadline: float, log: Path, on_change) -> tuple[list, list]:

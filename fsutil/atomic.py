@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from mesaprobe.errors import UserError
 
-MARKER = ".mesaprobe"  # in every directory mesaprobe finished: its kind and the files it wrote, with their sizes
+MARKER = ".mesaprobe"  # in every directory mesaprobe finished: its kind and the files it wrote (sizes, sha256)
 PARTIAL_MARKER = ".mesaprobe-partial"  # in work in progress: whose it is (fsutil/leftovers.py)
 
 
@@ -62,6 +63,22 @@ def manifest(root: Path) -> dict[str, int]:
     return files
 
 
+def sha256_of(path: Path) -> str:
+    """A file's sha256 (a symbolic link's: of its target's name, never followed)."""
+    if path.is_symlink():
+        return hashlib.sha256(os.readlink(path).encode()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digests(root: Path, names=None) -> dict[str, str]:
+    """{relative path: sha256} of every file `manifest` lists (or of `names`)."""
+    return {rel: sha256_of(Path(root) / rel) for rel in (manifest(root) if names is None else names)}
+
+
 def read_marker(path: Path) -> dict | None:
     try:
         marker = json.loads((Path(path) / MARKER).read_text())
@@ -71,8 +88,9 @@ def read_marker(path: Path) -> dict | None:
 
 
 def write_marker(directory: Path, kind: str) -> None:
-    """Record `directory` as a finished mesaprobe output of `kind` holding exactly what is in it now."""
-    atomic_write_json(directory / MARKER, {"kind": kind, "files": manifest(directory)})
+    """Record `directory` as a finished mesaprobe output of `kind` holding exactly what is in it now: each file's
+    size and content hash, read once here as the directory is finished."""
+    atomic_write_json(directory / MARKER, {"kind": kind, "files": manifest(directory), "sha256": digests(directory)})
 
 
 def record_written(directory: Path, *names: str) -> None:
@@ -83,4 +101,16 @@ def record_written(directory: Path, *names: str) -> None:
         return
     for name in names:
         marker["files"][name] = (Path(directory) / name).lstat().st_size
+        if isinstance(marker.get("sha256"), dict):
+            marker["sha256"][name] = sha256_of(Path(directory) / name)
     atomic_write_json(Path(directory) / MARKER, marker)
+
+
+def changed_since_written(directory: Path, name: str) -> bool | None:
+    """Has `name` in a mesaprobe directory changed since mesaprobe wrote it? None: the marker does not record it."""
+    marker = read_marker(directory) or {}
+    recorded = (marker.get("sha256") or {}).get(name) if isinstance(marker.get("sha256"), dict) else None
+    if recorded is None:
+        return None
+    path = Path(directory) / name
+    return not path.exists() or sha256_of(path) != recorded

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from mesaprobe.errors import UserError
-from mesaprobe.fsutil.atomic import MARKER, PARTIAL_MARKER, manifest, read_marker
+from mesaprobe.fsutil.atomic import MARKER, PARTIAL_MARKER, manifest, read_marker, sha256_of
 
 REPORT_TAG = '<meta name="generator" content="mesaprobe">'  # in every page mesaprobe writes, so it may replace them
 
@@ -78,7 +78,7 @@ def check_not_in_use(out: Path, protect: tuple[Path, ...] = ()) -> None:
 
 def check_replaceable(out: Path, kind: str) -> None:
     """May `--overwrite` delete `out`? Only a mesaprobe directory of this kind in which every file, at any depth,
-    is one mesaprobe wrote, at the size it wrote it."""
+    is one mesaprobe wrote, at the size and with the content (sha256) it wrote it."""
     marker = read_marker(out)
     if marker is None:
         raise UserError(f"--overwrite will not delete {out}: mesaprobe did not write it (no {MARKER} marker); "
@@ -94,6 +94,15 @@ def check_replaceable(out: Path, kind: str) -> None:
         if written.get(rel) != size:
             why = "mesaprobe did not write it" if rel not in written else "it changed since mesaprobe wrote it"
             raise UserError(f"--overwrite will not delete {out}: it holds {rel} ({why}); move it first")
+    hashes = marker.get("sha256")
+    if not isinstance(hashes, dict):
+        raise UserError(f"--overwrite will not delete {out}: its marker records no content hashes (an older mesaprobe "
+                        "wrote it), so an edit of the same size could not be seen; remove it yourself or choose "
+                        "another --out")
+    for rel in sorted(manifest(out)):  # sizes all match: only now read the files
+        if hashes.get(rel) != sha256_of(out / rel):
+            raise UserError(f"--overwrite will not delete {out}: it holds {rel} (it changed since mesaprobe wrote "
+                            "it); move it first")
 
 
 def check_output_file(out: str | Path, inputs: tuple[Path, ...] = (), what: str = "--out") -> Path:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mesaprobe.errors import UserError
-from mesaprobe.models.pretrained import (DEVICE_MAPS, DTYPE_BYTES, adapter_base, check_memory, load_gguf,
+from mesaprobe.models.pretrained import (DEVICE_MAPS, DTYPE_BYTES, adapter_base, check_config_against_weights,
+                                         check_memory, load_gguf,
                                          merge_adapter, params_from_safetensors, placement, smollm2_path)
 from mesaprobe.runtime import quiet_libraries, resolve_device
 
@@ -72,6 +73,8 @@ def _hf_load(ref: str, random_init: bool, seed: int, dtype: str, trust_remote_co
     kwargs = {"trust_remote_code": trust_remote_code}
     try:
         config = AutoConfig.from_pretrained(ref, **kwargs)
+        if local:
+            check_config_against_weights(config, Path(ref))  # before any size from the config is trusted
         tokenizer = AutoTokenizer.from_pretrained(ref, **kwargs)
         if random_init:
             torch.manual_seed(seed)

@@ -96,6 +96,49 @@ def params_from_safetensors(path: Path) -> int:
     return total
 
 
+def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and shape in a directory's safetensors files, from their headers (no weights read)."""
+    from safetensors import safe_open
+
+    shapes = {}
+    for f in sorted(path.glob("*.safetensors")):
+        with safe_open(f, framework="pt") as st:
+            shapes |= {key: tuple(st.get_slice(key).get_shape()) for key in st.keys()}
+    return shapes
+
+
+def check_config_against_weights(config, path: Path) -> None:
+    """Refuse, in one line, a config.json that disagrees with the weights beside it: a block count the weights do not
+    have (checked first: a huge count would allocate without end), then any tensor missing, unexpected or of
+    another shape in the model the config builds (on the meta device: nothing allocated). Weights a model ties to
+    others (the output embedding) may be absent from the file."""
+    import re
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    shapes = weight_shapes(path)
+    blocks = {int(m[1]) for name in shapes if (m := re.search(r"\.(?:h|layers|blocks)\.(\d+)\.", name))}
+    declared = getattr(config, "num_hidden_layers", None)
+    if blocks and declared is not None and declared != max(blocks) + 1:
+        raise UserError(f"{path}: config.json says {declared} blocks but the weights hold {max(blocks) + 1}; the "
+                        "config and the weights do not belong together")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    tied |= {k for k in expected if k.startswith("lm_head.") and getattr(config, "tie_word_embeddings", False)}
+    missing = sorted(set(expected) - set(shapes) - tied)
+    unexpected = sorted(set(shapes) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(shapes) if expected[k] != shapes[k])
+    for names, what in ((missing, "lack"), (unexpected, "hold a tensor the config does not build:"),
+                        (wrong, "hold another shape for")):
+        if names:
+            extra = f" ({shapes[names[0]]} against {expected[names[0]]} from config.json)" if names is wrong else ""
+            raise UserError(f"{path}: the weights {what} {names[0]}{extra}; config.json and model.safetensors do "
+                            "not belong together")
+
+
 def params_from_gguf(path: Path) -> tuple[int, str]:
     """Parameter count and architecture from a GGUF header."""
     from gguf import GGUFReader

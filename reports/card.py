@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import MARKER, atomic_write_text, record_written
+from mesaprobe.fsutil.atomic import changed_since_written
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
@@ -201,6 +202,8 @@ def card_command(model_dir: Path, runs: list[Path], push: str | None = None, rep
     readme = model_dir / "README.md"
     if readme.is_file() and not replace_readme and not is_mesaprobe_card(readme):
         raise UserError(f"{readme} was not written by mesaprobe; pass --replace-readme to replace it")
+    if readme.is_file() and not replace_readme and changed_since_written(model_dir, "README.md"):
+        raise UserError(f"{readme} was edited since mesaprobe wrote it; pass --replace-readme to replace it")
     card = str(build_card(model_dir, [(str(r), under_current_rule(load_results(r))) for r in runs]))
     if push:
         push_model(model_dir, card, push, push_timeout)

@@ -20,9 +20,10 @@ def cell_dir(cells: Path, cell: Cell) -> Path:
 def finished_row(cells: Path, cell: Cell) -> dict | None:
     """The row of a finished cell, or None."""
     try:
-        return json.loads((cell_dir(cells, cell) / ROW_FILE).read_text())
+        row = json.loads((cell_dir(cells, cell) / ROW_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return row if isinstance(row, dict) and row.get("key") == cell.key else None  # else: run the cell again
 
 
 def index_fields(name: str, entry: dict | None) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import sys
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,13 @@ MODEL_KNOBS = {"method": "training method (sl, rl)", "layers": "blocks of the ti
                "width": "d_model of the tiny model (a multiple of its 4 heads)",
                "pool": "distinct training instances or layouts (0: fresh ones throughout)",
                "steps": "training steps (0: the task's default)"}
+MAX_CELLS = 10_000  # a grid larger than this is refused before it is built (days of CPU per thousand cells)
 VARY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$")
+
+
+def is_count(value) -> bool:
+    """A whole number a sweep can use (not a bool, not a float, not a string)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class SweepSpec:
         """Every combination of the varied values, for each method and training seed, in a fixed order."""
         from mesaprobe.tasks import get_task
 
+        if not isinstance(self.task, str):
+            raise UserError(f"a sweep's task is a name, not {self.task!r}")
         task_keys = set(get_task(self.task).PARAMS)
         self.check(task_keys)
         names = list(self.vary)
@@ -79,6 +88,23 @@ class SweepSpec:
         return out
 
     def check(self, task_keys: set[str]) -> None:
+        """Every field of the spec, whole, before a cell is built: types, ranges and the grid's size."""
+        if not isinstance(self.task, str):
+            raise UserError(f"a sweep's task is a name, not {self.task!r}")
+        for name in ("seeds", "n", "data_seeds", "steps"):
+            value = getattr(self, name)
+            if not is_count(value):
+                raise UserError(f"a sweep's {name} must be a whole number, not {value!r}")
+        if not isinstance(self.causal, bool):
+            raise UserError(f"a sweep's causal must be true or false, not {self.causal!r}")
+        if not isinstance(self.fixed, dict) or not all(is_count(v) for v in self.fixed.values()):
+            raise UserError(f"a sweep's fixed must map task parameters to whole numbers, not {self.fixed!r}")
+        if not isinstance(self.methods, (tuple, list)) or not all(isinstance(m, str) for m in self.methods):
+            raise UserError(f"a sweep's methods must be a list of sl and rl, not {self.methods!r}")
+        size = self.seeds * max(1, len(self.methods)) * math.prod(len(set(map(str, v))) for v in self.vary.values())
+        if size > MAX_CELLS:
+            raise UserError(f"this grid has {size} cells (training seeds x methods x knob values); a sweep runs at "
+                            f"most {MAX_CELLS}: split it")
         for key, values in self.vary.items():
             if key not in task_keys and key not in MODEL_KNOBS:
                 raise UserError(f"cannot vary {key!r}: {self.task} takes {sorted(task_keys) or 'no parameters'}, "
@@ -136,6 +162,8 @@ def load_spec_file(path: str | Path) -> dict:
         raise UserError(f"sweep file {path}: unknown key {extra[0]!r}; it takes {', '.join(sorted(allowed))}")
     if not isinstance(data.get("vary", {}), dict):
         raise UserError(f"sweep file {path}: vary must map each knob to a list of values")
+    if "methods" in data and not isinstance(data["methods"], list):
+        raise UserError(f"sweep file {path}: methods must be a list, e.g. [sl, rl], not {data['methods']!r}")
     data["vary"] = {k: list(v) if isinstance(v, list) else [v] for k, v in data.get("vary", {}).items()}
     if "methods" in data:
         data["methods"] = tuple(data["methods"])

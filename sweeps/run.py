@@ -127,11 +127,13 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
     cells = spec.cells()
     if workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")
-    out = open_sweep_dir(out)
+    out = check_writable(out)
+    check_not_inside(out)
     import mesaprobe.reports.sweep  # noqa: F401  now: a signal that lands inside torch's import crashes the process
     lock = OutputLock(out)
-    lock.acquire(out)
+    lock.acquire(out)  # before anything is created: a refused sweep leaves nothing behind
     try:
+        out = open_sweep_dir(out)
         rows = {c.key: row for c in cells if (row := finished_row(out / "cells", c)) is not None}
         todo = [c for c in cells if c.key not in rows]
         failed: dict[str, str] = {}

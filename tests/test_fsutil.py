@@ -1,5 +1,6 @@
 """Output directories: atomic, replaced only when mesaprobe wrote them, locked against a second run, cleaned after
 a killed one, shared under the user's umask."""
+import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +23,8 @@ def write_run(path, files=("results.json",), overwrite=False):
 
 def test_a_finished_output_carries_its_marker_and_replaces_only_with_overwrite(tmp_path):
     out = write_run(tmp_path / "run")
-    assert json.loads((out / MARKER).read_text()) == {"kind": "run", "files": {"results.json": 2}}
+    assert json.loads((out / MARKER).read_text()) == {"kind": "run", "files": {"results.json": 2},
+                                                      "sha256": {"results.json": hashlib.sha256(b"{}").hexdigest()}}
     with pytest.raises(UserError, match="already exists"):
         write_run(out)
     with output_dir(out, "run", overwrite=True) as tmp:
@@ -206,3 +208,19 @@ def test_a_symlinked_out_is_refused_and_left_as_it_was(tmp_path, target):
     with pytest.raises(UserError, match="is a symbolic link"):
         write_run(tmp_path / "out")
     assert os.readlink(tmp_path / "out") == str(dest) and not list(tmp_path.glob(".out*"))
+
+
+def test_overwrite_refuses_an_edit_of_the_same_size_and_names_the_file(tmp_path):
+    out = write_run(tmp_path / "run", files=("results.json", "training.json"))
+    (out / "training.json").write_text("[]")  # same size, other content: a user's edit
+    with pytest.raises(UserError, match="training.json \\(it changed since mesaprobe wrote it\\)"):
+        write_run(out, overwrite=True)
+    assert (out / "training.json").read_text() == "[]"
+
+
+def test_overwrite_refuses_a_marker_without_content_hashes(tmp_path):
+    out = write_run(tmp_path / "run")
+    marker = json.loads((out / MARKER).read_text())
+    (out / MARKER).write_text(json.dumps({"kind": "run", "files": marker["files"]}))  # as an older version wrote it
+    with pytest.raises(UserError, match="records no content hashes"):
+        write_run(out, overwrite=True)

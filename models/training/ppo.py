@@ -12,7 +12,7 @@ rock-field PPO starts slowly on some seeds either way (experiments/results/rock-
 
 A run given a `resume` directory saves its state there every `checkpoint_every` iterations and, started again with
 the same task, seed and settings, continues from the last one it saved (one process only): a stopped 40-minute run
-loses minutes, not the run."""
+loses minutes, not the run. A folder that is not this run's own (resume_state.py) is left alone."""
 from __future__ import annotations
 
 import os
@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
 from mesaprobe.models.training.pool import LayoutPool
+from mesaprobe.models.training.resume_state import ResumeDir
 from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import policy_outputs, rollout
 from mesaprobe.runtime import follow_free_cores, process_share, progress_disabled
@@ -72,23 +73,9 @@ def iteration_moments(accelerator, advantages: np.ndarray) -> tuple[float, float
     return mean, max(squares / n - mean ** 2, 0.0) ** 0.5
 
 
-def save_state(resume: Path, state: dict) -> None:
-    resume.mkdir(parents=True, exist_ok=True)
-    torch.save(state, resume / "state.tmp")
-    os.replace(resume / "state.tmp", resume / "state.pt")  # a kill mid-write leaves the previous state whole
-
-
-def load_state(resume: Path | None, identity: dict) -> dict | None:
-    """The saved state of this very run (same task, seed and settings), or None."""
-    if resume is None or not (resume / "state.pt").exists():
-        return None
-    state = torch.load(resume / "state.pt", weights_only=False)
-    return state if state.get("identity") == identity else None
-
-
 def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True,
-              resume: Path | None = None, stop=None):
-    """`stop`: a `BarStop` (bar_stop.py) checked after each iteration's update; it may end the run early (the
+              resume: Path | ResumeDir | None = None, stop=None):
+    """`resume`: the folder PPO keeps its state in (resume_state.py). `stop`: a `BarStop` (bar_stop.py) checked after each iteration's update; it may end the run early (the
     learning rate still anneals over `config.iterations`)."""
     from accelerate import Accelerator
 
@@ -107,8 +94,9 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     history, layouts = [], LayoutPool(task, seed, config.pool, stream=rank)
     first_layouts, first_episodes, start, earlier_s, began = None, 0, 0, 0.0, time.perf_counter()
     identity = {"task": task.describe(), "seed": seed, "config": asdict(config), "model": policy.config.to_dict()}
+    resume = ResumeDir(resume) if isinstance(resume, (str, Path)) else resume
     resume = resume if processes == 1 else None  # each process would need its own state: not kept
-    if (state := load_state(resume, identity)) is not None:
+    if resume is not None and (state := resume.load(identity)) is not None:
         policy.load_state_dict(state["model"])
         policy_value.load_state_dict(state["value_head"])
         optimizer.load_state_dict(state["optimizer"])
@@ -157,7 +145,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
             break
         follow_free_cores()
         if resume is not None and (it + 1) % config.checkpoint_every == 0 and it + 1 < config.iterations:
-            save_state(resume, {"identity": identity, "iteration": it + 1, "history": history,
+            resume.save({"iteration": it + 1, "history": history,
                                 "first_layouts": first_layouts, "model": policy.state_dict(),
                                 "value_head": policy_value.state_dict(), "optimizer": optimizer.state_dict(),
                                 "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),

@@ -74,3 +74,20 @@ def test_hub_id_while_offline_says_how_to_use_a_local_directory(monkeypatch):
 def test_tokens_outside_the_vocabulary_are_refused():
     with pytest.raises(UserError, match="lacks the task's tokens"):
         encode_tokens(build_tokenizer(["a"]), [["<bos>", "zebra"]])
+
+
+@pytest.mark.parametrize("change, message", [({"n_layer": 3}, "says 3 blocks but the weights hold 2"),
+                                             ({"n_layer": 10**12}, "blocks but the weights hold 2"),
+                                             ({"n_embd": 128}, "hold another shape for"),
+                                             ({"vocab_size": 100}, "hold another shape for transformer.wte.weight")])
+def test_a_config_that_disagrees_with_its_weights_is_refused_before_anything_is_built(tmp_path, change, message):
+    import shutil
+    from pathlib import Path
+
+    model = tmp_path / "m"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "argmax-sl", model)
+    config = json.loads((model / "config.json").read_text()) | change
+    (model / "config.json").write_text(json.dumps(config))
+    for random_init in (False, True):  # the twin is built from the same config
+        with pytest.raises(UserError, match=message):
+            load_model(str(model), random_init=random_init)

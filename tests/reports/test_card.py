@@ -48,6 +48,20 @@ def test_card_with_results_has_a_model_index_and_the_verdict(model_copy, argmax_
     assert "mesaprobe probe" in card.text  # the exact command that reproduces the findings
 
 
+def test_card_keeps_a_card_the_user_edited_until_asked_and_writes_breadth(model_copy, argmax_run):
+    readme = model_copy / "README.md"
+    readme.write_text(readme.read_text() + "\n## notes\n")  # the generator tag stays; the content is the user's
+    result = runner.invoke(app, ["card", str(model_copy), "--results", str(argmax_run[0])])
+    assert result.exit_code == 2 and "edited since mesaprobe wrote it" in result.output
+    assert readme.read_text().endswith("## notes\n")
+    result = runner.invoke(app, ["card", str(model_copy), "--results", str(argmax_run[0]), "--replace-readme"])
+    assert result.exit_code == 0, result.output
+    metrics = ModelCard.load(readme).data.to_dict()["model-index"][0]["results"][0]["metrics"]
+    assert "search/breadth" in {m["type"] for m in metrics}
+    again = runner.invoke(app, ["card", str(model_copy), "--results", str(argmax_run[0])])
+    assert again.exit_code == 0, again.output  # the card it wrote itself may be replaced
+
+
 class RecordingApi:
     calls: list = []
 

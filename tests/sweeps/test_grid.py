@@ -62,3 +62,24 @@ def test_a_value_listed_twice_runs_once_with_a_note(capsys):
     cells = SweepSpec("argmax", vary=parse_vary(["K=3,3,5"]), methods=("sl",)).cells()
     assert [c.params["K"] for c in cells] == [3, 5] and len({c.key for c in cells}) == 2
     assert "--vary K lists 3 more than once" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("task: argmax\nn: .nan\n", "n must be a whole number"),
+    ("task: argmax\ndata_seeds: 1.5\n", "data_seeds must be a whole number"),
+    ("task: argmax\ncausal: 'no'\n", "causal must be true or false"),
+    ("task: argmax\nseeds: '2'\n", "seeds must be a whole number"),
+    ("task: argmax\nmethods: 5\n", "methods must be a list"),
+    ("task: argmax\nfixed: [1, 2]\n", "fixed must map"),
+    ("task: 5\n", "task is a name"),
+])
+def test_a_sweep_file_is_checked_whole_before_any_cell(tmp_path, yaml_text, message):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(UserError, match=message):
+        SweepSpec(**load_spec_file(path)).cells()
+
+
+def test_a_grid_past_its_bound_is_refused_before_it_is_built():
+    with pytest.raises(UserError, match="at most 10000"):
+        SweepSpec("argmax", vary={"K": [3]}, seeds=1_000_000_000).cells()

@@ -122,3 +122,18 @@ def test_cells_run_as_ray_tasks_on_a_local_instance(tmp_path):
     finally:
         ray.shutdown()
     assert same_rows(rows, sweep_run.run_sweep(spec, tmp_path / "local", workers=1, progress=False))
+
+
+def test_a_sweep_refused_by_another_runs_lock_creates_nothing(tmp_path):
+    from mesaprobe.fsutil import OutputLock
+    from mesaprobe.sweeps.run import run_sweep
+
+    out = tmp_path / "x"
+    held = OutputLock(out)  # as a `train --out x` in progress holds it
+    held.acquire(out)
+    try:
+        with pytest.raises(UserError, match="being written by another mesaprobe run"):
+            run_sweep(SweepSpec("argmax", vary={"K": [3]}, steps=5), out, progress=False)
+        assert not out.exists()
+    finally:
+        held.release()
