@@ -31,8 +31,9 @@ def main(
                                 "every ~10 s of training (threads waiting on a busy core slow a run several times)."),
 ) -> None:
     """Global options, given before the command: `mesaprobe --threads 1 train argmax`."""
-    from mesaprobe.runtime import set_threads
+    from mesaprobe.runtime import exit_with_launcher, set_threads
 
+    exit_with_launcher()  # a process of `train --processes N`: it ends with the command that launched it
     run_command(lambda: set_threads(threads, follow_free=ctx.invoked_subcommand in HEAVY))
 
 

@@ -40,6 +40,7 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
 
 
 def terminated(signum, frame):
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM (torchrun sends two) must not interrupt the clean-up
     raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released
 
 

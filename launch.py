@@ -16,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from mesaprobe.errors import UserError
+from mesaprobe.runtime import LAUNCHED_BY, die_with_parent
 
 # TrainOptions fields and their `mesaprobe train` flags (booleans are bare flags); progress follows the terminal
 FLAGS = {"method": "--method", "seed": "--seed", "steps": "--steps", "base": "--base", "lr": "--lr", "lora": "--lora",
@@ -53,9 +54,11 @@ def train_in_processes(task, out: str | Path, params: dict[str, int] | None, opt
     command = [sys.executable, *LAUNCHER, "--num_processes", str(processes), "--main_process_port", str(free_port()),
                "-m", "mesaprobe.cli",
                *train_command(task, out, params, options)]
-    env = os.environ | {"OMP_NUM_THREADS": str(threads), "MESAPROBE_JOBS": "1"}
-    # the processes' own messages (progress, errors) reach the terminal; the main one's `saved` line is ours to say
-    launcher = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    env = os.environ | {"OMP_NUM_THREADS": str(threads), "MESAPROBE_JOBS": "1", LAUNCHED_BY: str(os.getpid())}
+    # the processes' own messages (progress, errors) reach the terminal; the main one's `saved` line is ours to say.
+    # If this process dies, even by SIGKILL, the launcher gets SIGTERM (passed on to the processes, which clean up),
+    # and each process also exits once this pid is gone (runtime.exit_with_launcher)
+    launcher = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
     try:
         code = launcher.wait()
     except BaseException:  # Ctrl-C or SIGTERM here: stop them the way they clean up (SIGKILL would orphan them)

@@ -198,6 +198,41 @@ class PhaseTimer:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - start, 2)
 
 
+LAUNCHED_BY = "MESAPROBE_LAUNCHED_BY"  # launch.py: the pid of the command that started these processes
+
+
+def die_with_parent() -> None:
+    """For a process started by subprocess (preexec_fn): receive SIGTERM when the process that started it dies,
+    even by SIGKILL (Linux prctl PR_SET_PDEATHSIG; elsewhere nothing)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def exit_with_launcher() -> None:
+    """In a process `train --processes N` launched (through accelerate's launcher): exit once the command that
+    launched it is gone, so that a `kill -9` of it leaves no process training on and nothing written."""
+    pid = int(os.environ.get(LAUNCHED_BY, "0") or 0)
+    if pid <= 0:
+        return
+
+    def watch():
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, another user's: keep watching
+                pass
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-launcher").start()
+
+
 def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
     """For a worker process: exit as soon as `parent_pid` is no longer its parent (the parent died, even by
     SIGKILL, and the worker was re-parented), so no worker outlives the run that started it."""

@@ -93,3 +93,33 @@ def test_stopping_the_launcher_sends_it_sigterm_which_it_passes_on_not_sigkill(t
         time.sleep(0.05)
     stop(launcher, wait_s=10)
     assert launcher.returncode == 0 and said.read_text() == "TERM"
+
+
+@pytest.mark.slow
+def test_kill_9_of_train_processes_leaves_no_survivor_and_no_output(tmp_path):
+    """Issue 50 M2: the launcher and both workers end with the command that started them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "p"
+    parent = subprocess.Popen([sys.executable, "-m", "mesaprobe.cli", "train", "argmax", "--steps", "1500",
+                               "--processes", "2", "--out", str(out)], stdout=subprocess.DEVNULL,
+                              stderr=open(tmp_path / "log", "w"))
+    launched = lambda: [line for line in subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True,
+                                                        text=True).stdout.splitlines()
+                        if str(out) in line and line.split()[0] != str(parent.pid)]
+    for _ in range(120):  # until both workers train
+        if len(launched()) >= 3:
+            break
+        time.sleep(0.5)
+    assert len(launched()) >= 3
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(20):
+        if not launched():
+            break
+        time.sleep(0.5)
+    assert launched() == [] and not out.exists()

@@ -97,3 +97,62 @@ def test_training_loops_follow_the_free_cores_only_where_the_count_follows_them(
     finally:
         torch.set_num_threads(before)
         pools_before.restore_original_limits()
+
+
+def _wait_gone(proc, timeout_s: float = 10.0) -> bool:
+    import subprocess
+
+    try:
+        proc.wait(timeout=timeout_s)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return False
+
+
+def test_a_launched_process_exits_when_the_command_that_launched_it_is_killed():
+    import os
+    import subprocess
+    import sys
+
+    from mesaprobe.runtime import LAUNCHED_BY
+
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = subprocess.Popen([sys.executable, "-c", "from mesaprobe.runtime import exit_with_launcher\n"
+                              "import time\nexit_with_launcher()\ntime.sleep(60)"],
+                             env=os.environ | {LAUNCHED_BY: str(parent.pid)})
+    time.sleep(1.0)
+    assert child.poll() is None  # alive while its launcher lives
+    parent.kill()  # kill -9
+    parent.wait()
+    assert _wait_gone(child), "the launched process outlived the command that launched it"
+
+
+def test_the_launcher_gets_sigterm_when_its_parent_dies_by_sigkill(tmp_path):
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "grandchild.pid"
+    script = ("import subprocess, sys, time\n"
+              "from mesaprobe.runtime import die_with_parent\n"
+              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], preexec_fn=die_with_parent)\n"
+              f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    grandchild = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    for _ in range(100):  # the grandchild is re-parented; it must be gone within 10 s
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{grandchild}/stat") as f:  # a zombie awaiting its new parent's reap counts as gone
+            if f.read().split()[2] == "Z":
+                return
+        time.sleep(0.1)
+    pytest.fail("the launcher outlived its parent's SIGKILL")
