@@ -69,6 +69,9 @@ def free_cores(window_s: float = 0.25) -> int:
     return free
 
 
+MAX_THREADS = 1024  # more threads than any machine here has cores: each one costs memory, none helps
+
+
 def set_threads(threads: int = 0, follow_free: bool = False, keep_following: bool = True) -> int:
     """Use `threads` CPU threads in this process: torch's intra-op pool and the probes' worker processes. 0: one per
     core, or with `follow_free` one per core that other work leaves free (OpenMP threads that spin for a busy core
@@ -77,8 +80,8 @@ def set_threads(threads: int = 0, follow_free: bool = False, keep_following: boo
     the user set wins over `follow_free`. Returns the count set (0: left as it was)."""
     from mesaprobe.errors import UserError
 
-    if threads < 0:
-        raise UserError(f"--threads {threads}: give a positive number, or 0 for one per free core")
+    if not 0 <= threads <= MAX_THREADS:
+        raise UserError(f"--threads {threads}: give a number in 1..{MAX_THREADS}, or 0 for one per free core")
     explicit = bool(threads)
     if not threads and follow_free and "OMP_NUM_THREADS" not in os.environ:
         free = free_cores()

@@ -50,6 +50,17 @@ class Record:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return out | self.extra
 
+    def check_types(self) -> None:
+        """Each named field holds what its annotation says (numbers where numbers go): a hand-edited file is refused
+        in one line, not met by a traceback later."""
+        expected = {"int": (int,), "float": (int, float), "str": (str,)}
+        for f in fields(self):
+            kinds = expected.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+            value = getattr(self, f.name)
+            if kinds and (not isinstance(value, kinds) or isinstance(value, bool)):
+                article = "an" if f.type == "int" else "a"
+                raise UserError(f"a {type(self).__name__}'s {f.name} is {value!r}, not {article} {f.type}")
+
     @classmethod
     def from_dict(cls, data: dict):
         names = [f.name for f in fields(cls) if f.name != "extra"]
@@ -127,12 +138,14 @@ def validate_results(data: Any, where: str) -> dict:
         entry = data["indices"][family]
         if not isinstance(entry, dict) or "value" not in entry or "ci" not in entry:
             raise UserError(f"{where} is incomplete: `indices.{family}` lacks its value and ci")
+    if not isinstance(data["task"].get("params"), dict):
+        raise UserError(f"{where}: `task.params` is not an object")
     for key, record in (("probes", ProbeRow), ("causal", CausalRow)):
         if not isinstance(data[key], list) or not all(isinstance(r, dict) for r in data[key]):
             raise UserError(f"{where}: `{key}` is not a list of objects")
         try:
             for r in data[key]:
-                record.from_dict(r)
+                record.from_dict(r).check_types()
         except UserError as exc:
             raise UserError(f"{where}: {exc}") from None
     return data

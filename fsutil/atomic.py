@@ -79,6 +79,21 @@ def digests(root: Path, names=None) -> dict[str, str]:
     return {rel: sha256_of(Path(root) / rel) for rel in (manifest(root) if names is None else names)}
 
 
+def read_json_object(path: Path, what: str = "") -> dict:
+    """A JSON object from `path` ({} when there is no file), or one UserError line naming the file: never a
+    traceback for a truncated or hand-edited file."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid JSON ({type(exc).__name__}: {str(exc).splitlines()[0]}){what}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is a JSON {type(data).__name__}, not the object mesaprobe writes there{what}")
+    return data
+
+
 def read_marker(path: Path) -> dict | None:
     try:
         marker = json.loads((Path(path) / MARKER).read_text())

@@ -11,6 +11,8 @@ from pathlib import Path
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil.atomic import MARKER, PARTIAL_MARKER, manifest, read_marker, sha256_of
 
+NAME_MAX = 255 - 40  # the filesystem's 255 bytes, less what `.NAME.<pid>.<tag>.old.partial` adds around the name
+PATH_MAX = 4096 - 80
 REPORT_TAG = '<meta name="generator" content="mesaprobe">'  # in every page mesaprobe writes, so it may replace them
 
 
@@ -18,6 +20,9 @@ def check_writable(out: str | Path, what: str = "--out", file: bool = False) -> 
     """Refuse, before any work, an `out` of the wrong type (a file where a directory goes, or the reverse), a
     symbolic link, or one whose nearest existing ancestor cannot be written. Returns `out` made absolute."""
     out = Path(out).expanduser().absolute()
+    if len(out.name.encode()) > NAME_MAX or len(str(out).encode()) > PATH_MAX:
+        raise UserError(f"{what} {str(out)[:60]}...: too long a name (at most {NAME_MAX} bytes, the hidden partial "
+                        f"directory beside it adds its own; a path at most {PATH_MAX})")
     if out.is_symlink():
         target = os.readlink(out)
         raise UserError(f"{what} {out} is a symbolic link (to {target}); name the real path instead")

@@ -1,7 +1,6 @@
 """Load a model from a local HF directory or a hub id, its random-init twin, and its transformer-lens bridge."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,9 @@ class LoadedModel:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    from mesaprobe.fsutil.atomic import read_json_object
+
+    return read_json_object(path)
 
 
 def check_model_dir(path: Path) -> None:

@@ -56,6 +56,8 @@ class ProbeOptions:
                             "and finite")
         if self.folds < 2:
             raise UserError(f"--folds {self.folds}: cross-validation needs at least 2 folds")
+        if not 0 <= self.seed < 2**31:
+            raise UserError(f"--seed {self.seed}: give a seed in 0..{2**31 - 1}")
         if self.seeds is not None and self.seeds < 1:
             raise UserError(f"--seeds {self.seeds}: run at least 1 seed")
         if self.n is not None and self.n < 10 * self.folds:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import MARKER, atomic_write_text, record_written
-from mesaprobe.fsutil.atomic import changed_since_written
+from mesaprobe.fsutil.atomic import changed_since_written, read_json_object
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
@@ -23,7 +23,7 @@ CAVEATS = ("Probes show what is linearly decodable, not what is used; the verdic
 
 
 def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json_object(path)
 
 
 def _param_flags(task: dict) -> str:

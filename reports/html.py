@@ -10,6 +10,7 @@ import numpy as np
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import REPORT_TAG, atomic_write_text, check_output_file
+from mesaprobe.fsutil.atomic import read_json_object
 from mesaprobe.models.training.distance import UPDATE_THRESHOLD
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
@@ -279,5 +280,5 @@ def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
     for run in run_dirs:
         res = under_current_rule(load_results(run))  # a run saved by an earlier version, read by this one's rule
         cfg_path = Path(run) / "config.json"
-        runs.append((Path(run).name, res, json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}))
+        runs.append((Path(run).name, res, read_json_object(cfg_path)))
     return atomic_write_text(out, build_page(runs))

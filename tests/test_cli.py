@@ -1,4 +1,6 @@
 """The command line: listing, and bad input giving one clear line, a non-zero exit and nothing in --out."""
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -36,6 +38,9 @@ def test_help_teaches_the_commands():
     (["probe", "{tmp}", "argmax", "--out", "{out}"], "not a model directory"),
     (["probe", "someone/some-model", "argmax", "--out", "{out}"], "local directory"),
     (["probe", "{tmp}", "argmax", "--out", "{out}", "--n", "5"], "too small"),
+    (["train", "argmax", "--out", "{out}", "--seed", "18446744073709551616"], "give a seed in"),
+    (["--threads", "100000", "train", "argmax", "--out", "{out}"], "--threads 100000"),
+    (["train", "argmax", "--out", "{tmp}/" + "x" * 240], "too long a name"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, args, message, one_error_line):
     out = tmp_path / "out"
@@ -98,6 +103,7 @@ def test_report_out_naming_a_directory_is_one_line(argmax_run, tmp_path, one_err
     (["--alphas", "two"], "bad --alphas"), (["--steer", "sometimes"], "--steer 'sometimes'"),
     (["--causal-layers", "1,x"], "bad --causal-layers"), (["--causal-layers", "99"], "within the probed 0.."),
     (["--max-layer", "0", "--causal-layers", "1"], "within the probed 0..0"),
+    (["--seed", "-5"], "give a seed in"),
 ])
 def test_bad_probe_options_are_one_line_and_leave_nothing(argmax_dir, tmp_path, args, message, one_error_line):
     out = tmp_path / "r"
@@ -129,3 +135,33 @@ def test_bad_sweeps_are_one_line_and_leave_nothing(tmp_path, args, message, one_
 
 def test_an_unknown_experiment_is_one_line(tmp_path, one_error_line):
     one_error_line(runner.invoke(app, ["experiment", "vibes", "--out", str(tmp_path / "e")]), "unknown experiment")
+
+
+@pytest.mark.parametrize("content, message", [("[1, 2]", "is a JSON list"), ('{"a":', "is not valid JSON")])
+def test_a_damaged_training_json_is_one_line_for_probe_and_card(model_copy, tmp_path, content, message,
+                                                                 one_error_line):
+    (model_copy / "training.json").write_text(content)
+    one_error_line(runner.invoke(app, ["card", str(model_copy)]), message)
+    out = tmp_path / "r"
+    one_error_line(runner.invoke(app, ["probe", str(model_copy), "argmax", "--out", str(out), "--n", "50"]), message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["probes"][0].update(score="abc"), "score is 'abc', not a float"),
+    (lambda r: r["probes"][0].update(layer="x"), "layer is 'x', not an int"),
+    (lambda r: r["task"].update(params=[]), "`task.params` is not an object"),
+])
+def test_a_hand_edited_results_file_is_one_line_for_report(argmax_run, tmp_path, edit, message, one_error_line):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(argmax_run[0], run)
+    results = json.loads((run / "results.json").read_text())
+    edit(results)
+    (run / "results.json").write_text(json.dumps(results))
+    one_error_line(runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "r.html")]), message)
+    (run / "results.json").write_text(json.dumps(json.loads((Path(argmax_run[0]) / "results.json").read_text())))
+    (run / "config.json").write_text('{"model":')
+    one_error_line(runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "r.html")]), "is not valid JSON")

@@ -42,6 +42,8 @@ class TrainOptions:
             raise UserError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
         if self.steps is not None and self.steps < 1:
             raise UserError(f"--steps must be positive, got {self.steps}")
+        if not 0 <= self.seed < 2**31:
+            raise UserError(f"--seed {self.seed}: give a seed in 0..{2**31 - 1}")
         if self.lr is not None and (self.base is None or self.lr <= 0):
             raise UserError("--lr is for fine-tuning a --base model and must be positive")
         if self.lora is not None and (self.base is None or self.lora < 1):
