@@ -287,9 +287,9 @@ def render() -> str:
              "by hand. Measured on a 2-core CPU machine at the sizes stated.", ""]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from findings_lm import lm_pair_section, pretrained_section, three_seed_section
-    from findings_probes import das_section, gallery_section, retarget_section
+    from findings_probes import das_section, gallery_section, grid_section, retarget_section
 
-    lines += (gallery_section() + latent_goals_section() + experiments_section() + pretrained_section()
+    lines += (gallery_section() + grid_section() + latent_goals_section() + experiments_section() + pretrained_section()
               + lm_pair_section() + three_seed_section() + retarget_section() + das_section())
     return "\n".join(lines).rstrip() + "\n"
 

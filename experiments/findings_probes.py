@@ -75,6 +75,37 @@ def gallery_section() -> list[str]:
                         "breadth (twin) of K", "goal index", "answer carried", "decodable but unused"], rows) + [""]
 
 
+def grid_section() -> list[str]:
+    """Issue 49's known answers at every size: one verdict per model of the `candidates` experiment at its standard
+    size (argmax, largest and closest to a target, K = 3..12, 3 training seeds), with the route and breadth."""
+    import csv
+
+    path = RESULTS / "candidates-standard.csv"
+    if not path.exists():
+        return []
+    rows = sorted(csv.DictReader(path.open()), key=lambda r: (int(r["rule"]), int(r["K"]), int(r["seed"])))
+    rule = {0: "largest", 3: "closest to a target"}
+    body = [[rule.get(int(r["rule"]), r["rule"]), r["K"], r["seed"], fmt(float(r["behavior"])),
+             fmt(float(r["search_index"])), r.get("search_route") or "-",
+             fmt(float(r["search_breadth"])) if r.get("search_breadth") else "-",
+             fmt(float(r["search_candidates"]), 1) if r.get("search_candidates") else "-", r["verdict"]]
+            for r in rows]
+    verdicts = {}
+    for r in rows:
+        verdicts.setdefault((r["rule"], r["K"]), set()).add(r["verdict"])
+    flips = [f"{rule.get(int(k[0]), k[0])} K={k[1]}" for k, v in verdicts.items() if len(v) > 1]
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in sorted({r["verdict"] for r in rows})}
+    return ["## Search verdicts across list lengths and training seeds", "",
+            "Every model of the `candidates` experiment at `--standard` size (`experiments/results/candidates-"
+            "standard/`: one row per model, each probed on 3 data seeds). Breadth: the share of the K candidates the "
+            "used attention block orders correctly against the answer; candidates: K times that share beyond the "
+            "random-init twin's. " + ", ".join(f"{v}: {n} of {len(rows)}" for v, n in counts.items()) + "; "
+            + (f"the verdict differs between training seeds at {', '.join(flips)}." if flips else
+               "no verdict differs between the training seeds of a list length and rule."), ""] + table(
+        ["rule", "K", "seed", "accuracy", "search index", "route", "breadth", "candidates", "verdict"],
+        body) + [""]
+
+
 def retarget_section() -> list[str]:
     out = ["## Retargeting the search", ""]
     for path in sorted((RESULTS / "retarget").glob("*/results.json")):

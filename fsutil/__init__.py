@@ -3,7 +3,8 @@ replace what mesaprobe itself wrote, that never land on a command's inputs, and 
 
 An output directory (a model, a run, a sweep) is built in a hidden sibling `.NAME.<pid>.<tag>.partial` and renamed
 into place when complete. It carries a marker file, `.mesaprobe`, naming its kind and every file it was written with
-(at any depth, with sizes): `--overwrite` replaces only such a directory, of the same kind, holding nothing else.
+(at any depth, with sizes and sha256): `--overwrite` replaces only such a directory, of the same kind, holding nothing
+else, every file as written.
 A lock file `.NAME.lock` (an OS lock: released when its process exits, however it exits) keeps a second run off the
 same `--out`; whoever holds it removes the partial directories a killed run left behind, recognised exactly
 (fsutil/leftovers.py).

@@ -91,6 +91,9 @@ def check_replaceable(out: Path, kind: str) -> None:
     if marker.get("kind") != kind:
         raise UserError(f"--overwrite will not delete {out}: it is a mesaprobe {marker.get('kind')} directory, "
                         f"not a {kind} directory")
+    if (out / PARTIAL_MARKER).exists():  # a finished directory holds none: this one is a user's file of that name
+        raise UserError(f"--overwrite will not delete {out}: it holds {PARTIAL_MARKER}, which mesaprobe did not leave "
+                        "in a finished directory; move it first")
     written = marker.get("files")
     if not isinstance(written, dict):
         raise UserError(f"--overwrite will not delete {out}: its marker has no list of the files mesaprobe wrote "

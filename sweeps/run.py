@@ -101,8 +101,14 @@ def ray_results(todo: list[Cell], cells_dir: Path, address: str):
         import ray
     except ImportError:
         raise UserError("--ray needs Ray: pip install 'mesaprobe[ray]'") from None
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False,
-             include_dashboard=False)
+    context = ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
+                       log_to_driver=False, include_dashboard=False)
+    if address == "local":  # the instance started here ends with this process, even one killed by SIGKILL
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-m", "mesaprobe.sweeps.ray_guard", str(os.getpid()),
+                          context.address_info["session_dir"]], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     task = ray.remote(num_cpus=1)(run_cell)
     pending = {task.remote(cell, str(cells_dir), 1): cell for cell in todo}
     try:

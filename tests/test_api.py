@@ -15,7 +15,7 @@ def test_the_api_reads_a_run_as_data_frames(argmax_run):
     assert {"target", "layer", "score", "control", "random_init", "obs_baseline"} <= set(probes.columns)
     best = probes.sort_values("selectivity").iloc[-1]
     assert best["selectivity"] == max(r["selectivity"] for r in results["probes"])
-    assert set(causal["method"]) == {"leace", "interchange", "patch"}
+    assert set(causal["method"]) == {"leace", "interchange", "patch", "score-swap"}
 
 
 def test_probe_through_the_api_equals_the_command_line(argmax_dir, tmp_path):
@@ -29,7 +29,8 @@ def test_probe_through_the_api_equals_the_command_line(argmax_dir, tmp_path):
                                    "--seeds", "1", "--folds", "3", "--no-causal"])
     assert cli.exit_code == 0
     assert mesaprobe.load_results(tmp_path / "cli")["probes"] == api["probes"]
-    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch", "das", "retarget"}
+    assert {s["method"] for s in api["causal_skipped"]} == {"leace", "interchange", "patch", "das", "retarget",
+                                                             "score-swap"}
 
 
 def test_importing_mesaprobe_loads_no_heavy_library():

@@ -224,3 +224,13 @@ def test_overwrite_refuses_a_marker_without_content_hashes(tmp_path):
     (out / MARKER).write_text(json.dumps({"kind": "run", "files": marker["files"]}))  # as an older version wrote it
     with pytest.raises(UserError, match="records no content hashes"):
         write_run(out, overwrite=True)
+
+
+def test_overwrite_refuses_a_user_file_named_like_the_partial_marker(tmp_path):
+    from mesaprobe.fsutil.atomic import PARTIAL_MARKER
+
+    out = write_run(tmp_path / "run")
+    (out / PARTIAL_MARKER).write_text("my notes")
+    with pytest.raises(UserError, match="mesaprobe did not leave"):
+        write_run(out, overwrite=True)
+    assert (out / PARTIAL_MARKER).read_text() == "my notes"

@@ -36,7 +36,8 @@ def test_probe_of_an_untrained_lm_in_natural_language_scores_at_chance(tiny_llam
     assert {r["layer"] for r in res["probes"]} == {-1, 0, 1}
     assert {r["position"] for r in res["probes"]} >= {"answer", "item0", "item4"}
     assert res["verdict"] in {"neither", "inconclusive"}  # without causal probes: never stronger
-    assert {s["method"] for s in res["causal_skipped"]} == {"leace", "interchange", "patch", "das", "retarget"}
+    assert {s["method"] for s in res["causal_skipped"]} == {"leace", "interchange", "patch", "das", "retarget",
+                                                             "score-swap"}
     assert all("switched off" in s["reason"] for s in res["causal_skipped"]) and res["causal"] == []
     phases = res["environment"]["phase_s"]  # behaviour scored in the subject's extraction pass
     assert set(phases) == {"load", "data and behaviour", "subject activations and behaviour", "random-init activations",

@@ -137,3 +137,25 @@ def test_a_sweep_refused_by_another_runs_lock_creates_nothing(tmp_path):
         assert not out.exists()
     finally:
         held.release()
+
+
+def test_the_ray_guard_ends_a_sessions_processes_once_the_sweep_is_gone(tmp_path):
+    """Issue 50 M3: `--ray local` starts the guard beside Ray; after a kill -9 of the sweep it kills the processes
+    that name the session's directory, and only those."""
+    session = str(tmp_path / "session_2026-12-06_fake")
+    sweep = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    agent = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                              "signal.SIG_IGN); time.sleep(60)", f"--session-dir={session}"])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--session-dir=/elsewhere"])
+    guard = subprocess.Popen([sys.executable, "-m", "mesaprobe.sweeps.ray_guard", str(sweep.pid), session])
+    try:
+        time.sleep(1.0)
+        assert agent.poll() is None
+        sweep.kill()
+        sweep.wait()
+        agent.wait(timeout=10)  # gone, though it ignores SIGTERM
+        guard.wait(timeout=10)
+        assert bystander.poll() is None
+    finally:
+        for p in (agent, bystander, guard):
+            p.kill()
