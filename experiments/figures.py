@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from findings import RESULTS, ROOT, experiment_rows  # noqa: E402
+from findings import RESULTS, ROOT, experiment_groups, experiment_rows  # noqa: E402
 
 FIGURES = ROOT / "docs" / "figures"
 
@@ -57,18 +57,23 @@ def figure(name: str):
     series += [m for m, _ in exp.predicts if m not in series and m != "behavior"]
     values = list(spec.vary[knob])
     fig = go.Figure()
-    for key in series:
-        means, lo, hi = [], [], []
-        for v in values:
-            xs = [r[key] for r in rows if r[knob] == v and r.get(key) is not None]
-            mean = sum(xs) / len(xs) if xs else None
-            ci = bootstrap_ci(xs) if xs else [None, None]
-            means.append(mean)
-            lo.append(None if mean is None else mean - ci[0])
-            hi.append(None if mean is None else ci[1] - mean)
-        label = {"held_out_rule_behavior": "accuracy on the rule left out"}.get(key, key.replace("_", " "))
-        fig.add_trace(go.Scatter(x=[str(v) for v in values], y=means, name=label, mode="lines+markers",
-                                 error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo)))
+    groups = experiment_groups(spec, rows)  # one set of lines per value of the other knobs (the rule)
+    dashes = ("solid", "dash", "dot", "dashdot")
+    for g, (combo, group) in enumerate(groups.items()):
+        for key in series:
+            means, lo, hi = [], [], []
+            for v in values:
+                xs = [r[key] for r in group if r[knob] == v and r.get(key) is not None]
+                mean = sum(xs) / len(xs) if xs else None
+                ci = bootstrap_ci(xs) if xs else [None, None]
+                means.append(mean)
+                lo.append(None if mean is None else mean - ci[0])
+                hi.append(None if mean is None else ci[1] - mean)
+            label = {"held_out_rule_behavior": "accuracy on the rule left out"}.get(key, key.replace("_", " "))
+            label += "".join(f" ({k}={v})" for k, v in combo)
+            fig.add_trace(go.Scatter(x=[str(v) for v in values], y=means, name=label, mode="lines+markers",
+                                     line=dict(dash=dashes[g % len(dashes)]),
+                                     error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo)))
     fig.update_layout(title=f"{name} (--{size}): {family} index and its parts against {knob}", xaxis_title=knob,
                       yaxis_title="mean, 95% CI over training seeds", width=720, height=420,
                       template="plotly_white")

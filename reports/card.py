@@ -2,6 +2,7 @@
 model-index of the probe and causal results, and sections for training, behaviour, findings and how to reproduce."""
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -76,10 +77,11 @@ def findings(res: dict, run: str) -> list[str]:
 
     readout = [f"- {sentence}"] if (sentence := readout_sentence(res)) else []
     attention = [f"- {words}"] if (words := attention_words("attention", res)) else []
-    return [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
+    lines = [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
             f"- {evidence_sentence(res)}", *attention, *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
             f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} --out {run} "
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
+    return [html.escape(line, quote=False) for line in lines]  # text from a results file is no markup on the Hub
 
 
 def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None):

@@ -41,11 +41,12 @@ def test_help_teaches_the_commands():
     (["train", "argmax", "--out", "{out}", "--seed", "18446744073709551616"], "give a seed in"),
     (["--threads", "100000", "train", "argmax", "--out", "{out}"], "--threads 100000"),
     (["train", "argmax", "--out", "{tmp}/" + "x" * 240], "too long a name"),
+    (["train", "argmax", "--out", "{tmp}/newx/.."], "name the directory itself"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, args, message, one_error_line):
     out = tmp_path / "out"
     one_error_line(runner.invoke(app, [a.format(out=out, tmp=tmp_path) for a in args]), message)
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "newx").exists()
 
 
 def test_probing_a_goal_task_with_a_model_that_lacks_its_tokens(argmax_dir, tmp_path):

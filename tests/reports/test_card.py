@@ -62,6 +62,21 @@ def test_card_keeps_a_card_the_user_edited_until_asked_and_writes_breadth(model_
     assert again.exit_code == 0, again.output  # the card it wrote itself may be replaced
 
 
+def test_text_from_a_results_file_lands_in_the_card_as_text_not_markup(model_copy, argmax_run, tmp_path):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(argmax_run[0], run)
+    results = json.loads((run / "results.json").read_text())
+    results["model"]["source"] = "<script>alert(1)</script>"  # lands in the card's reproduce line
+    (run / "results.json").write_text(json.dumps(results))
+    result = runner.invoke(app, ["card", str(model_copy), "--results", str(run)])
+    assert result.exit_code == 0, result.output
+    text = (model_copy / "README.md").read_text()
+    assert "<script>" not in text
+
+
 class RecordingApi:
     calls: list = []
 
