@@ -6,8 +6,8 @@ residual stream for a linear probe to read.
 Read on position-free instances (`SearchTask.position_free`: argmax without its shortcut), where a candidate's place
 says nothing of its score. Per block and head: the per-instance Spearman correlation of the pre-softmax scores with
 the task's scores (`rho`; the softmax is monotonic, so the pattern ranks the same) and the share of instances whose
-top-weighted candidate is the answer (`top1`), beside three controls: the random-init twin's heads of that block
-(the best of them), a position-only baseline (the head's mean score per candidate slot, fitted on the other half of
+top-weighted candidate is the answer (`top1`), beside three controls: the random-init twin's heads (the best of
+them in any block, as the model's best is taken over all its heads), a position-only baseline (the head's mean score per candidate slot, fitted on the other half of
 the rows) and shuffled scores (the head against the scores permuted within each instance). `beyond` = rho - the
 largest control (at least 0). Per block, the heads' mean pattern gives the search's breadth: the share of the K
 candidates placed correctly against the answer (the answer on top, each other below it)."""
@@ -90,19 +90,21 @@ def candidate_ranking(bridge, twin_bridge, inputs: CandidateInputs, seed: int) -
     rows = np.arange(len(inputs.best))
     accuracy = float((logits.argmax(1) == inputs.classes[rows, inputs.best]).mean())
     heads, blocks = [], []
-    for layer in range(scores.shape[0]):
-        twin_rho = [float(row_spearman(twin_scores[layer][:, h], inputs.scores).mean())
-                    for h in range(twin_scores.shape[2])]
-        twin_top = [float((twin_scores[layer][:, h].argmax(1) == inputs.best).mean())
-                    for h in range(twin_scores.shape[2])]
+    layers, n_heads = range(scores.shape[0]), range(twin_scores.shape[2])
+    # the twin's best head over every block: the model's best is taken over as many heads (indices.py)
+    twin_rho = max(float(row_spearman(twin_scores[layer][:, h], inputs.scores).mean()) for layer in layers
+                   for h in n_heads)
+    twin_top = max(float((twin_scores[layer][:, h].argmax(1) == inputs.best).mean()) for layer in layers
+                   for h in n_heads)
+    for layer in layers:
         for h in range(scores.shape[2]):
             a = scores[layer][:, h]
             rho = float(row_spearman(a, inputs.scores).mean())
             pos_rho, pos_top = position_only(a, inputs.scores, inputs.best)
             shuf = float(row_spearman(a, shuffled).mean())
-            controls = max(max(twin_rho), pos_rho, shuf, 0.0)
+            controls = max(twin_rho, pos_rho, shuf, 0.0)
             heads.append({"block": layer, "head": h, "rho": rho, "top1": float((a.argmax(1) == inputs.best).mean()),
-                          "random_init": max(twin_rho), "random_init_top1": max(twin_top),
+                          "random_init": twin_rho, "random_init_top1": twin_top,
                           "position_only": pos_rho, "position_only_top1": pos_top, "shuffled": shuf,
                           "chance_top1": 1 / inputs.k, "beyond": max(0.0, rho - controls)})
         blocks.append({"block": layer, "breadth": float(breadth(patterns[layer], inputs.best).mean()),

@@ -214,6 +214,14 @@ def verdict_rule(search: dict | None, goal: dict | None) -> str:
 SHORTCUT_GAP = 0.10  # attention evidence counts where position-free accuracy is within this of the model's own
 
 
+def ranked_beyond_controls(heads: list[dict]) -> list[dict]:
+    """Each head's ranking (rho) beyond its strongest control: the random-init twin's best head in *any* block (the
+    same statistic over as many random heads as the model's own best is taken over: a random model's best head
+    ranks the candidates by chance about as well), its position-only baseline and shuffled scores, at least 0."""
+    twin = max(h["random_init"] for h in heads)
+    return [h | {"beyond": max(0.0, h["rho"] - max(twin, h["position_only"], h["shuffled"], 0.0))} for h in heads]
+
+
 def attention_route(record: dict, causal_rows: list[dict] | None) -> dict:
     """One seed's candidate scoring in attention (probes/attention_ranking.py): per block, its best head's ranking
     beyond controls and the score swap's effect beyond control there (probes/causal/score_swap.py); the block where
@@ -221,8 +229,9 @@ def attention_route(record: dict, causal_rows: list[dict] | None) -> dict:
     on more than SHORTCUT_GAP worse than its own data: the ranking there is not how it answers (a shortcut)."""
     from mesaprobe.probes.causal.score_swap import TARGET
 
-    blocks = sorted({h["block"] for h in record["heads"]})
-    ranking = {b: max(h["beyond"] for h in record["heads"] if h["block"] == b) for b in blocks}
+    heads = ranked_beyond_controls(record["heads"])
+    blocks = sorted({h["block"] for h in heads})
+    ranking = {b: max(h["beyond"] for h in heads if h["block"] == b) for b in blocks}
     swaps = {r["layer"]: margin(r) for r in causal_rows or [] if r["target"] == TARGET}
     value = (lambda b: min(ranking[b], swaps.get(b, 0.0))) if causal_rows is not None else ranking.get
     block = max(blocks, key=lambda b: (value(b), ranking[b]))

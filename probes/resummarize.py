@@ -5,7 +5,8 @@ the verdict can differ from a fresh run's only where a seed's control sat far fr
 from __future__ import annotations
 
 from mesaprobe.probes.causal import evidence_methods
-from mesaprobe.probes.indices import TaskView, families, mark_used, readout, summarize, visible_goal_notes
+from mesaprobe.probes.indices import (TaskView, families, mark_used, ranked_beyond_controls, readout, summarize,
+                                     visible_goal_notes)
 
 
 def split_seeds(rows: list[dict], key: str) -> list[list[dict]]:
@@ -20,9 +21,14 @@ def resummarize(results: dict, task) -> dict:
     view = TaskView.of(task)
     probes = split_seeds(results["probes"], "score")
     causal = split_seeds(results["causal"], "effect") if results["causal"] else None
-    indices, verdict = summarize(view, probes, causal, (results.get("attention") or {}).get("by_seed"))
+    attention = results.get("attention")
+    if attention:  # each head's margin as this version's controls give it (indices.ranked_beyond_controls)
+        attention = attention | {"heads": ranked_beyond_controls(attention["heads"]),
+                                 "by_seed": [r | {"heads": ranked_beyond_controls(r["heads"])}
+                                             for r in attention["by_seed"]]}
+    indices, verdict = summarize(view, probes, causal, attention and attention["by_seed"])
     methods = tuple({m for f in families(view) for m in evidence_methods(f)})
-    return results | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
+    return results | ({"attention": attention} if attention else {}) | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
                       "probes": mark_used(results["probes"], results["causal"], methods),
                       "notes": visible_goal_notes(view, results["probes"])}
 

@@ -53,8 +53,8 @@ def test_the_readout_check_says_yes_no_or_that_its_control_cannot_tell():
 
 
 def attention_record(beyond_by_block: dict[int, float], accuracy=1.0, position_free=1.0, k=5) -> dict:
-    heads = [{"block": b, "head": h, "beyond": v if h == 0 else 0.0} for b, v in beyond_by_block.items()
-             for h in range(2)]
+    heads = [{"block": b, "head": h, "rho": v if h == 0 else 0.0, "random_init": 0.0, "position_only": 0.0,
+              "shuffled": 0.0} for b, v in beyond_by_block.items() for h in range(2)]
     blocks = [{"block": b, "breadth": 0.9, "breadth_random_init": 0.5} for b in beyond_by_block]
     return {"heads": heads, "blocks": blocks, "position_free_accuracy": position_free, "accuracy": accuracy, "k": k}
 
@@ -98,3 +98,12 @@ def test_search_is_supported_by_either_route_and_reports_its_breadth():
     assert search["breadth"]["value"] == pytest.approx(0.9) and search["breadth"]["candidates"]["value"] == 4.0
     shortcut = [attention_record({0: 0.8}, position_free=0.3)] * 3
     assert summarize(task, probes, unused, shortcut)[1] == "inconclusive"
+
+
+def test_a_random_models_best_head_is_held_to_the_twins_best_head_in_any_block():
+    from mesaprobe.probes.indices import attention_route
+
+    record = attention_record({0: 0.05, 1: 0.13})
+    for h in record["heads"]:  # the twin's best head, in block 0, ranks at 0.07; in block 1 at 0.01
+        h["random_init"] = 0.07 if h["block"] == 0 else 0.01
+    assert attention_route(record, None)["decodability"] == pytest.approx(0.06)  # 0.13 - 0.07, not 0.13 - 0.01
