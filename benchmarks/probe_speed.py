@@ -76,7 +76,7 @@ def bench(model: str, task_name: str, n: int, folds: int, reference: bool, causa
                     "max_diff_sklearn_vs_converged": differences(old, ref)}
         if causal:
             ctx = CausalContext(subject, task, data, folds, [layer for layer in data.subject.layers if layer >= 0],
-                                False, ProbeOptions(steer=getattr(task, "steer_mode", "persistent")))
+                                False, ProbeOptions(steer=task.steer_mode))
             seconds, effects = {}, {}
             for method in methods_for(task.family):
                 if skip_reason(method, subject) is not None:

@@ -38,9 +38,8 @@ class TaskView:
 
     @classmethod
     def of(cls, task) -> "TaskView":
-        return task if isinstance(task, cls) else cls(task.family, tuple(task.targets()),
-                                                       getattr(task, "depth_target", None),
-                                                       getattr(task, "goal_in_prompt", False))
+        return task if isinstance(task, cls) else cls(task.family, tuple(task.targets()), task.depth_target,
+                                                       task.goal_in_prompt)
 
     def feeding(self, indices: tuple[str, ...]) -> set[str]:
         """Names of the targets that feed any of `indices`."""

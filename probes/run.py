@@ -33,7 +33,7 @@ from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
 from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
                                resolve_device)
 from mesaprobe.schema import SCHEMA, CausalRow, label_key
-from mesaprobe.tasks.base import SearchTask, Task
+from mesaprobe.tasks.base import Task
 
 
 def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
@@ -148,7 +148,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
     --num_processes N` the processes share the extraction and the main process does the rest and returns the
     results; the others return None."""
     opts = with_overrides(options, overrides)
-    opts = replace(opts, steer=opts.steer or getattr(task, "steer_mode", "persistent"))  # goal tasks name theirs
+    opts = replace(opts, steer=opts.steer or task.steer_mode)  # goal tasks name theirs
     opts.check()
     optional = sorted(m.name for m in CAUSAL_METHODS.values() if m.opt_in)
     for name in opts.also_methods:
@@ -180,11 +180,12 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         # every seed's activations first: the processes that share the extraction are then free to exit
         seeds = range(opts.seed, opts.seed + opts.seeds)
         extraction_start = time.perf_counter()
-        blocks = len(causal_at) if runs_any(task, subject, opts.causal, opts.also_methods) else 0
+        causal_on = runs_any(task, subject, opts.causal, opts.also_methods)
+        blocks = len(causal_at) if causal_on else 0
 
         def early(seconds: float, rows: int) -> None:
-            per_block = getattr(task, "text_causal_forwards_per_block", SearchTask.text_causal_forwards_per_block)
-            estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress, per_block)
+            estimate.before_the_work(seconds, rows, opts.n, opts.seeds, blocks, opts.yes, progress,
+                                     task.text_causal_forwards_per_block)
 
         early = early if subject.estimate_early and main else None
         replicas = [replicate(subject, twin, opts.n, seeds[0], run_dir, progress, last, timer, early,
@@ -196,7 +197,6 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
         if not main:
             return None
         per_seed, causal_per_seed, behaviors, skipped, transfers, attention = [], [], [], [], [], []
-        causal_on = runs_any(task, subject, opts.causal, opts.also_methods)
         for i, (data, behavior) in enumerate(replicas):
             before = dict(timer.seconds)
             behaviors.append(behavior)

@@ -100,6 +100,12 @@ class Task:
     # the held-out behaviour a trained model must reach before its probes are read as findings (metric, bar): a model
     # below it is marked in comparisons and sweeps, not silently averaged
     behavior_bar: ClassVar[tuple[str, float]] = ("accuracy", 0.95)
+    # what the probes read of a task beside its targets (each read here, never through getattr):
+    depth_target: ClassVar[str | None] = None  # S3: a target whose best layer per example gives the depth signature
+    goal_in_prompt: ClassVar[bool] = False  # the prompt writes the goal: goal decodability (G1) is then blind
+    steer_mode: ClassVar[str] = "persistent"  # `probe --steer` by default (probes/causal/steering.py)
+    # a pretrained LM's causal probes cost about this many forwards per prompt and causal block (probes/estimate.py)
+    text_causal_forwards_per_block: ClassVar[float] = 12.0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

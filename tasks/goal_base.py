@@ -35,9 +35,6 @@ class GoalTask(Task):
     bc_batch_size: ClassVar[int] = 64  # behaviour cloning's batch (episodes) and peak learning rate
     bc_lr: ClassVar[float] = 3e-3
     ppo_batch: ClassVar[dict] = {}  # PPOConfig overrides of this task: episodes per iteration and per gradient step
-    steer_mode: ClassVar[str] = "persistent"  # `probe --steer` by default (probes/causal/steering.py)
-    # the prompt writes the goal (gridworld's `goal rX cY`): goal decodability (G1) is then blind, and runs say so
-    goal_in_prompt: ClassVar[bool] = False
 
     def action_tokens(self) -> list[str]:
         return list(self.ACTIONS)

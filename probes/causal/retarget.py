@@ -38,7 +38,7 @@ class Retarget(CausalMethod):
 
 def rule_answers(task, data) -> dict[int, np.ndarray] | None:
     """Per rule present in the rows: each row's answer class under that rule (None: the task mixes no rules)."""
-    target = getattr(task, "per_rule_target", None)
+    target = task.per_rule_target
     if target is None or RULE_LABEL not in data.labels:
         return None
     last = next(t.positions[-1] for t in task.targets() if t.name == target)

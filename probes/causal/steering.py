@@ -40,7 +40,7 @@ class Steer(CausalMethod):
                  ("reach_by_k_unsteered", "unsteered")))
 
     def run(self, ctx: CausalContext) -> list[dict]:
-        mode = ctx.options.steer or getattr(ctx.task, "steer_mode", "persistent")
+        mode = ctx.options.steer or ctx.task.steer_mode
         n_test = ctx.options.steer_episodes
         return [steering_row(ctx.subject, ctx.task, ctx.data, layer, mode, ctx.options.alphas, max(n_test // 2, 1),
                              n_test)
