@@ -138,6 +138,8 @@ def validate_results(data: Any, where: str) -> dict:
         entry = data["indices"][family]
         if not isinstance(entry, dict) or "value" not in entry or "ci" not in entry:
             raise UserError(f"{where} is incomplete: `indices.{family}` lacks its value and ci")
+    if not isinstance(data["verdict"], str):
+        raise UserError(f"{where}: `verdict` is not a string")
     if not isinstance(data["task"].get("params"), dict):
         raise UserError(f"{where}: `task.params` is not an object")
     for key, record in (("probes", ProbeRow), ("causal", CausalRow)):
