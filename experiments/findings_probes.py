@@ -20,8 +20,12 @@ GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument m
     "argmax-shortcut100-sl": ("the largest always last (shortcut=100): copying the last number is enough",
                               "not search-in-map"),
     "argmax-memorizer-sl": ("trained on 32 instances (--pool 32): a memorizer", "not search-in-map"),
-    "rocks-sl": ("rocks: the biggest of 4 rocks, answered with its name", "any"),
-    "kv-recall-sl": ("kv-recall: a lookup, the queried key's value (its candidates score 1 or 0)", "any"),
+    "rocks-sl": ("rocks: the biggest of 4 rocks, answered with its name; its candidates are the size tokens, scored "
+                 "by size, and the answer is the name before the winner, so ranking in attention and the swap test "
+                 "read the search over sizes", "any"),
+    "kv-recall-sl": ("kv-recall: a lookup, the queried key's value; its candidates are the value tokens, scored 1 where "
+                     "the key is the queried one and 0 elsewhere: attention that matches the query against every key "
+                     "is a search in the seeds' sense whose scores are match or not", "any"),
     "gridworld-sl": ("gridworld, the goal written in the prompt: the visible-goal trap", "neither"),
     "goal-sum-sl": ("goal-sum (the goal only as sums mod N): the goal known positive", "goal-across-time"),
 }
