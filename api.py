@@ -80,7 +80,29 @@ def probe(model: str | Path, task, out: str | Path, params: dict[str, int] | Non
     the results, the others return None."""
     from mesaprobe.probes.run import run_probe
 
+    if isinstance(task, str) and not params:
+        params = _trained_params(model, task)
     return run_probe(str(model), _task(task, params), out, options, **overrides)
+
+
+def _trained_params(model, task: str) -> dict | None:
+    """The task parameters a model trained here on `task` was trained with (its mesaprobe.json), so that probing it
+    by the task's name alone probes the task it learned (a closest-to-a-target model is not probed on largest)."""
+    import sys
+
+    from mesaprobe.fsutil.atomic import read_json_object
+    from mesaprobe.tasks import task_class
+
+    trained = read_json_object(Path(model) / "mesaprobe.json") if Path(model).is_dir() else {}
+    if trained.get("name") != task or not isinstance(trained.get("params"), dict):
+        return None
+    declared = task_class(task).PARAMS
+    params = {k: v for k, v in trained["params"].items() if k in declared}
+    changed = {k: v for k, v in params.items() if v != declared[k].default}
+    if changed:
+        print(f"note: probing {task} with the parameters {model} was trained with "
+              f"({', '.join(f'{k}={v}' for k, v in changed.items())}); pass -p to probe others", file=sys.stderr)
+    return params
 
 
 def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed: dict[str, int] | None = None,

@@ -41,3 +41,14 @@ def test_importing_mesaprobe_loads_no_heavy_library():
 def test_user_error_is_exported():
     with pytest.raises(mesaprobe.UserError):
         mesaprobe.probe("m", "argmax", "out", folds="3")
+
+
+def test_a_model_probed_by_its_tasks_name_alone_is_probed_on_the_parameters_it_learned(capsys):
+    from pathlib import Path
+
+    from mesaprobe.api import _trained_params
+
+    closest = Path(__file__).parent / "fixtures" / "argmax-closest-sl"
+    assert _trained_params(closest, "argmax")["rule"] == 3 and "rule=3" in capsys.readouterr().err
+    assert _trained_params(closest, "rocks") is None  # another task: its own defaults
+    assert _trained_params(Path(__file__).parent / "fixtures" / "argmax-sl", "argmax")["rule"] == 0
