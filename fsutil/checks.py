@@ -19,9 +19,9 @@ REPORT_TAG = '<meta name="generator" content="mesaprobe">'  # in every page mesa
 def check_writable(out: str | Path, what: str = "--out", file: bool = False) -> Path:
     """Refuse, before any work, an `out` of the wrong type (a file where a directory goes, or the reverse), a
     symbolic link, or one whose nearest existing ancestor cannot be written. Returns `out` made absolute."""
-    out = Path(out).expanduser().absolute()
-    if out.name in ("", ".", ".."):
-        raise UserError(f"{what} {out}: name the directory itself, not {out.name or '/'!r}")
+    out = Path(os.path.abspath(Path(out).expanduser()))  # `new/..` is its parent, named before anything is created
+    if not out.name:
+        raise UserError(f"{what} {out}: name a directory below the root")
     if len(out.name.encode()) > NAME_MAX or len(str(out).encode()) > PATH_MAX:
         raise UserError(f"{what} {str(out)[:60]}...: too long a name (at most {NAME_MAX} bytes, the hidden partial "
                         f"directory beside it adds its own; a path at most {PATH_MAX})")

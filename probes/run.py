@@ -203,7 +203,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
             with timer("linear probes"):
                 per_seed.append(probe_all(data, task, opts.folds, device, opts.linear_backend, progress))
                 transfers.append(rule_transfer(data, task))
-            with timer("attention"):
+            with timer("attention") if "candidates" in subject.capabilities else contextlib.nullcontext():
                 attention.append(attention_evidence(subject, twin, data, behavior))
             ctx = CausalContext(subject, task, data, opts.folds, causal_at, progress, opts)
             with timer("causal probes") if causal_on else contextlib.nullcontext():

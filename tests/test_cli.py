@@ -41,12 +41,18 @@ def test_help_teaches_the_commands():
     (["train", "argmax", "--out", "{out}", "--seed", "18446744073709551616"], "give a seed in"),
     (["--threads", "100000", "train", "argmax", "--out", "{out}"], "--threads 100000"),
     (["train", "argmax", "--out", "{tmp}/" + "x" * 240], "too long a name"),
-    (["train", "argmax", "--out", "{tmp}/newx/.."], "name the directory itself"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, args, message, one_error_line):
     out = tmp_path / "out"
     one_error_line(runner.invoke(app, [a.format(out=out, tmp=tmp_path) for a in args]), message)
-    assert not out.exists() and not (tmp_path / "newx").exists()
+    assert not out.exists()
+
+
+def test_an_out_through_a_new_directory_and_back_creates_nothing(tmp_path, one_error_line):
+    (tmp_path / "mine.txt").write_text("kept")
+    one_error_line(runner.invoke(app, ["train", "argmax", "--out", str(tmp_path / "newx" / "..")]),
+                   "already exists and is not empty")
+    assert not (tmp_path / "newx").exists() and (tmp_path / "mine.txt").read_text() == "kept"
 
 
 def test_probing_a_goal_task_with_a_model_that_lacks_its_tokens(argmax_dir, tmp_path):
