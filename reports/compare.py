@@ -10,7 +10,8 @@ from mesaprobe.probes.indices import bootstrap_ci
 
 MEASURES = (("behavior", "behaviour (success rate or accuracy, the probe's own rollouts)"),
             ("search_index", "search index"), ("search_decodability", "search: decodable beyond controls"),
-            ("search_causal", "search: causal beyond controls"), ("goal_index", "goal index"),
+            ("search_causal", "search: causal beyond controls"),
+            ("search_breadth", "search breadth (share of candidates ordered correctly)"), ("goal_index", "goal index"),
             ("goal_decodability", "goal: decodable beyond controls"), ("goal_causal", "goal: causal beyond controls"),
             ("horizon", "horizon H (future states read beyond the tokens)"),
             ("steer_reach", "steering reach, best block"), ("steer_random", "steering reach, random direction"))
@@ -29,6 +30,8 @@ def model_measures(results: dict) -> dict[str, float | None]:
             out[f"{family}_{part}"] = (entry.get(part) or {}).get("value")
         if entry.get("horizon"):
             out["horizon"] = float(np.mean(entry["horizon"]))
+        if entry.get("breadth"):
+            out[f"{family}_breadth"] = entry["breadth"]["value"]
     steers = [c for c in results.get("causal", []) if c["method"] == "steer"]
     if steers:
         best = max(steers, key=lambda c: c["effect"])

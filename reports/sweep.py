@@ -15,6 +15,7 @@ from mesaprobe.reports.figures import COLORS, _layout
 from mesaprobe.reports.html import CSS, esc, figure_div, table
 
 MEASURES = (("behavior", "held-out behaviour (accuracy or success rate)"), ("search_index", "search index"),
+            ("search_breadth", "search breadth (share of candidates ordered correctly)"),
             ("goal_index", "goal index"), ("goal_decodability", "goal decodability (G1/G2)"),
             ("goal_causal", "goal causal evidence"), ("depth_rho", "S3 depth signature (Spearman rho)"),
             ("held_out_rule_behavior", "accuracy on the rule left out of training"),
