@@ -79,7 +79,8 @@ def findings(res: dict, run: str) -> list[str]:
     attention = [f"- {words}"] if (words := attention_words("attention", res)) else []
     lines = [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
             f"- {evidence_sentence(res)}", *attention, *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
-            f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} --out {run} "
+            f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} {_param_flags(res['task'])} "
+            f"--out {run} "
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
     return [html.escape(line, quote=False) for line in lines]  # text from a results file is no markup on the Hub
 

@@ -45,7 +45,7 @@ def test_card_with_results_has_a_model_index_and_the_verdict(model_copy, argmax_
     assert "behavior/accuracy" in types and "index/search" in types
     assert any(t.startswith("leace/") for t in types)
     assert f"verdict: **{argmax_run[1]['verdict']}**" in card.text and "Caveats" in card.text
-    assert "mesaprobe probe" in card.text  # the exact command that reproduces the findings
+    assert "mesaprobe probe" in card.text and "-p K=5" in card.text  # the exact command, parameters too
 
 
 def test_card_keeps_a_card_the_user_edited_until_asked_and_writes_breadth(model_copy, argmax_run):
