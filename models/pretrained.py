@@ -86,7 +86,7 @@ def params_from_safetensors(path: Path) -> int:
     from safetensors import safe_open
 
     total = 0
-    for f in sorted(path.glob("*.safetensors")):
+    for f in weight_files(path):
         with safe_open(f, framework="pt") as st:
             for key in st.keys():
                 n = 1
@@ -96,12 +96,27 @@ def params_from_safetensors(path: Path) -> int:
     return total
 
 
+def weight_files(path: Path) -> list[Path]:
+    """The model's own safetensors files: the shards its index names, or model.safetensors (not other files beside
+    it, such as PPO's value_head.safetensors)."""
+    import json
+
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            names = set(json.loads(index.read_text())["weight_map"].values())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UserError(f"{index} is not a safetensors index (no weight_map)") from None
+        return [path / n for n in sorted(names)]
+    return [path / "model.safetensors"]
+
+
 def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and shape in a directory's safetensors files, from their headers (no weights read)."""
+    """Every tensor's name and shape in the model's safetensors files, from their headers (no weights read)."""
     from safetensors import safe_open
 
     shapes = {}
-    for f in sorted(path.glob("*.safetensors")):
+    for f in weight_files(path):
         with safe_open(f, framework="pt") as st:
             shapes |= {key: tuple(st.get_slice(key).get_shape()) for key in st.keys()}
     return shapes

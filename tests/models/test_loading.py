@@ -91,3 +91,12 @@ def test_a_config_that_disagrees_with_its_weights_is_refused_before_anything_is_
     for random_init in (False, True):  # the twin is built from the same config
         with pytest.raises(UserError, match=message):
             load_model(str(model), random_init=random_init)
+
+
+def test_every_committed_fixture_passes_the_config_check():
+    """The check reads the model's own weight files only (a PPO model keeps its value head beside them)."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    for model in sorted(p for p in fixtures.iterdir() if (p / "config.json").is_file()):
+        assert load_model(str(model)).n_layers >= 1, model
