@@ -15,3 +15,8 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     raise AttributeError(f"module 'mesaprobe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy exports too, so that tab-completion and help() find `train`, `probe`, `results_frame`, ..."""
+    return sorted(set(globals()) | set(__all__))

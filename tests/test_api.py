@@ -52,3 +52,7 @@ def test_a_model_probed_by_its_tasks_name_alone_is_probed_on_the_parameters_it_l
     assert _trained_params(closest, "argmax")["rule"] == 3 and "rule=3" in capsys.readouterr().err
     assert _trained_params(closest, "rocks") is None  # another task: its own defaults
     assert _trained_params(Path(__file__).parent / "fixtures" / "argmax-sl", "argmax")["rule"] == 0
+
+
+def test_the_lazy_exports_are_listed_for_completion():
+    assert {"train", "probe", "results_frame", "sweep"} <= set(dir(mesaprobe))
