@@ -2,13 +2,12 @@
 happen inside the commands so that `mesaprobe --help` stays fast."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from mesaprobe.cli_support import PARAM_HELP, TASK_HELP, parse_floats, parse_ints, parse_params
+from mesaprobe.cli_support import PARAM_HELP, TASK_HELP, behaviour_line, parse_floats, parse_ints, parse_params
 from mesaprobe.cli_support import run as run_command
 from mesaprobe.errors import UserError
 
@@ -90,7 +89,7 @@ def train(
         pool=pool, until_bar=until_bar, processes=processes, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
-    typer.echo(f"saved {out}  {json.dumps(summary['behavior'])}  ({summary['wall_time_s']} s)")
+    typer.echo(f"saved {out}: behaviour {behaviour_line(summary['behavior'])} ({summary['wall_time_s']} s)")
 
 
 @app.command()
@@ -159,8 +158,10 @@ def probe(
         also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite, yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
-    typer.echo(f"wrote {out / 'results.json'}  behaviour {json.dumps(results['behavior'])}  "
-               f"verdict: {results['verdict']}")
+    search = results["indices"].get("search") or {}
+    where = f" (search on its {search['route']} route)" if search.get("route") and search.get("value") else ""
+    typer.echo(f"wrote {out / 'results.json'}: behaviour {behaviour_line(results['behavior'])}; "
+               f"verdict: {results['verdict']}{where}; the page: mesaprobe report {out} --out report.html")
 
 
 RESUME = "interrupted: the finished cells are kept in --out; run the same command again to resume"

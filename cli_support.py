@@ -39,6 +39,13 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
         raise UserError(f"bad {option} {text!r}: expected integers separated by commas, e.g. 0,10,20") from None
 
 
+def behaviour_line(behavior: dict) -> str:
+    """`accuracy 0.998, held_out_accuracy 0.167` from a behaviour dict: its means, three decimals, no per-seed
+    lists (those are in results.json)."""
+    return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in behavior.items()
+                     if not k.endswith("_by_seed"))
+
+
 def terminated(signum, frame):
     signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM (torchrun sends two) must not interrupt the clean-up
     raise SystemExit(128 + signum)  # unwinds like an exception: temporary output is removed, locks released

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mesaprobe.cli_support import behaviour_line
 from mesaprobe.errors import UserError
 from mesaprobe.probes.indices import beyond_controls
 
@@ -58,7 +59,7 @@ def plan(quick: bool) -> list[Step]:
 
 def format_table(name: str, results: dict, top: int = 5) -> str:
     rows = sorted((r for r in results["probes"] if r["layer"] >= 0), key=lambda r: -beyond_controls(r))[:top]
-    lines = [f"{name}: behaviour {results['behavior']}", f"  verdict: {results['verdict']}",
+    lines = [f"{name}: behaviour {behaviour_line(results['behavior'])}", f"  verdict: {results['verdict']}",
              f"  {'target':14s} {'pos':9s} {'layer':>5s} {'metric':>8s} {'score':>6s} {'control':>7s} "
              f"{'rand-init':>9s} {'obs':>6s} {'margin':>6s}"]
     for r in rows:
