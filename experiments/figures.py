@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from findings import RESULTS, ROOT, experiment_groups, experiment_rows  # noqa: E402
 
 FIGURES = ROOT / "docs" / "figures"
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")  # one per measure; the rule changes the dash
 
 
 def parts(name: str, size: str, row: dict, family: str) -> dict:
@@ -60,7 +61,7 @@ def figure(name: str):
     groups = experiment_groups(spec, rows)  # one set of lines per value of the other knobs (the rule)
     dashes = ("solid", "dash", "dot", "dashdot")
     for g, (combo, group) in enumerate(groups.items()):
-        for key in series:
+        for c, key in enumerate(series):
             means, lo, hi = [], [], []
             for v in values:
                 xs = [r[key] for r in group if r[knob] == v and r.get(key) is not None]
@@ -72,7 +73,7 @@ def figure(name: str):
             label = {"held_out_rule_behavior": "accuracy on the rule left out"}.get(key, key.replace("_", " "))
             label += "".join(f" ({k}={v})" for k, v in combo)
             fig.add_trace(go.Scatter(x=[str(v) for v in values], y=means, name=label, mode="lines+markers",
-                                     line=dict(dash=dashes[g % len(dashes)]),
+                                     line=dict(dash=dashes[g % len(dashes)], color=COLORS[c % len(COLORS)]),
                                      error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo)))
     fig.update_layout(title=f"{name} (--{size}): {family} index and its parts against {knob}", xaxis_title=knob,
                       yaxis_title="mean, 95% CI over training seeds", width=720, height=420,
