@@ -10,6 +10,9 @@ import typer
 from mesaprobe.cli_support import PARAM_HELP, TASK_HELP, behaviour_line, parse_floats, parse_ints, parse_params
 from mesaprobe.cli_support import run as run_command
 from mesaprobe.errors import UserError
+from mesaprobe.sweeps.named import EXPERIMENTS
+
+EXPERIMENT_NAMES = list(EXPERIMENTS)  # the presets, named in `experiment --help` from their registry
 
 app = typer.Typer(
     help="Probe transformers for search-in-map circuits versus cross-time goal optimization, "
@@ -214,8 +217,7 @@ def sweep(
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help="candidates, compute, shortcut, diversity, rulesets, meta-learning or "
-                                          "rl-vs-sl (see below)."),
+    name: str = typer.Argument(..., help=", ".join(EXPERIMENT_NAMES) + " (see below)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
     quick: bool = typer.Option(False, help="Smoke size for a CPU (at most 15 minutes, 2 training seeds)."),
     standard: bool = typer.Option(False, help="3 training x 3 data seeds, every cell at its behaviour bar: the size "
@@ -226,7 +228,7 @@ def experiment(
 ) -> None:
     """A named experiment: a preset sweep that tests one argument about mesa-optimization.
 
-    candidates: does search appear as the number of candidates grows? compute: under a depth budget? shortcut: does
+    candidates: does search hold as the number of candidates grows? compute: under a depth budget? shortcut: does
     it give way when the answer is often in one place? diversity: with more distinct training instances? rulesets:
     does one search (one readout) serve many rules, and a rule left out? meta-learning: do in-context learners at
     each depth track the hypotheses still consistent with the examples? rl-vs-sl: does goal pursuit come from RL?
