@@ -1,16 +1,17 @@
-"""Candidate scoring in attention: at the position that reads the answer, does a head's attention over the K
-candidates rank them by the task's score (`SearchTask.candidates`)? A transformer's own way to evaluate candidates
-and return the best is a query-key score per candidate and a softmax that picks, which leaves no running best in the
-residual stream for a linear probe to read.
+"""Candidate scoring in attention: at the position that reads the answer, does a head's attention over the K candidates
+rank them by the task's score (`SearchTask.candidates`)? A transformer's own way to evaluate candidates and return
+the best is a query-key score per candidate and a softmax that picks, which leaves no running best in the residual
+stream for a linear probe to read.
 
 Read on position-free instances (`SearchTask.position_free`: argmax without its shortcut), where a candidate's place
 says nothing of its score. Per block and head: the per-instance Spearman correlation of the pre-softmax scores with
 the task's scores (`rho`; the softmax is monotonic, so the pattern ranks the same) and the share of instances whose
-top-weighted candidate is the answer (`top1`), beside three controls: the random-init twin's heads (the best of
-them in any block, as the model's best is taken over all its heads), a position-only baseline (the head's mean score per candidate slot, fitted on the other half of
-the rows) and shuffled scores (the head against the scores permuted within each instance). `beyond` = rho - the
-largest control (at least 0). Per block, the heads' mean pattern gives the search's breadth: the share of the K
-candidates placed correctly against the answer (the answer on top, each other below it)."""
+top-weighted candidate is the answer (`top1`), beside three controls: the random-init twin's heads (the best of them
+in any block, as the model's best is taken over all its heads), a position-only baseline (the head's mean score per
+candidate slot, fitted on the other half of the rows) and shuffled scores (the head against the scores permuted
+within each instance). `beyond` = rho - the largest control (at least 0). Per block, the heads' mean pattern gives
+the search's breadth: the share of the K candidates placed correctly against the answer (the answer on top, each
+other below it)."""
 from __future__ import annotations
 
 import numpy as np

@@ -28,9 +28,10 @@ def resummarize(results: dict, task) -> dict:
                                              for r in attention["by_seed"]]}
     indices, verdict = summarize(view, probes, causal, attention and attention["by_seed"])
     methods = tuple({m for f in families(view) for m in evidence_methods(f)})
-    return results | ({"attention": attention} if attention else {}) | {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
-                      "probes": mark_used(results["probes"], results["causal"], methods),
-                      "notes": visible_goal_notes(view, results["probes"])}
+    now = {"indices": indices, "verdict": verdict, "readout": readout(results["causal"], methods),
+           "probes": mark_used(results["probes"], results["causal"], methods),
+           "notes": visible_goal_notes(view, results["probes"])}
+    return results | ({"attention": attention} if attention else {}) | now
 
 
 def saved_task(results: dict):
