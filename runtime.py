@@ -224,10 +224,14 @@ def exit_with_launcher() -> None:
         return
 
     def watch():
+        import signal
+
         while True:
             try:
                 os.kill(pid, 0)
-            except ProcessLookupError:
+            except ProcessLookupError:  # gone: leave the way SIGTERM leaves (partial output removed), then for sure
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
                 os._exit(1)
             except PermissionError:  # alive, another user's: keep watching
                 pass
