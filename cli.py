@@ -10,9 +10,7 @@ import typer
 from mesaprobe.cli_support import PARAM_HELP, TASK_HELP, behaviour_line, parse_floats, parse_ints, parse_params
 from mesaprobe.cli_support import run as run_command
 from mesaprobe.errors import UserError
-from mesaprobe.sweeps.named import EXPERIMENTS
-
-EXPERIMENT_NAMES = list(EXPERIMENTS)  # the presets, named in `experiment --help` from their registry
+from mesaprobe.sweeps.named import EXPERIMENTS  # light (no torch): `experiment --help` names its presets from it
 
 app = typer.Typer(
     help="Probe transformers for search-in-map circuits versus cross-time goal optimization, "
@@ -217,7 +215,7 @@ def sweep(
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help=", ".join(EXPERIMENT_NAMES) + " (see below)."),
+    name: str = typer.Argument(..., help=", ".join(EXPERIMENTS) + " (see below)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
     quick: bool = typer.Option(False, help="Smoke size for a CPU (at most 15 minutes, 2 training seeds)."),
     standard: bool = typer.Option(False, help="3 training x 3 data seeds, every cell at its behaviour bar: the size "

@@ -9,9 +9,9 @@ the task's scores (`rho`; the softmax is monotonic, so the pattern ranks the sam
 top-weighted candidate is the answer (`top1`), beside three controls: the random-init twin's heads (the best of them
 in any block, as the model's best is taken over all its heads), a position-only baseline (the head's mean score per
 candidate slot, fitted on the other half of the rows) and shuffled scores (the head against the scores permuted
-within each instance). `beyond` = rho - the largest control (at least 0). Per block, the heads' mean pattern gives
-the search's breadth: the share of the K candidates placed correctly against the answer (the answer on top, each
-other below it)."""
+within each instance); `beyond`, rho less the largest control, is the verdict's reading of them
+(indices.ranked_beyond_controls). Per block, the heads' mean pattern gives the search's breadth: the share of the K
+candidates placed correctly against the answer (the answer on top, each other below it)."""
 from __future__ import annotations
 
 import numpy as np
@@ -103,11 +103,10 @@ def candidate_ranking(bridge, twin_bridge, inputs: CandidateInputs, seed: int) -
             rho = float(row_spearman(a, inputs.scores).mean())
             pos_rho, pos_top = position_only(a, inputs.scores, inputs.best)
             shuf = float(row_spearman(a, shuffled).mean())
-            controls = max(twin_rho, pos_rho, shuf, 0.0)
             heads.append({"block": layer, "head": h, "rho": rho, "top1": float((a.argmax(1) == inputs.best).mean()),
                           "random_init": twin_rho, "random_init_top1": twin_top,
                           "position_only": pos_rho, "position_only_top1": pos_top, "shuffled": shuf,
-                          "chance_top1": 1 / inputs.k, "beyond": max(0.0, rho - controls)})
+                          "chance_top1": 1 / inputs.k})
         blocks.append({"block": layer, "breadth": float(breadth(patterns[layer], inputs.best).mean()),
                        "breadth_random_init": float(breadth(twin_patterns[layer], inputs.best).mean())})
     example = {"scores": inputs.scores[0].tolist(), "best": int(inputs.best[0]),

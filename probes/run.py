@@ -26,7 +26,8 @@ from mesaprobe.probes.attention_ranking import candidate_ranking, merge_attentio
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
 from mesaprobe.probes.causal import CausalContext, evidence_methods, run_causal, runs_any
 from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
-from mesaprobe.probes.indices import TaskView, families, mark_used, readout, summarize, visible_goal_notes
+from mesaprobe.probes.indices import (TaskView, families, mark_used, ranked_beyond_controls, readout, summarize,
+                                     visible_goal_notes)
 from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
 from mesaprobe.probes.options import ProbeOptions, with_overrides
 from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
@@ -259,7 +260,8 @@ def attention_evidence(subject: Subject, twin, data: ProbeData, behavior: dict) 
     if "candidates" not in subject.capabilities:
         return None
     inputs = subject.candidate_inputs(len(data.ids), data.seed)
-    return candidate_ranking(subject.bridge, twin.bridge, inputs, data.seed) | {"accuracy": behavior.get("accuracy")}
+    record = candidate_ranking(subject.bridge, twin.bridge, inputs, data.seed)
+    return record | {"heads": ranked_beyond_controls(record["heads"]), "accuracy": behavior.get("accuracy")}
 
 
 def fine_tuning(loaded) -> dict:

@@ -11,6 +11,7 @@ from mesaprobe.models.loading import load_model
 from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes.attention_ranking import breadth, candidate_ranking, position_only, row_spearman
 from mesaprobe.probes.causal.score_swap import draw_pairs, swap_row
+from mesaprobe.probes.indices import ranked_beyond_controls
 from mesaprobe.probes.attention_ranking import attention_over_candidates
 from mesaprobe.tasks.argmax import ArgmaxTask
 from mesaprobe.tasks.base import Candidates
@@ -60,7 +61,8 @@ def argmax_models(argmax_dir):
 
 def ranking(model, twin, task):
     subject = make_subject(model, task)
-    return subject, candidate_ranking(model.bridge, twin.bridge, subject.candidate_inputs(300, 0), seed=0)
+    record = candidate_ranking(model.bridge, twin.bridge, subject.candidate_inputs(300, 0), seed=0)
+    return subject, record | {"heads": ranked_beyond_controls(record["heads"])}  # as the verdict reads them
 
 
 def test_the_largest_number_models_block0_heads_rank_its_candidates(argmax_models):
