@@ -107,14 +107,16 @@ def _trained_params(model, task: str) -> dict | None:
 
 def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed: dict[str, int] | None = None,
           methods: tuple[str, ...] = ("sl",), seeds: int = 1, n: int = 600, data_seeds: int = 2, causal: bool = True,
-          steps: int = 0, workers: int = 0, ray: str | None = None, progress: bool = True) -> list[dict]:
+          steps: int = 0, workers: int = 0, ray: str | None = None, progress: bool = True,
+          until_bar: bool = False) -> list[dict]:
     """Train and probe every cell of a grid: `vary` maps task parameters or model knobs (method, layers, width,
-    pool, steps) to values; each combination x method x training seed is a cell. Resumable: finished cells in
-    `out` are skipped. Writes OUT/sweep.csv, sweep.json and sweep.html; returns the rows."""
+    pool, steps) to values; each combination x method x training seed is a cell; `until_bar`: each cell trains until
+    its behaviour bar, `steps` at most. Resumable: finished cells in `out` are skipped. Writes OUT/sweep.csv, sweep.json and sweep.html; returns the rows."""
     from mesaprobe.sweeps.grid import SweepSpec
     from mesaprobe.sweeps.run import run_sweep
 
-    spec = SweepSpec(task, dict(vary or {}), dict(fixed or {}), tuple(methods), seeds, n, data_seeds, causal, steps)
+    spec = SweepSpec(task, dict(vary or {}), dict(fixed or {}), tuple(methods), seeds, n, data_seeds, causal, steps,
+                     until_bar)
     return run_sweep(spec, out, workers=workers, ray=ray, progress=progress)
 
 

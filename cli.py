@@ -185,6 +185,8 @@ def sweep(
     methods: str = typer.Option("sl", help="Training methods, comma-separated (sl, rl)."),
     seeds: int = typer.Option(1, help="Training seeds per cell (a row each; the report's CIs are over them)."),
     steps: int = typer.Option(0, help="Training steps in every cell (0: the task's default)."),
+    until_bar: bool = typer.Option(False, "--until-bar", help="Every cell trains until two validation checks in a "
+                                                              "row reach its behaviour bar, --steps at most."),
     n: int = typer.Option(600, "--n", help="Probe examples per data seed."),
     data_seeds: int = typer.Option(2, help="Probe data seeds per cell (each index's own CI)."),
     causal: bool = typer.Option(True, "--causal/--no-causal", help="Run the causal probes in every cell."),
@@ -207,7 +209,7 @@ def sweep(
         spec = spec | {"task": task or spec["task"], "vary": spec.get("vary", {}) | parse_vary(vary or []),
                        "fixed": spec.get("fixed", {}) | parse_params(param)}
         defaults = {"methods": tuple(methods.split(",")), "seeds": seeds, "n": n, "data_seeds": data_seeds,
-                    "causal": causal, "steps": steps}
+                    "causal": causal, "steps": steps, "until_bar": until_bar}
         return run(out=out, **(defaults | spec), workers=workers, ray=ray)
 
     _sweep_done(run_command(go, RESUME), out)

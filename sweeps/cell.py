@@ -45,6 +45,7 @@ def row_of(cell: Cell, results: dict, training: dict, train_s: float, probe_s: f
     return {"key": cell.key, **{k: v for k, v in asdict(cell).items() if k != "params"}, **cell.params,
             "behavior_metric": primary, "behavior": behavior[primary],
             "train_behavior": next(iter(training.get("behavior", {}).values()), None),
+            **({"steps_trained": training["steps"]} if "steps" in training else {}),
             **index_fields("search_index", search),
             **({"search_route": search["route"]} if "route" in search else {}),
             **(index_fields("search_breadth", breadth) | {"search_candidates": breadth["candidates"]["value"]}
@@ -79,7 +80,8 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
         set_threads(threads)
     task = get_task(cell.task, **cell.params)
     options = TrainOptions(cell.method, cell.seed, cell.steps or None, layers=cell.layers or None,
-                           width=cell.width or None, pool=cell.pool or None, progress=False)
+                           width=cell.width or None, pool=cell.pool or None, until_bar=cell.until_bar,
+                           progress=False)
     options.check(task)
     with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True, within=Path(cells).parent) as tmp:
         start = time.perf_counter()

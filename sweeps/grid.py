@@ -42,10 +42,14 @@ class Cell:
     n: int = 600
     data_seeds: int = 2
     causal: bool = True
+    until_bar: bool = False  # `steps` is then the most it trains (models/training/bar_stop.py)
 
     @property
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if not self.until_bar:  # cells from before the field existed keep their keys
+            del fields["until_bar"]
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def knob(self, name: str):
@@ -64,6 +68,7 @@ class SweepSpec:
     data_seeds: int = 2
     causal: bool = True
     steps: int = 0
+    until_bar: bool = False  # each cell trains until its behaviour bar, `steps` (or the task's default) at most
 
     def cells(self) -> list[Cell]:
         """Every combination of the varied values, for each method and training seed, in a fixed order."""
@@ -84,7 +89,8 @@ class SweepSpec:
             for method in ([model.pop("method")] if "method" in model else self.methods):
                 for seed in range(self.seeds):
                     out.append(Cell(self.task, params, str(method), seed, n=self.n, data_seeds=self.data_seeds,
-                                    causal=self.causal, **({"steps": self.steps} | model)))
+                                    causal=self.causal, until_bar=self.until_bar,
+                                    **({"steps": self.steps} | model)))
         return out
 
     def check(self, task_keys: set[str]) -> None:
@@ -95,8 +101,9 @@ class SweepSpec:
             value = getattr(self, name)
             if not is_count(value):
                 raise UserError(f"a sweep's {name} must be a whole number, not {value!r}")
-        if not isinstance(self.causal, bool):
-            raise UserError(f"a sweep's causal must be true or false, not {self.causal!r}")
+        for name in ("causal", "until_bar"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"a sweep's {name} must be true or false, not {getattr(self, name)!r}")
         if not isinstance(self.fixed, dict) or not all(is_count(v) for v in self.fixed.values()):
             raise UserError(f"a sweep's fixed must map task parameters to whole numbers, not {self.fixed!r}")
         if not isinstance(self.methods, (tuple, list)) or not all(isinstance(m, str) for m in self.methods):
@@ -157,7 +164,7 @@ def load_spec_file(path: str | Path) -> dict:
         raise UserError(f"cannot read sweep file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise UserError(f"sweep file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    allowed = {"task", "vary", "fixed", "methods", "seeds", "n", "data_seeds", "causal", "steps"}
+    allowed = {"task", "vary", "fixed", "methods", "seeds", "n", "data_seeds", "causal", "steps", "until_bar"}
     if not isinstance(data, dict) or set(data) - allowed:
         extra = sorted(set(data) - allowed) if isinstance(data, dict) else ["(not a mapping)"]
         raise UserError(f"sweep file {path}: unknown key {extra[0]!r}; it takes {', '.join(sorted(allowed))}")

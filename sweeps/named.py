@@ -11,6 +11,8 @@ from mesaprobe.sweeps.grid import SweepSpec
 
 SIZES = ("quick", "standard", "full")
 STANDARD = dict(seeds=3, data_seeds=3, n=600)  # what `standard` changes in every quick preset
+# the most steps of a cell trained until its bar: the task's default 1500 left closest-rule models at 0.92-0.97
+UNTIL_BAR_STEPS = 4000
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ EXPERIMENTS = {e.name: e for e in [
                    n=400, data_seeds=2, steps=800),
         full=dict(task="argmax", fixed={"K": 8}, vary={"shortcut": [0, 25, 50, 75, 90, 100], "rule": [0, 3]}, seeds=3,
                   n=1000, data_seeds=3),
-        standard=dict(steps=0),
+        standard=dict(steps=UNTIL_BAR_STEPS, until_bar=True),
         predicts=(("search_index", -1), ("search_breadth", -1))),
     Experiment(
         "diversity",
@@ -78,7 +80,7 @@ EXPERIMENTS = {e.name: e for e in [
                    data_seeds=2, steps=800),
         full=dict(task="argmax", fixed={"K": 8}, vary={"pool": [16, 64, 256, 1024, 4096, 50000], "rule": [0, 3]},
                   seeds=3, n=1000, data_seeds=3),
-        standard=dict(steps=0),
+        standard=dict(steps=UNTIL_BAR_STEPS, until_bar=True),
         predicts=(("search_index", 1), ("search_breadth", 1)), may_miss=(64,)),
     Experiment(
         "rulesets",

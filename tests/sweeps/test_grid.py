@@ -83,3 +83,20 @@ def test_a_sweep_file_is_checked_whole_before_any_cell(tmp_path, yaml_text, mess
 def test_a_grid_past_its_bound_is_refused_before_it_is_built():
     with pytest.raises(UserError, match="at most 10000"):
         SweepSpec("argmax", vary={"K": [3]}, seeds=1_000_000_000).cells()
+
+
+def test_keys_of_committed_cells_are_stable_and_a_cell_trained_until_its_bar_has_its_own():
+    import csv
+    from pathlib import Path
+
+    from mesaprobe.sweeps.named import get_experiment
+
+    committed = Path(__file__).parents[2] / "experiments/results/candidates-standard.csv"
+    keys = {row["key"] for row in csv.DictReader(committed.open())}
+    cells = get_experiment("candidates").spec("standard").cells()
+    assert {c.key for c in cells} == keys  # a resumed standard run finds every committed cell
+    spec = get_experiment("candidates").spec("standard")
+    spec.until_bar = True
+    assert not {c.key for c in spec.cells()} & keys and all(c.until_bar for c in spec.cells())
+    with pytest.raises(UserError, match="until_bar must be true or false"):
+        SweepSpec("argmax", until_bar="yes").cells()
