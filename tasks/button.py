@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from mesaprobe.tasks.base import Param
-from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
+from mesaprobe.tasks.grid import MOVES, GridEnv
+from mesaprobe.tasks.gridworld import GridworldTask
 
 PRESS = "P"
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import random
 
 from mesaprobe.tasks.base import BOS, Param
-from mesaprobe.tasks.gridworld import MOVES, GridEnv, GridworldTask
+from mesaprobe.tasks.grid import MOVES, GridEnv, GridTask
 
 
-class GoalSumTask(GridworldTask):
+class GoalSumTask(GridTask):
     name = "goal-sum"
     goal_in_prompt = False  # only the terms of the sums
     summary = "reach a goal cell given as sums mod N (row = a+b, col = c+d): the goal must be computed"
@@ -33,10 +33,6 @@ class GoalSumTask(GridworldTask):
         "ties": Param(2, 0, 2, "oracle among equally short moves: 0 first in U,D,L,R order; 1 by goal and position; "
                                "2 along the axis with more to go"),
     }
-
-    def validate(self) -> None:
-        self.params |= {"walls": 0, "heldout": 0, "proxy": 0}
-        super().validate()
 
     def vocabulary(self) -> list[str]:
         return super().vocabulary() + [f"d{i}" for i in range(self.params["N"])] + ["row", "col"]

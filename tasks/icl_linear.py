@@ -17,11 +17,6 @@ def query_token(x: int) -> str:
     return f"{x}?"
 
 
-def consistent(pairs: list[tuple[int, int]], p: int) -> list[tuple[int, int]]:
-    """Every (a, b) that fits the pairs, by brute force (the reference for `n_consistent`)."""
-    return [(a, b) for a in range(p) for b in range(p) if all((a * x + b) % p == y for x, y in pairs)]
-
-
 def n_consistent(xs: list[int], p: int) -> int:
     """How many (a, b) fit pairs drawn from one true rule, for prime p: p*p with no pair, p while one distinct x
     has been seen (one line through a point per slope), 1 from two distinct x on (two points fix a line)."""

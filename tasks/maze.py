@@ -8,7 +8,7 @@ import random
 
 from mesaprobe.errors import UserError
 from mesaprobe.tasks.base import Param
-from mesaprobe.tasks.gridworld import GridworldTask, bfs_distances
+from mesaprobe.tasks.grid import GridTask
 
 
 def maze_walls(n: int, rng: random.Random) -> list[tuple[int, int]]:
@@ -33,7 +33,7 @@ def maze_walls(n: int, rng: random.Random) -> list[tuple[int, int]]:
     return [(r, c) for r in range(n) for c in range(n) if (r, c) not in free]
 
 
-class MazeTask(GridworldTask):
+class MazeTask(GridTask):
     name = "maze"
     behavior_bar = ("success_rate", 0.90)  # PPO's optimal routes in random mazes are the harder part
     summary = "reach a goal cell in a random maze (every cell reachable, detours needed)"
@@ -52,7 +52,6 @@ class MazeTask(GridworldTask):
         if n % 2 == 0:
             raise UserError(f"maze: N={n} must be odd (rooms sit at even rows and columns)")
         free = ((n + 1) // 2) ** 2 * 2 - 1  # rooms plus the passages of a spanning tree
-        self.params |= {"walls": n * n - free, "heldout": 0, "proxy": 0}
         if self.params["budget"] == 0:
             self.params["budget"] = free
         if self.params["budget"] < free - 1:
@@ -66,7 +65,3 @@ class MazeTask(GridworldTask):
         goal = rng.choice(free)
         start = rng.choice([c for c in free if c != goal])
         return {"start": list(start), "goal": list(goal), "walls": [list(w) for w in walls]}
-
-    def shortest_path_length(self, layout: dict) -> int:
-        return bfs_distances(self.params["N"], frozenset(map(tuple, layout["walls"])), tuple(layout["goal"]))[
-            tuple(layout["start"])]

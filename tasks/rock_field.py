@@ -16,7 +16,7 @@ import numpy as np
 from mesaprobe.errors import UserError
 from mesaprobe.tasks.base import BOS, Param, TargetSpec
 from mesaprobe.tasks.goal_base import DECISION
-from mesaprobe.tasks.gridworld import GridEnv, GridworldTask, bfs_distances
+from mesaprobe.tasks.grid import GridEnv, GridTask, bfs_distances
 
 
 class RockEnv(GridEnv):
@@ -38,7 +38,7 @@ class RockEnv(GridEnv):
         return np.array(self.pos), float(self.reached), ended, self.t >= self.budget and not ended, {}
 
 
-class RockFieldTask(GridworldTask):
+class RockFieldTask(GridTask):
     name = "rock-field"
     goal_in_prompt = False  # the rocks and their sizes, not which one is the goal
     summary = "walk to the biggest of K rocks on a grid (any rock ends the episode): search the map, then pursue"
@@ -72,7 +72,6 @@ class RockFieldTask(GridworldTask):
             raise UserError(f"rock-field: K={p['K']} rocks and the agent do not fit a {p['N']}x{p['N']} grid")
         if p["S"] < p["K"]:
             raise UserError(f"rock-field: S={p['S']} must be >= K={p['K']} (sizes are distinct)")
-        self.params |= {"walls": 0, "heldout": 0}
         super().validate()
 
     def vocabulary(self) -> list[str]:

@@ -5,7 +5,7 @@ import pytest
 from mesaprobe.errors import UserError
 from mesaprobe.tasks import REGISTRY, get_task
 from mesaprobe.tasks.bank import ACTIONS as BANK_ACTIONS
-from mesaprobe.tasks.gridworld import bfs_distances
+from mesaprobe.tasks.grid import bfs_distances
 
 
 def run(task, layout, actions):

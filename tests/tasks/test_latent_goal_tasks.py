@@ -6,7 +6,7 @@ import pytest
 
 from mesaprobe.errors import UserError
 from mesaprobe.tasks import get_task
-from mesaprobe.tasks.gridworld import MOVES
+from mesaprobe.tasks.grid import MOVES, bfs_distances
 from mesaprobe.tasks.maze import maze_walls
 
 
@@ -23,6 +23,11 @@ def shortest_by_brute_force(task, layout, longest: int) -> int:
     raise AssertionError("goal not reachable")
 
 
+
+def shortest(layout: dict, n: int = 5) -> int:
+    """BFS steps from a maze layout's start to its goal."""
+    return bfs_distances(n, frozenset(map(tuple, layout["walls"])), tuple(layout["goal"]))[tuple(layout["start"])]
+
 def test_maze_oracle_paths_are_shortest_and_every_cell_is_reachable():
     task = get_task("maze", N=5)
     checked = 0
@@ -30,7 +35,7 @@ def test_maze_oracle_paths_are_shortest_and_every_cell_is_reachable():
         free = {(r, c) for r in range(5) for c in range(5)} - set(map(tuple, layout["walls"]))
         assert len(free) == 17  # 9 rooms and the 8 passages of a spanning tree
         steps = (len(task.oracle_episode(layout)) - len(task.prompt_tokens(layout, layout["start"]))) // 3
-        assert steps == task.shortest_path_length(layout)
+        assert steps == shortest(layout)
         if steps <= 6:  # brute force over 4^6 sequences at most
             assert shortest_by_brute_force(task, layout, 6) == steps
             checked += 1
@@ -41,7 +46,7 @@ def test_maze_walls_force_detours():
     """In a tree maze the path is often longer than the Manhattan distance: the walls decide the next positions."""
     task = get_task("maze", N=5)
     layouts = task.layouts(200, 1)
-    detours = [task.shortest_path_length(l) > abs(l["start"][0] - l["goal"][0]) + abs(l["start"][1] - l["goal"][1])
+    detours = [shortest(l) > abs(l["start"][0] - l["goal"][0]) + abs(l["start"][1] - l["goal"][1])
                for l in layouts]
     assert 0.3 < sum(detours) / len(detours) < 1.0
     assert len({tuple(map(tuple, l["walls"])) for l in layouts}) > 50  # many different mazes

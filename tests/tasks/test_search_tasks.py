@@ -4,9 +4,13 @@ import pytest
 
 from mesaprobe.errors import UserError
 from mesaprobe.tasks import REGISTRY, get_task
-from mesaprobe.tasks.icl_linear import consistent
 
 SEARCH = [name for name, cls in REGISTRY.items() if cls.family == "search"]
+
+
+def consistent(pairs: list[tuple[int, int]], p: int) -> list[tuple[int, int]]:
+    """Every (a, b) that fits the pairs, by brute force (the reference for icl_linear's `n_consistent`)."""
+    return [(a, b) for a in range(p) for b in range(p) if all((a * x + b) % p == y for x, y in pairs)]
 
 
 def test_argmax_labels_on_a_known_instance():
