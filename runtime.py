@@ -89,7 +89,7 @@ def set_threads(threads: int = 0, follow_free: bool = False, keep_following: boo
         _FOLLOW["watch"] = CoreWatch() if keep_following else None
     if threads:
         use_threads(threads)
-    if explicit:  # the linear probes' process pool (probes/run.py): its one-thread workers share a busy core well
+    if explicit:  # the linear probes' process pool (probes/linear_suite.py): its one-thread workers share a busy core well
         os.environ["MESAPROBE_JOBS"] = str(threads)
     return threads
 

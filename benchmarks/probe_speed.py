@@ -52,7 +52,8 @@ def bench(model: str, task_name: str, n: int, folds: int, reference: bool, causa
     from mesaprobe.models.subjects.subject import make_subject
     from mesaprobe.probes.causal import CausalContext, methods_for, skip_reason
     from mesaprobe.probes.options import ProbeOptions
-    from mesaprobe.probes.run import probe_all, probe_all_sklearn, replicate
+    from mesaprobe.probes.linear_suite import probe_all, probe_all_sklearn
+    from mesaprobe.probes.replicate import replicate
     from mesaprobe.tasks import get_task
 
     task = get_task(task_name)

@@ -19,7 +19,7 @@ from pathlib import Path
 import mesaprobe.probes.causal.das as das
 from mesaprobe.models.loading import load_model
 from mesaprobe.models.subjects.subject import make_subject
-from mesaprobe.probes.run import replicate
+from mesaprobe.probes.replicate import replicate
 from mesaprobe.tasks import get_task
 
 WINDOWED = str(Path(__file__).parents[1] / "tests" / "fixtures" / "argmax-window2-sl-0")

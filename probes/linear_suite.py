@@ -1,41 +1,51 @@
 """Every (target, layer, position) linear probe of a run, each beside its controls:
 the control task (selectivity), the random-init twin, and the observation-only baseline.
 
-`probe_targets` fits them all as batched tensor operations (probes/batched.py); `probe_target` is the
-scikit-learn reference, one (target, position) at a time (benchmarks/probe_speed.py compares the two)."""
+`probe_all` probes every (target, position) of a task: `probe_targets` fits them all as batched tensor operations
+(probes/batched.py); `probe_target` is the scikit-learn reference, one (target, position) at a time, run over the
+cores by `probe_all_sklearn` (benchmarks/probe_speed.py compares the two)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+from mesaprobe.models.subjects.subject import ProbeInputs
 
 from mesaprobe.probes.controls import chance_score, control_labels, observation_features, observation_keyings
 from mesaprobe.probes.extract import ActivationStore
 from mesaprobe.probes.hooks import hook_name
 from mesaprobe.probes import batched
 from mesaprobe.probes.linear import cv_score, fold_indices
+from mesaprobe.runtime import exit_with_parent, progress_disabled
 from mesaprobe.schema import ProbeRow, label_key
+from mesaprobe.tasks.base import Task
 
 
 @dataclass
 class ProbeData:
-    """One replicate (seed) of a run: token ids, position indices, labels, and the two activation stores."""
+    """One replicate (seed) of a run: the subject's rows (`inputs`: positions, labels, CV groups, answer classes,
+    counterfactuals), their padded token ids, and the two activation stores."""
 
     ids: np.ndarray  # [n, T]
-    positions: dict[str, np.ndarray]  # name -> [n]
-    labels: dict[str, np.ndarray]  # "target@position" -> [n]
+    inputs: ProbeInputs
     subject: ActivationStore
     random_init: ActivationStore
     vocab_size: int
     seed: int
-    groups: np.ndarray | None = None  # CV groups (goal tasks: the episode), so no group spans train and test
     answer_position: str = "answer"  # where the model emits its answer (goal tasks: each decision)
-    class_ids: object = None  # token ids of the answer classes (torch.LongTensor [C])
-    answer_classes: np.ndarray | None = None  # per row: index of the correct answer among class_ids
-    cf_ids: np.ndarray | None = None  # counterfactual inputs, same shape as ids (search tasks)
-    cf_classes: np.ndarray | None = None  # per row: index of the counterfactual's answer
-    cf_predictions: dict | None = None  # interchange targets of the task's causal model (ProbeInputs)
+
+    positions = property(lambda self: self.inputs.positions)  # name -> [n]
+    labels = property(lambda self: self.inputs.labels)  # "target@position" -> [n]
+    groups = property(lambda self: self.inputs.groups)  # CV groups (goal tasks: the episode)
+    class_ids = property(lambda self: self.inputs.class_ids)  # token ids of the answer classes
+    answer_classes = property(lambda self: self.inputs.answer_classes)  # per row: the right answer's class
+    cf_ids = property(lambda self: self.inputs.cf_ids)  # counterfactual inputs, same shape as ids (search tasks)
+    cf_classes = property(lambda self: self.inputs.cf_classes)  # per row: the counterfactual's answer class
+    cf_predictions = property(lambda self: self.inputs.cf_predictions)  # the task's causal model's interchanges
 
 
 @dataclass(frozen=True)
@@ -147,3 +157,30 @@ def average_rows(per_seed: list[list[dict]], key: str = "score") -> list[dict]:
         merged[f"{key}_by_seed"] = [r[key] for r in rows]
         out.append(merged)
     return out
+
+
+def probe_all(data: ProbeData, task: Task, folds: int, device: str = "cpu", backend: str = "sklearn",
+              progress: bool = False) -> list[dict]:
+    """Every (target, position) the data has labels for; in task order. `backend` sklearn: the scikit-learn loop
+    over the cores (the default: faster on a CPU, benchmarks/probe_speed.json); batched: one batched fit per kind
+    (probes/batched.py), closer to the converged optimum and the path for a GPU."""
+    if backend == "sklearn":
+        return probe_all_sklearn(data, task, folds, progress)
+    specs = [Spec(t.name, p, t.kind, t.token_bound) for t in task.targets() for p in t.positions
+             if label_key(t.name, p) in data.labels]
+    return probe_targets(data, specs, folds, device)
+
+
+def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = False) -> list[dict]:
+    """The scikit-learn reference of `probe_all`, one (target, position) a job over the machine's cores. The
+    workers (loky's, as joblib uses) exit on their own when this process dies, however it dies."""
+    from joblib import Parallel, delayed, parallel_config
+
+    todo = [(t, p) for t in task.targets() for p in t.positions if label_key(t.name, p) in data.labels]
+    with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+        jobs = int(os.environ.get("MESAPROBE_JOBS", -1))  # a sweep's worker processes share the cores
+        rows = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
+        rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
+                    leave=False)
+        return [row for group in rows for row in group]

@@ -1,123 +1,34 @@
 """`mesaprobe probe`: behaviour, activations, linear probes and causal probes -> RUN/results.json.
 
-The subject (models/subjects/subject.py) builds each seed's rows and scores behaviour; this module extracts activations of
-the subject and its random-init twin, fits the linear probes beside their controls, runs the causal methods the
-subject supports (probes/causal/), and summarises indices and verdict (probes/indices.py)."""
+Orchestration only. The subject (models/subjects/subject.py) builds each seed's rows and scores behaviour;
+probes/replicate.py extracts the activations of the subject and its random-init twin; probes/linear_suite.py fits the
+linear probes beside their controls; probes/causal/ runs the causal methods the subject supports; probes/results.py
+assembles results.json (indices and verdict: probes/indices.py)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 from accelerate.utils import broadcast_object_list
-from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import check_device_map, load_model, random_twin
-from mesaprobe.models.rollouts.tiny import pad_batch
-from mesaprobe.models.subjects.subject import Subject, make_subject
+from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes import estimate
-from mesaprobe.probes.attention_ranking import candidate_ranking, merge_attention
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
-from mesaprobe.probes.causal import CausalContext, evidence_methods, run_causal, runs_any
-from mesaprobe.probes.extract import EMBED_LAYER, extract_activations, merge_stores
-from mesaprobe.probes.indices import (TaskView, families, mark_used, ranked_beyond_controls, readout, summarize,
-                                     visible_goal_notes)
-from mesaprobe.probes.linear_suite import ProbeData, Spec, average_rows, probe_target, probe_targets
+from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
+from mesaprobe.probes.linear_suite import probe_all
 from mesaprobe.probes.options import ProbeOptions, with_overrides
-from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
-from mesaprobe.runtime import (PhaseTimer, exit_with_parent, package_versions, process_state, progress_disabled,
-                               resolve_device)
-from mesaprobe.schema import SCHEMA, CausalRow, label_key
+from mesaprobe.probes.replicate import replicate
+from mesaprobe.probes.results import assemble_results, attention_evidence
+from mesaprobe.probes.rule_transfer import rule_transfer
+from mesaprobe.runtime import PhaseTimer, package_versions, process_state, resolve_device
+from mesaprobe.schema import CausalRow
 from mesaprobe.tasks.base import Task
-
-
-def replicate(subject: Subject, twin, n: int, seed: int, run_dir: Path, progress: bool, last: int,
-              timer: PhaseTimer | None = None, on_first_batch=None, folds: int = 5) -> tuple[ProbeData, dict] | None:
-    """Draw one seed's data, save it, extract both models' activations at blocks 0..`last` and the embeddings;
-    return the probe data and the subject's behaviour. Launched as several processes (`accelerate launch`), each
-    extracts its share of the rows into its own shards and the main process merges them and returns the data;
-    the others return None. `on_first_batch(seconds, rows)` hears how long the subject's first batch took."""
-    state, timer = process_state(), timer or PhaseTimer()
-    together = state.num_processes > 1
-    with timer("data and behaviour"):
-        inputs = subject.probe_inputs(n, seed, progress)  # every process draws the same rows
-    episodes = None if inputs.groups is None else len(set(inputs.groups.tolist()))
-    if episodes is not None and episodes < folds:  # folds are grouped by episode (goal tasks)
-        raise UserError(f"only {episodes} episode(s) of the model's own rollouts reached a decision to probe "
-                        f"({len(inputs.sequences)} rows): {folds}-fold cross-validation grouped by episode needs at "
-                        f"least {folds}; the model's behaviour leaves too little to probe (its rollouts end early), "
-                        "or pass a larger --n or fewer --folds")
-    if state.is_main_process:
-        inputs.dataset.save_to_disk(str(run_dir / "data" / f"seed{seed}"))
-    ids = pad_batch(inputs.sequences, subject.tokenizer.pad_token_id)[0]
-    lengths = torch.tensor([len(s) for s in inputs.sequences])
-    positions = {p: torch.tensor(v) for p, v in inputs.positions.items()}
-    mine = share_of_rows(len(ids), state.process_index, state.num_processes)
-    layers = [EMBED_LAYER, *range(last + 1)]  # extraction stops after block `last` (stop_at_layer)
-    # behaviour is scored in the extraction pass when one process sees every row and the pass reaches the end
-    scorer = inputs.scorer if last == subject.loaded.n_layers - 1 and not together else None
-    stores = {}
-    for tag, bridge, scores in (("subject", subject.bridge, scorer), ("random-init", twin.bridge, None)):
-        root = run_dir / "activations" / tag / f"seed{seed}"
-        with timer(f"{tag} activations" + (" and behaviour" if scores else "")):
-            stores[tag] = extract_activations(bridge, ids[mine], {k: v[mine] for k, v in positions.items()},
-                                              root / f"process{state.process_index}" if together else root,
-                                              layers, lengths[mine], scorer=scores, progress=progress,
-                                              on_first_batch=on_first_batch if tag == "subject" else None)
-    if together:
-        state.wait_for_everyone()  # every share is on disk
-        if not state.is_main_process:
-            return None
-        for tag in stores:
-            root = run_dir / "activations" / tag / f"seed{seed}"
-            stores[tag] = merge_stores(root, [root / f"process{r}" for r in range(state.num_processes)])
-    with timer("data and behaviour"):
-        behavior = subject.finish(inputs, scored_in_pass=scorer is not None, progress=progress)
-    data = ProbeData(ids.numpy(), inputs.positions, inputs.labels, stores["subject"], stores["random-init"],
-                     len(subject.tokenizer), seed, inputs.groups, answer_position=subject.task.answer_position,
-                     class_ids=inputs.class_ids, answer_classes=inputs.answer_classes, cf_ids=inputs.cf_ids,
-                     cf_classes=inputs.cf_classes, cf_predictions=inputs.cf_predictions)
-    return data, behavior
-
-
-def share_of_rows(n: int, rank: int, processes: int) -> slice:
-    """Process `rank`'s consecutive share of `n` rows (the first `n % processes` shares get one more)."""
-    size, extra = divmod(n, processes)
-    start = rank * size + min(rank, extra)
-    return slice(start, start + size + (rank < extra))
-
-
-def probe_all(data: ProbeData, task: Task, folds: int, device: str = "cpu", backend: str = "sklearn",
-              progress: bool = False) -> list[dict]:
-    """Every (target, position) the data has labels for; in task order. `backend` sklearn: the scikit-learn loop
-    over the cores (the default: faster on a CPU, benchmarks/probe_speed.json); batched: one batched fit per kind
-    (probes/batched.py), closer to the converged optimum and the path for a GPU."""
-    if backend == "sklearn":
-        return probe_all_sklearn(data, task, folds, progress)
-    specs = [Spec(t.name, p, t.kind, t.token_bound) for t in task.targets() for p in t.positions
-             if label_key(t.name, p) in data.labels]
-    return probe_targets(data, specs, folds, device)
-
-
-def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = False) -> list[dict]:
-    """The scikit-learn reference of `probe_all`, one (target, position) a job over the machine's cores. The
-    workers (loky's, as joblib uses) exit on their own when this process dies, however it dies."""
-    from joblib import Parallel, delayed, parallel_config
-
-    todo = [(t, p) for t in task.targets() for p in t.positions if label_key(t.name, p) in data.labels]
-    with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
-        jobs = int(os.environ.get("MESAPROBE_JOBS", -1))  # a sweep's worker processes share the cores
-        rows = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
-        rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
-                    leave=False)
-        return [row for group in rows for row in group]
 
 
 def check_max_layer(max_layer: int | None, n_layers: int) -> int:
@@ -224,59 +135,3 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
     return results
 
 
-def assemble_results(model: str, loaded, subject: Subject, task: Task, opts: ProbeOptions, behaviors: list[dict],
-                     per_seed: list[list[dict]], causal_per_seed: list[list[dict]], skipped: list,
-                     transfers: list, attention: list | None = None) -> dict:
-    """results.json (less its `environment`) from each seed's behaviour, probe rows, causal rows and attention
-    records: rows averaged over seeds, indices and verdict from the per-seed rows (probes/indices.py)."""
-    ran = any(causal_per_seed)
-    merged = merge_attention(attention or [])
-    indices, verdict = summarize(task, per_seed, causal_per_seed if ran else None, merged and merged["by_seed"])
-    causal = average_rows(causal_per_seed, key="effect") if ran else []
-    methods = tuple({m for f in families(TaskView.of(task)) for m in evidence_methods(f)})
-    probes = mark_used(average_rows(per_seed), causal, methods)
-    transfer = merge_transfers(transfers)
-    return {
-        "schema": SCHEMA,
-        "model": {"source": model, "training": loaded.training, "n_layers": loaded.n_layers,
-                  "d_model": loaded.d_model, "subject": subject.kind, **fine_tuning(loaded)},
-        "task": task.describe() | {"n_examples": opts.n, "seed": opts.seed, "seeds": opts.seeds, "folds": opts.folds},
-        "behavior": mean_behavior(behaviors),
-        "probes": probes,
-        "causal": causal,
-        "causal_skipped": [s.to_dict() for s in skipped],
-        "indices": indices,
-        "verdict": verdict,
-        "readout": readout(causal, methods),
-        **({"rule_transfer": transfer} if transfer else {}),
-        **({"attention": merged} if merged else {}),
-        "notes": visible_goal_notes(task, probes),
-    }
-
-
-def attention_evidence(subject: Subject, twin, data: ProbeData, behavior: dict) -> dict | None:
-    """One seed's candidate scoring in attention (probes/attention_ranking.py) where the subject has scored
-    candidates, with the model's accuracy on its own data beside its accuracy on the position-free rows."""
-    if "candidates" not in subject.capabilities:
-        return None
-    inputs = subject.candidate_inputs(len(data.ids), data.seed)
-    record = candidate_ranking(subject.bridge, twin.bridge, inputs, data.seed)
-    return record | {"heads": ranked_beyond_controls(record["heads"]), "accuracy": behavior.get("accuracy")}
-
-
-def fine_tuning(loaded) -> dict:
-    """A model fine-tuned from a pretrained base (`train --base`): its base, method, steps, wall time, held-out
-    behaviour and distance from the base, so that reports read them from results.json alone."""
-    info = loaded.info or {}
-    if loaded.training == "random-init" or "distance_from_base" not in info:
-        return {}
-    keys = ("base", "method", "steps", "wall_time_s", "lora_rank", "behavior", "distance_from_base")
-    return {"fine_tuned": {k: info.get(k) for k in keys}}
-
-
-def mean_behavior(behaviors: list[dict]) -> dict:
-    """Mean of each behaviour metric over seeds, with the per-seed values."""
-    import numpy as np
-
-    out = {k: float(np.mean([b[k] for b in behaviors])) for k in behaviors[0] if k != "n_episodes"}
-    return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in out}

@@ -65,6 +65,7 @@ class GridEnv(gym.Env):
 class GridTask(GoalTask):
     """An agent walks an N x N grid toward a goal cell; the BFS oracle takes a shortest walk."""
 
+    goal_in_prompt = True  # the grid's prompt writes the goal cell (goal-sum and rock-field write what gives it)
     ACTIONS = list(MOVES)
     ACTION_WORDS = ["up", "down", "left", "right"]
     gamma = GAMMA

@@ -13,7 +13,6 @@ from mesaprobe.tasks.grid import GridTask
 
 class GridworldTask(GridTask):
     name = "gridworld"
-    goal_in_prompt = True
     summary = "reach a goal cell in an N x N grid (walls, held-out goals, proxy-goal variant)"
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),

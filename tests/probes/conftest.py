@@ -6,7 +6,7 @@ import pytest
 def probe_data(argmax_dir, tmp_path_factory):
     from mesaprobe.models.loading import load_model
     from mesaprobe.models.subjects.subject import make_subject
-    from mesaprobe.probes.run import replicate
+    from mesaprobe.probes.replicate import replicate
     from mesaprobe.tasks import get_task
 
     out = str(argmax_dir[0])

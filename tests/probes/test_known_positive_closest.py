@@ -14,7 +14,7 @@ import pytest
 from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes.causal.das import das_row
-from mesaprobe.probes.run import replicate
+from mesaprobe.probes.replicate import replicate
 from mesaprobe.tasks import get_task
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "argmax-closest-sl"

@@ -42,7 +42,7 @@ def test_das_is_reproducible_under_one_seed(tmp_path):
     from mesaprobe.models.loading import load_model, random_twin
     from mesaprobe.models.subjects.subject import make_subject
     from mesaprobe.probes.causal.das import das_row
-    from mesaprobe.probes.run import replicate
+    from mesaprobe.probes.replicate import replicate
     from mesaprobe.tasks import get_task
 
     loaded = load_model(str(FIXTURE))

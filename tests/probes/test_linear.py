@@ -89,7 +89,7 @@ def test_the_observation_baseline_is_fitted_to_convergence_on_the_visible_goal(g
     from mesaprobe.models.loading import load_model, random_twin
     from mesaprobe.models.subjects.subject import make_subject
     from mesaprobe.probes.linear import fold_indices
-    from mesaprobe.probes.run import replicate
+    from mesaprobe.probes.replicate import replicate
     from mesaprobe.tasks import get_task
 
     loaded = load_model(str(gridworld_sl_dir), seed=1, device="cpu")

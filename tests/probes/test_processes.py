@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mesaprobe.launch import LAUNCHER, free_port
-from mesaprobe.probes.run import share_of_rows
+from mesaprobe.probes.replicate import share_of_rows
 
 
 @pytest.mark.parametrize("n,processes", [(10, 3), (7, 7), (120, 2), (5, 8)])

@@ -12,7 +12,7 @@ from mesaprobe.models.loading import load_model
 from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes.causal.retarget import AFTER, retarget_rows
 from mesaprobe.probes.options import ProbeOptions
-from mesaprobe.probes.run import replicate
+from mesaprobe.probes.replicate import replicate
 from mesaprobe.tasks import get_task
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "argmax-rules2-L4-sl-0"

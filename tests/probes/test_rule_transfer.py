@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from mesaprobe.models.subjects.subject import ProbeInputs
 from mesaprobe.probes.linear_suite import ProbeData
 from mesaprobe.probes.rule_transfer import merge_transfers, rule_transfer
 from mesaprobe.schema import label_key
@@ -50,8 +51,13 @@ def planted(labels: dict, layout: str, seed: int = 0) -> PlantedStore:
 
 def data_with(layout: str, n: int = 900) -> ProbeData:
     labels = labels_of(n)
-    return ProbeData(np.zeros((n, 7), dtype=int), {}, labels, planted(labels, layout), planted(labels, "noise", 1),
-                     vocab_size=70, seed=0)
+    return ProbeData(np.zeros((n, 7), dtype=int), rows_with(labels), planted(labels, layout),
+                     planted(labels, "noise", 1), vocab_size=70, seed=0)
+
+
+def rows_with(labels: dict) -> ProbeInputs:
+    """A subject's rows that carry only labels."""
+    return ProbeInputs(dataset=None, sequences=[], positions={}, labels=labels, behavior=None)
 
 
 def test_one_shared_direction_transfers_across_rules():
@@ -79,7 +85,7 @@ def test_noise_reads_nothing_and_sharing_is_undefined():
 def test_no_transfer_without_several_rules_and_seeds_merge():
     single = get_task("argmax", K=4)
     labels = {label_key("running_best", "item1"): np.zeros(50)}
-    assert rule_transfer(ProbeData(np.zeros((50, 6), dtype=int), {}, labels, None, None, 70, 0), single) is None
+    assert rule_transfer(ProbeData(np.zeros((50, 6), dtype=int), rows_with(labels), None, None, 70, 0), single) is None
     a, b = rule_transfer(data_with("shared"), TASK), rule_transfer(data_with("per-rule"), TASK)
     merged = merge_transfers([a, None, b])
     assert merged["within"][0] == pytest.approx((a["within"][0] + b["within"][0]) / 2)

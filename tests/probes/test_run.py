@@ -87,7 +87,7 @@ def test_a_probe_refuses_rollouts_too_few_to_cross_validate_before_extracting(tm
 
     import numpy as np
 
-    from mesaprobe.probes.run import replicate
+    from mesaprobe.probes.replicate import replicate
 
     class TwoEpisodes:
         def probe_inputs(self, n, seed, progress):

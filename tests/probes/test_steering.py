@@ -8,7 +8,7 @@ from mesaprobe.models.loading import load_model, random_twin
 from mesaprobe.models.subjects.subject import make_subject
 from mesaprobe.probes.causal.steering import Steering, goal_means, steering_row
 from mesaprobe.probes.hooks import EMBED_LAYER, hook_name
-from mesaprobe.probes.run import replicate
+from mesaprobe.probes.replicate import replicate
 from mesaprobe.tasks import get_task
 
 

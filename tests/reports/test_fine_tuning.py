@@ -2,7 +2,7 @@
 into the report's own table, so that a report read from results alone says how far each model moved."""
 from types import SimpleNamespace
 
-from mesaprobe.probes.run import fine_tuning
+from mesaprobe.probes.results import fine_tuning
 from mesaprobe.reports.html import fine_tuning_section
 
 TRAINED = {"method": "rl", "base": "smollm2", "steps": 200, "wall_time_s": 12.5, "lora_rank": None,
