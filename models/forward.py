@@ -35,3 +35,15 @@ def last_token_logits_kwargs(hf_model, lengths: torch.Tensor) -> tuple[dict, tor
         return {}, last
     keep, index = torch.unique(last, return_inverse=True)
     return {"logits_to_keep": keep}, index
+
+
+@torch.no_grad()
+def answer_logits(model, ids: torch.Tensor, answer_pos: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Logits of the next token at each example's answer position: [n, vocab]."""
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, len(ids), batch_size):
+        logits = model(ids[i : i + batch_size].to(dev)).logits
+        pos = answer_pos[i : i + batch_size].to(dev)
+        out.append(logits[torch.arange(len(pos), device=dev), pos].float().cpu())
+    return torch.cat(out)

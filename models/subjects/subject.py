@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mesaprobe.models.subjects.candidates import CandidateInputs, candidate_inputs, has_candidates
-from mesaprobe.models.subjects.search_accuracy import answer_logits
+from mesaprobe.models.forward import answer_logits
 from mesaprobe.models.loading import LoadedModel
 from mesaprobe.models.tokenizer import encode_tokens, token_ids
 from mesaprobe.schema import label_column, label_columns, position_column, position_columns
@@ -200,22 +200,24 @@ class TextSubject(Subject):
 
     def __init__(self, loaded: LoadedModel, task: Task):
         super().__init__(loaded, task)
-        text_causal = task.family == "search" and task.has_counterfactuals
-        self.move_ids = move_token_ids(self.tokenizer, task) if task.family == "goal" else None
-        caps = {"answer_logits", "counterfactuals"} if text_causal else set()
-        self.capabilities = frozenset(caps | ({"answer_logits"} if self.move_ids is not None else set()))
+        # search: logits over answer candidates and counterfactual prompts where the task has them; goal: the logits
+        # of the moves where each move word is one token
+        self.move_ids = by_family(task, lambda: None, lambda: move_token_ids(self.tokenizer, task))()
+        caps = by_family(task, {"answer_logits", "counterfactuals"} if task.has_counterfactuals else set(),
+                         {"answer_logits"} if self.move_ids is not None else set())
+        self.capabilities = frozenset(caps)
 
     def reason(self, capability: str) -> str:
         if capability == "candidates":
             return ("candidate scoring in attention runs on task-token subjects, where each candidate is one token "
                     "at a known index; in a natural-language prompt a candidate spans tokens")
-        if self.task.family == "goal" and capability == "answer_logits":
-            return (f"{self.task.name}'s move words ({', '.join(self.task.ACTION_WORDS)}) are not one token each in "
+        search = f"{self.task.name} has no counterfactual inputs (minimally changed inputs with another answer)"
+        goal = ("interchange, patching and steering on natural-language goal tasks are not implemented yet (a move "
+                "is a word generated mid-episode: no aligned counterfactual episodes, no steered text rollouts)")
+        if capability == "answer_logits" and self.move_ids is None:
+            goal = (f"{self.task.name}'s move words ({', '.join(self.task.ACTION_WORDS)}) are not one token each in "
                     "this tokenizer: no logits of a move at a decision")
-        if self.task.family == "goal":
-            return ("interchange, patching and steering on natural-language goal tasks are not implemented yet (a move "
-                    "is a word generated mid-episode: no aligned counterfactual episodes, no steered text rollouts)")
-        return f"{self.task.name} has no counterfactual inputs (minimally changed inputs with another answer)"
+        return by_family(self.task, search, goal)
 
     def search_inputs(self, n: int, seed: int, progress: bool) -> ProbeInputs:
         import datasets

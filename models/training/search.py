@@ -6,7 +6,7 @@ import random
 import time
 
 import torch
-from mesaprobe.models.subjects.search_accuracy import held_out_accuracy, search_accuracy
+from mesaprobe.models.training.evaluate import held_out_accuracy, search_accuracy
 from mesaprobe.models.training.pool import from_pool
 from mesaprobe.models.tiny import TinySize, build_tiny_model
 from mesaprobe.models.tokenizer import build_tokenizer, encode_tokens

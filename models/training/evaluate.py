@@ -1,22 +1,12 @@
-"""Behaviour of a model on a search task: greedy next-token accuracy at the answer position."""
+"""Training's evaluation of a model on a search task: greedy next-token accuracy at the answer position, on the
+task's own instances and on instances its training never shows."""
 from __future__ import annotations
 
 import torch
 
+from mesaprobe.models.forward import answer_logits
 from mesaprobe.models.tokenizer import encode_tokens
 from mesaprobe.tasks.base import ANSWER_POSITION, Instance
-
-
-@torch.no_grad()
-def answer_logits(model, ids: torch.Tensor, answer_pos: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Logits of the next token at each example's answer position: [n, vocab]."""
-    dev = next(model.parameters()).device
-    out = []
-    for i in range(0, len(ids), batch_size):
-        logits = model(ids[i : i + batch_size].to(dev)).logits
-        pos = answer_pos[i : i + batch_size].to(dev)
-        out.append(logits[torch.arange(len(pos), device=dev), pos].float().cpu())
-    return torch.cat(out)
 
 
 def search_accuracy(model, tokenizer, instances: list[Instance]) -> float:
