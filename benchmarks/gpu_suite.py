@@ -1,4 +1,4 @@
-"""The prepared GPU call (issue 31): the train-speed benchmark (our loops against a bare forward+backward loop on the
+"""The prepared GPU call: the train-speed benchmark (our loops against a bare forward+backward loop on the
 same device), then the latent-goal matched pairs (rock-field and maze, SL and RL, 3 training seeds) trained and
 probed, several at once, then the probe-speed benchmark (batched vs scikit-learn) on one of them; one JSON of numbers.
 
@@ -10,11 +10,11 @@ numbers then mean nothing). On the device machine (see benchmarks/gpu_wheels.sh 
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && mkdir -p /tmp/pkg &&
     ln -sfn "$PWD" /tmp/pkg/mesaprobe && export PYTHONPATH=/tmp/site:/tmp/pkg HF_HUB_OFFLINE=1 &&
-    python3 benchmarks/gpu_suite.py --tiny --skip-speed --tasks rock-field --out $OUT/tiny.json &&   (a minute)
-    python3 benchmarks/gpu_suite.py --budget-s 480 --out $OUT/gpu_suite.json      (the repository root is the package)
+    python3 benchmarks/gpu_suite.py --tiny --skip-speed --tasks rock-field --out RESULTS/tiny.json &&   (a minute)
+    python3 benchmarks/gpu_suite.py --budget-s 480 --out RESULTS/gpu_suite.json   (the repository root is the package)
 
-Run the tiny call first and look at its `unfinished` list: on 2026-12-04 it caught a missing package and a device
-bug in a minute each, where the full call would have spent its budget.
+Run the tiny call first and look at its `unfinished` list: it catches a missing package or a device bug in a minute,
+where the full call would spend its budget.
 
 The pairs run as `--workers` processes at once (one CPU thread each, all on the one GPU), each model trained at its
 task's default steps (`--until-bar`: only until its bar) and probed with the findings' options. The JSON is rewritten

@@ -124,22 +124,14 @@ def reinforcement(task, iterations: int) -> dict:
     model, tokenizer = fresh(task)
     config = ppo_config(task, 0, iterations)
     rollout_s, seen = [0.0], []
-    original = ppo.rollout
 
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        episodes = original(*args, **kwargs)
-        rollout_s[0] += time.perf_counter() - start
+    def heard(episodes, seconds):
+        rollout_s[0] += seconds
         seen.extend(episodes)
-        return episodes
 
-    ppo.rollout = timed
-    try:
-        start = synchronized()
-        ppo.train_ppo(task, model, tokenizer, 0, config, progress=False)
-        ours = synchronized() - start
-    finally:
-        ppo.rollout = original
+    start = synchronized()
+    ppo.train_ppo(task, model, tokenizer, 0, config, progress=False, on_rollout=heard)
+    ours = synchronized() - start
     vocab = tokenizer.get_vocab()
     per = config.minibatch
     minibatches = [seen[i:i + per] for i in range(0, len(seen), per)]

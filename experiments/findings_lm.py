@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from findings import RESULTS, ci_text, fmt, table
+from findings_common import RESULTS, ci_text, fmt, table
 
 PAIR_MODELS = ("base", "sft", "grpo", "sft-grpo")
 PAIRS = {"lm-pair": "kv-recall", "lm-pair-gridworld": "gridworld"}  # results folder -> task

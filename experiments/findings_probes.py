@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from findings import RESULTS, fmt, table
+from findings_common import RESULTS, fmt, table
 
 GALLERY = {  # run -> (what the model is, the verdict a trustworthy instrument must give; "not X": any but X)
     "argmax-closest-sl": ("argmax under 'closest to a target': each candidate's score (its distance to the target) is in no "

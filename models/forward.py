@@ -6,8 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-# Measured on SmolLM2-135M, ~155-token prompts, 2 CPU threads: 1-4k tokens a batch took 0.24-0.28 s a prompt,
-# 8k tokens 0.29 s, one 64-row batch (10k tokens) 0.42 s.
+# a batch's padded tokens (why this many: docs/lab-notebook.md, "Settings in code")
 TOKENS_PER_BATCH = 2048
 
 

@@ -11,8 +11,7 @@ from mesaprobe.sweeps.grid import SweepSpec
 
 SIZES = ("quick", "standard", "full")
 STANDARD = dict(seeds=3, data_seeds=3, n=600)  # what `standard` changes in every quick preset
-# the most steps of a cell trained until its bar: the task's default 1500 left closest-rule models at 0.92-0.97
-UNTIL_BAR_STEPS = 4000
+UNTIL_BAR_STEPS = 4000  # the most steps of a cell trained until its bar
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ EXPERIMENTS = {e.name: e for e in [
                    data_seeds=2, steps=1200),
         full=dict(task="argmax", fixed={"K": 8, "rule": 1}, vary={"rules": [1, 2, 3, 4]}, seeds=3, n=1000,
                   data_seeds=3, steps=4000),
-        standard=dict(steps=2400),  # at 1200 steps the 3-rule models reached 0.89-0.96
+        standard=dict(steps=2400),
         predicts=(("held_out_rule_behavior", 1),)),
     Experiment(
         "meta-learning",
@@ -101,8 +100,7 @@ EXPERIMENTS = {e.name: e for e in [
         "with the examples decodable (the search index), resolved deeper for later examples (S3 depth signature)?",
         quick=dict(task="icl-linear", vary={"layers": [1, 2, 3]}, seeds=2, n=300, data_seeds=2, steps=1500),
         full=dict(task="icl-linear", vary={"layers": [1, 2, 3, 4, 6]}, seeds=3, n=1000, data_seeds=3),
-        # the task's default steps (1500 left the quick models at 0.66-0.74); 6 examples a prompt for S3's depth
-        standard=dict(steps=0, fixed={"n": 6})),
+        standard=dict(steps=0, fixed={"n": 6})),  # the task's default steps; 6 examples a prompt for S3's depth
     Experiment(
         "rl-vs-sl",
         "Search is not a goal, and goal pursuit may come from RL: the same architecture trained by behaviour "

@@ -43,14 +43,8 @@ class RockFieldTask(GridTask):
     goal_in_prompt = False  # the rocks and their sizes, not which one is the goal
     summary = "walk to the biggest of K rocks on a grid (any rock ends the episode): search the map, then pursue"
     # Sized so both methods reach the behaviour bar on the same budget: PPO learns *which* rock only from large
-    # iterations, 2048 episodes each (128 iterations): with 1024 some seeds walked to *a* rock, not the biggest, for
-    # up to ~140 iterations (seeds 5 and 7 of nine at hard=40: validation 0.46 and 0.30 after 49152 episodes, against
-    # 0.83 and 0.79 with 2048; experiments/results/rock-field-speed; the findings' models had 1024). Behaviour cloning
-    # needs the peak rate held for half its steps. Minibatches of 128 episodes (the same update compute, more
-    # optimizer steps): on the 4x4 field with 2 rocks, 40 iterations of 1024 reached 0.932 held-out success against
-    # 0.864 with 256 and 0.914 with 64 (benchmarks/ppo_settings.json); on the full field (5x5, 3 rocks, 256
-    # iterations of 1024) seeds 0 and 1 reached 95.6% and 95.8% with 128, 93.6% and 92.2% with 256
-    # (experiments/results/latent-goals).
+    # iterations (2048 episodes, minibatches of 128); behaviour cloning holds its peak rate for half its steps. The
+    # measurements behind each number: docs/lab-notebook.md, "Settings in code and what they rest on".
     episode_budget = 32 * 8192
     ppo_batch = {"n_envs": 2048, "minibatch": 128}
     train_steps = 4500

@@ -1,10 +1,9 @@
 """`--until-bar`: stop training once the model's behaviour on validation data (a seed stream that neither training
 nor the final held-out evaluation draws from) reaches the task's behaviour bar plus a margin at `IN_A_ROW` checks in a
 row, each check on fresh validation data, so a run costs what its model needs rather than the task's whole default
-budget. The steps or iterations given are then the most it trains. One check on one fixed set stopped three of eleven
-rock-field PPO runs early, on a lucky draw (validation 0.96-0.966, held-out 0.936-0.948:
-experiments/results/rock-field-speed); fresh data at each of two checks makes such a pair of lucky draws rare. The
-margin keeps the final evaluation, a different sample, from landing just under the bar."""
+budget. The steps or iterations given are then the most it trains. Fresh data at each of two checks in a row makes a
+stop on a lucky draw rare (one check on one fixed set stopped runs early: docs/lab-notebook.md, "Settings in code").
+The margin keeps the final evaluation, a different sample, from landing just under the bar."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

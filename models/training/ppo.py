@@ -74,9 +74,11 @@ def iteration_moments(accelerator, advantages: np.ndarray) -> tuple[float, float
 
 
 def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, progress: bool = True,
-              resume: Path | ResumeDir | None = None, stop=None):
-    """`resume`: the folder PPO keeps its state in (resume_state.py). `stop`: a `BarStop` (bar_stop.py) checked after each iteration's update; it may end the run early (the
-    learning rate still anneals over `config.iterations`)."""
+              resume: Path | ResumeDir | None = None, stop=None, on_rollout=None):
+    """`resume`: the folder PPO keeps its state in (resume_state.py). `stop`: a `BarStop` (bar_stop.py) checked after
+    each iteration's update; it may end the run early (the learning rate still anneals over `config.iterations`).
+    `on_rollout(episodes, seconds)`: hears each iteration's episodes and the time their rollout took
+    (benchmarks/train_speed.py splits PPO's time with it)."""
     from accelerate import Accelerator
 
     torch.manual_seed(seed)  # the same initial weights in every process
@@ -121,7 +123,10 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         model.eval()
         drawn = layouts.draw(process_share(config.n_envs, rank, processes), it)
         first_layouts, first_episodes = first_layouts or repr(drawn), first_episodes or len(drawn)
+        rollout_start = time.perf_counter()
         episodes = rollout(policy, tokenizer, task, drawn, greedy=False, value_head=policy_value, generator=gen)
+        if on_rollout is not None:
+            on_rollout(episodes, time.perf_counter() - rollout_start)
         adv, ret = zip(*(gae(ep.rewards, ep.values, task.gamma, config.gae_lambda) for ep in episodes))
         mean, std = iteration_moments(accelerator, np.concatenate(adv))
         adv = [(a - mean) / (std + 1e-8) for a in adv]
