@@ -6,12 +6,12 @@ probed, several at once, then the probe-speed benchmark (batched vs scikit-learn
                                    [--out FILE]
 
 `--tiny`: a few training steps and a small probe, to check the whole path on any machine in a few minutes (the
-numbers then mean nothing). On the device machine (see benchmarks/gpu_wheels.sh for the packages it lacks):
+numbers then mean nothing). On the device machine ($OUT: the folder whose files come back) (see benchmarks/gpu_wheels.sh for the packages it lacks):
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && mkdir -p /tmp/pkg &&
     ln -sfn "$PWD" /tmp/pkg/mesaprobe && export PYTHONPATH=/tmp/site:/tmp/pkg HF_HUB_OFFLINE=1 &&
-    python3 benchmarks/gpu_suite.py --tiny --skip-speed --tasks rock-field --out RESULTS/tiny.json &&   (a minute)
-    python3 benchmarks/gpu_suite.py --budget-s 480 --out RESULTS/gpu_suite.json   (the repository root is the package)
+    python3 benchmarks/gpu_suite.py --tiny --skip-speed --tasks rock-field --out "$OUT/tiny.json" &&   (a minute)
+    python3 benchmarks/gpu_suite.py --budget-s 480 --out "$OUT/gpu_suite.json"   (the repository root is the package)
 
 Run the tiny call first and look at its `unfinished` list: it catches a missing package or a device bug in a minute,
 where the full call would spend its budget.
