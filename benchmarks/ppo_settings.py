@@ -24,8 +24,8 @@ PARAMS = {"N": 4, "K": 2}
 def run(changes: dict, iterations: int, seed: int = 0) -> dict:
     task = get_task("rock-field", **PARAMS)
     tokenizer = build_tokenizer(task.vocabulary())
-    model = build_tiny_model(tokenizer, TinySize(**task.model_size), seed)
-    config = ppo_config(task, task.episode_budget, iterations)
+    model = build_tiny_model(tokenizer, TinySize(**task.recipe.model_size), seed)
+    config = ppo_config(task, task.recipe.episode_budget, iterations)
     for key, value in changes.items():
         setattr(config, key, value)
     start = time.perf_counter()

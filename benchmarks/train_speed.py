@@ -49,7 +49,7 @@ def synchronized() -> float:
 
 def fresh(task, seed=0):
     tokenizer = build_tokenizer(task.vocabulary())
-    return build_tiny_model(tokenizer, TinySize(**task.model_size), seed), tokenizer
+    return build_tiny_model(tokenizer, TinySize(**task.recipe.model_size), seed), tokenizer
 
 
 def with_activation(model, name: str):
@@ -107,9 +107,9 @@ def floors(task, groups: list[list[list[int]]], cut: list[list[list[int]]], pad:
 
 def supervised(task, steps: int) -> dict:
     model, tokenizer = fresh(task)
-    batch, vocab = task.bc_batch_size, tokenizer.get_vocab()
+    batch, vocab = task.recipe.bc_batch_size, tokenizer.get_vocab()
     start = synchronized()
-    train_bc(task, model, tokenizer, 0, batch * steps, steps, False, batch, task.bc_lr)
+    train_bc(task, model, tokenizer, 0, batch * steps, steps, False, batch, task.recipe.bc_lr)
     ours = synchronized() - start
     actions = {vocab[a] for a in task.action_tokens()}
     episodes = [[vocab[t] for t in task.oracle_episode(layout)] for layout in task.layouts(batch * steps, "speed:0")]

@@ -1,4 +1,4 @@
-"""Tiny models built from a config, sized by the task (`Task.model_size`): GPT-2 blocks, or with an attention window
+"""Tiny models built from a config, sized by the task (`Task.recipe.model_size`): GPT-2 blocks, or with an attention window
 (`window` > 0) Mistral blocks whose attention sees only the last `window` tokens. With a window, what an answer needs
 from early tokens must be carried from token to token through the blocks (tests/probes/test_known_positive_search.py
 probes an argmax model of window 2; the search known positive is tests/fixtures/argmax-closest-sl, see docs/design.md)."""

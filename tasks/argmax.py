@@ -27,8 +27,7 @@ def rule_pick(rule: int, values: list[int], target: int) -> int:
 class ArgmaxTask(SearchTask):
     name = "argmax"
     summary = "K distinct numbers in 0..V-1 -> the largest"
-    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
-    train_steps = 1500
+    recipe = SearchTask.recipe.but(steps=1500)
     per_rule_target = "running_best"
     PARAMS = {
         "K": Param(5, 2, 20, "how many numbers"),

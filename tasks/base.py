@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import numbers
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from mesaprobe.errors import UserError, register
@@ -44,6 +44,33 @@ class TargetSpec:
     # positions where the label is a function of that position's token alone (the running best at the first item is
     # the item itself): no evidence of a search there, so the search index leaves them out
     one_token: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How the tiny model a task is trained on learns it: one declared object per task (`Task.recipe`), as SAELens
+    pairs a config dataclass with its class. A task changes its parent's with `recipe = Parent.recipe.but(...)`."""
+
+    # the tiny GPT-2 (n_layer, n_embd, n_head, n_positions)
+    model_size: dict = field(default_factory=lambda: {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64})
+    steps: int = 2000  # supervised optimizer steps (goal tasks: behaviour cloning's; PPO's follow from episode_budget)
+    lr: float = 3e-3  # supervised training's peak learning rate
+    hold: float = 0.0  # the share of supervised training held at the peak rate before cosine decay
+    methods: tuple[str, ...] = ("sl",)  # how a tiny model may learn it (goal tasks: "rl" too)
+    episode_budget: int = 8192  # goal tasks: environment episodes per method for the matched SL/RL pair
+    bc_batch_size: int = 64  # goal tasks: behaviour cloning's batch (episodes) and peak learning rate
+    bc_lr: float = 3e-3
+    ppo_batch: dict = field(default_factory=dict)  # goal tasks: PPOConfig overrides (episodes per iteration, per step)
+
+    def but(self, **changes) -> "TrainRecipe":
+        """This recipe with some fields changed."""
+        return replace(self, **changes)
+
+
+# the ClassVars a TrainRecipe replaced, and the recipe field each became (a task that still declares one is refused)
+FORMER_POLICY = {"model_size": "model_size", "train_steps": "steps", "train_lr": "lr", "train_hold": "hold",
+                 "tiny_methods": "methods", "episode_budget": "episode_budget", "bc_batch_size": "bc_batch_size",
+                 "bc_lr": "bc_lr", "ppo_batch": "ppo_batch"}
 
 
 @dataclass(frozen=True)
@@ -86,12 +113,7 @@ class Task:
     family: ClassVar[Literal["search", "goal"]]
     summary: ClassVar[str]
     PARAMS: ClassVar[dict[str, Param]] = {}
-    # the tiny GPT-2 a task is trained on by default (n_layer, n_embd, n_head, n_positions) and its training steps
-    model_size: ClassVar[dict[str, int]] = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
-    train_steps: ClassVar[int] = 2000
-    train_lr: ClassVar[float] = 3e-3  # supervised training's peak learning rate (tiny models)
-    train_hold: ClassVar[float] = 0.0  # the share of supervised training held at the peak rate before cosine decay
-    tiny_methods: ClassVar[tuple[str, ...]] = ("sl",)  # how a tiny model learns it (goal tasks: "rl" too)
+    recipe: ClassVar[TrainRecipe] = TrainRecipe()  # how its tiny model is sized and trained
     answer_position: ClassVar[str] = ANSWER_POSITION  # the position name where the model emits its answer
     has_counterfactuals: ClassVar[bool] = False  # minimally changed inputs with another answer (patching)
     # a number target whose rows carry their rule (the `rule@rule` label) and whose value under every rule r is
@@ -109,6 +131,10 @@ class Task:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        former = sorted(set(FORMER_POLICY) & set(cls.__dict__))
+        if former:
+            raise UserError(f"task {cls.__name__}: {former[0]} is now a field of its TrainRecipe; declare "
+                            f"`recipe = TrainRecipe({FORMER_POLICY[former[0]]}=...)` (tasks/base.py)")
         if "name" in cls.__dict__ and cls.__module__.startswith("mesaprobe.tasks."):
             register(REGISTRY, cls, "task")
 

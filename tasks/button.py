@@ -29,7 +29,7 @@ class ButtonTask(GridworldTask):
     ACTION_WORDS = ["up", "down", "left", "right", "press"]
     # Sparse reward behind a walk *and* a press: random exploration rarely succeeds, so PPO needs several times the
     # gridworld budget to learn it on every seed; both methods get the same.
-    episode_budget = 4 * 8192
+    recipe = GridworldTask.recipe.but(episode_budget=4 * 8192)
     PARAMS = {
         "N": Param(5, 3, 9, "room side"),
         "walls": Param(0, 0, 20, "blocked cells"),

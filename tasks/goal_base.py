@@ -18,11 +18,10 @@ HORIZON_K = 3  # position+k targets for k = 1..HORIZON_K
 
 class GoalTask(Task):
     family = "goal"
-    model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 128}
+    recipe = Task.recipe.but(model_size={"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 128}, steps=1500,
+                             methods=("sl", "rl"))
     behavior_bar = ("success_rate", 0.95)
-    train_steps = 1500  # behaviour cloning's optimizer steps (PPO's iterations follow from the episode budget)
     answer_position = DECISION
-    tiny_methods = ("sl", "rl")
     ACTIONS: ClassVar[list[str]]
     ACTION_WORDS: ClassVar[list[str]]  # the same actions in natural language (text environments for LMs)
     gamma: ClassVar[float] = 1.0
@@ -30,11 +29,6 @@ class GoalTask(Task):
     # row per goal target, cut at the decision. Measured on a fine-tuned SmolLM2 (gridworld, 100 rows, 2 blocks,
     # beside another run): about 17 min against 48 estimated with the search tasks' 12.
     text_causal_forwards_per_block: ClassVar[float] = 3.0
-    # environment episodes per method for the matched pair (SL: oracle demonstrations; RL: its own rollouts)
-    episode_budget: ClassVar[int] = 8192
-    bc_batch_size: ClassVar[int] = 64  # behaviour cloning's batch (episodes) and peak learning rate
-    bc_lr: ClassVar[float] = 3e-3
-    ppo_batch: ClassVar[dict] = {}  # PPOConfig overrides of this task: episodes per iteration and per gradient step
 
     def action_tokens(self) -> list[str]:
         return list(self.ACTIONS)

@@ -22,11 +22,13 @@ class GoalSumTask(GridTask):
     summary = "reach a goal cell given as sums mod N (row = a+b, col = c+d): the goal must be computed"
     # Five blocks: the goal is assembled at decisions in the middle blocks and acted on after them, where steering
     # can reach it (with three, the goal reaches the decisions only in the last block, where an edit only biases logits)
-    model_size = {"n_layer": 5, "n_embd": 64, "n_head": 4, "n_positions": 128}
+    recipe = GridTask.recipe.but(
+        model_size={"n_layer": 5, "n_embd": 64, "n_head": 4, "n_positions": 128},
+        episode_budget=4 * 8192,
+        steps=3000,
+        bc_batch_size=128,
+    )
     steer_mode = "context"  # the goal is computed in the prompt, and the decisions read it from there
-    episode_budget = 4 * 8192
-    train_steps = 3000
-    bc_batch_size = 128
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "budget": Param(0, 0, 100, "step budget (0: 2*N)"),

@@ -26,10 +26,12 @@ def n_consistent(xs: list[int], p: int) -> int:
 class ICLLinearTask(SearchTask):
     name = "icl-linear"
     summary = "n pairs (x, a*x+b mod p) then a query x -> y"
-    model_size = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64}
-    train_steps = 5000  # with the hold below, 147-157 s on 2 cores (README "Numbers")
-    train_lr = 1e-3
-    train_hold = 0.8  # the loss leaves its copying plateau late (~1500 steps): keep the peak rate for what follows
+    recipe = SearchTask.recipe.but(
+        model_size={"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": 64},
+        steps=5000,  # with the hold below, 147-157 s on 2 cores (README "Numbers")
+        lr=1e-3,
+        hold=0.8,  # the loss leaves its copying plateau late (~1500 steps): keep the peak rate for what follows
+    )
     train_queries = 4  # queries a training sequence asks of one rule (`supervision`)
     depth_target = "hypotheses"  # S3: the layer where it is best decoded, against the example's index
     PARAMS = {
@@ -104,7 +106,7 @@ class ICLLinearTask(SearchTask):
         unseen = [x for x in range(p) if x not in meta["xs"]]
         # queries the examples answer: an unseen x once two distinct x fix the rule, else the one x seen
         determined = (unseen or range(p)) if len(set(meta["xs"])) >= 2 else meta["xs"][:1]
-        room = (self.model_size["n_positions"] - len(tokens)) // 2  # a long prompt leaves room for fewer
+        room = (self.recipe.model_size["n_positions"] - len(tokens)) // 2  # a long prompt leaves room for fewer
         for _ in range(min(self.train_queries - 1, room)):
             x = rng.choice(determined)
             tokens += [answers[len(tokens) - 1], query_token(x)]  # the last answer written out, a new query

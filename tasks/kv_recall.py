@@ -15,9 +15,11 @@ class KVRecallTask(SearchTask):
     summary = "K key:value pairs, then a key -> its value"
     # One head: at 4 heads of 16 dimensions (and with one query a sequence) training stayed on the "most common value"
     # heuristic; one 64-dimensional head with several queries a sequence learns the lookup.
-    model_size = {"n_layer": 2, "n_embd": 64, "n_head": 1, "n_positions": 64}
-    train_steps = 1500
-    train_lr = 1e-3  # at 3e-3 it stayed on the heuristic
+    recipe = SearchTask.recipe.but(
+        model_size={"n_layer": 2, "n_embd": 64, "n_head": 1, "n_positions": 64},
+        steps=1500,
+        lr=1e-3,  # at 3e-3 it stayed on the heuristic
+    )
     text_causal_forwards_per_block = 2.0  # every edit at the answer token (tasks/base.py)
     train_queries = 8  # queries a training sequence asks of one memory (`supervision`); with 4 a seed can stay stuck
     PARAMS = {
@@ -83,7 +85,7 @@ class KVRecallTask(SearchTask):
         meta = instance.meta
         tokens = list(instance.tokens)
         answers = {len(tokens) - 1: instance.answer}
-        room = (self.model_size["n_positions"] - len(tokens)) // 3  # a long prompt leaves room for fewer
+        room = (self.recipe.model_size["n_positions"] - len(tokens)) // 3  # a long prompt leaves room for fewer
         for _ in range(min(self.train_queries - 1, room)):
             q = rng.randrange(len(meta["keys"]))
             tokens += [answers[len(tokens) - 1], QUERY, meta["keys"][q]]  # the last answer written out, a new query

@@ -38,10 +38,12 @@ class MazeTask(GridTask):
     behavior_bar = ("success_rate", 0.90)  # PPO's optimal routes in random mazes are the harder part
     summary = "reach a goal cell in a random maze (every cell reachable, detours needed)"
     # The budget both methods get: PPO needs it (and 1024 episodes an iteration) to reach the bar.
-    episode_budget = 16 * 8192
-    train_steps = 3000
-    bc_batch_size = 128
-    ppo_batch = {"n_envs": 1024, "minibatch": 256}
+    recipe = GridTask.recipe.but(
+        episode_budget=16 * 8192,
+        steps=3000,
+        bc_batch_size=128,
+        ppo_batch={"n_envs": 1024, "minibatch": 256},
+    )
     PARAMS = {
         "N": Param(5, 3, 9, "maze side (odd)"),
         "budget": Param(0, 0, 200, "step budget (0: the number of free cells)"),

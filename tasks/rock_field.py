@@ -45,11 +45,13 @@ class RockFieldTask(GridTask):
     # Sized so both methods reach the behaviour bar on the same budget: PPO learns *which* rock only from large
     # iterations (2048 episodes, minibatches of 128); behaviour cloning holds its peak rate for half its steps. The
     # measurements behind each number: docs/lab-notebook.md, "Settings in code and what they rest on".
-    episode_budget = 32 * 8192
-    ppo_batch = {"n_envs": 2048, "minibatch": 128}
-    train_steps = 4500
-    train_hold = 0.5
-    bc_batch_size = 128
+    recipe = GridTask.recipe.but(
+        episode_budget=32 * 8192,
+        ppo_batch={"n_envs": 2048, "minibatch": 128},
+        steps=4500,
+        hold=0.5,
+        bc_batch_size=128,
+    )
     PARAMS = {
         "N": Param(5, 3, 9, "grid side"),
         "K": Param(3, 2, 20, "rocks"),

@@ -15,8 +15,7 @@ QUERY = ">"
 class RocksTask(SearchTask):
     name = "rocks"
     summary = "K rock:size pairs -> the name of the biggest rock"
-    model_size = {"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 64}
-    train_steps = 2500
+    recipe = SearchTask.recipe.but(model_size={"n_layer": 3, "n_embd": 64, "n_head": 4, "n_positions": 64}, steps=2500)
     PARAMS = {
         "K": Param(4, 2, 16, "how many rocks"),
         "S": Param(32, 4, 200, "sizes are drawn from 1..S"),

@@ -60,14 +60,14 @@ def train_bc(task: GoalTask, model, tokenizer, seed: int, budget: int, steps: in
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(dev).reshape(-1))
 
     return supervised_loop(model, loss_fn, len(inputs), steps, batch_size, lr, seed, f"train {task.name} (sl)",
-                           progress, hold=task.train_hold, stop=stop)
+                           progress, hold=task.recipe.hold, stop=stop)
 
 
 def ppo_config(task: GoalTask, budget: int, iterations: int | None = None, pool: int | None = None):
     """PPO's settings for `task`: its `ppo_batch` overrides, and as many iterations as the budget allows."""
     from mesaprobe.models.training.ppo import PPOConfig
 
-    config = PPOConfig(**task.ppo_batch, pool=pool)
+    config = PPOConfig(**task.recipe.ppo_batch, pool=pool)
     config.iterations = iterations or budget // config.n_envs
     return config
 
@@ -80,17 +80,17 @@ def train_goal(task: GoalTask, method: str, seed: int = 0, steps: int | None = N
     `resume`: PPO's state directory (ppo.py); `until_bar`: stop once validation behaviour reaches the bar
     (bar_stop.py), `steps` then being the most it trains."""
     quiet_libraries()
-    budget = budget or task.episode_budget
-    size = size or TinySize(**task.model_size)
+    budget = budget or task.recipe.episode_budget
+    size = size or TinySize(**task.recipe.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     start = time.perf_counter()
     if method == "sl":
-        steps = steps or task.train_steps
+        steps = steps or task.recipe.steps
         stop = bar_stop(task, tokenizer, seed, steps) if until_bar else None
-        model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.bc_batch_size, task.bc_lr,
+        model = train_bc(task, model, tokenizer, seed, budget, steps, progress, task.recipe.bc_batch_size, task.recipe.bc_lr,
                          pool, stop)
-        extra = {"lr": task.bc_lr, "lr_hold": task.train_hold, "batch_size": task.bc_batch_size}
+        extra = {"lr": task.recipe.bc_lr, "lr_hold": task.recipe.hold, "batch_size": task.recipe.bc_batch_size}
     else:
         from mesaprobe.models.training.ppo import train_ppo
 

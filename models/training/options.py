@@ -57,10 +57,10 @@ class TrainOptions:
             raise UserError(f"--window must be at least 1 (the token itself), got {self.window}")
         if self.pool is not None and self.pool < 1:
             raise UserError(f"--pool must be at least 1 (distinct training instances), got {self.pool}")
-        shape = task.model_size | (self.size or {})
+        shape = task.recipe.model_size | (self.size or {})
         if min(shape["n_layer"], shape["n_embd"], shape["n_head"]) < 1 or shape["n_embd"] % shape["n_head"]:
             raise UserError(f"model size {shape['n_layer']} layers x width {shape['n_embd']} with {shape['n_head']} "
                             "heads: all must be positive and the width a multiple of the heads")
-        if self.base is None and self.method not in task.tiny_methods:
+        if self.base is None and self.method not in task.recipe.methods:
             raise UserError(f"{task.name} is a {task.family} task: a tiny model learns it with --method "
-                            f"{' or '.join(task.tiny_methods)}")
+                            f"{' or '.join(task.recipe.methods)}")

@@ -44,9 +44,9 @@ def train_search_sl(
     with `pool_size`, training sees only that many distinct instances; `until_bar`: stop once accuracy on
     validation instances reaches the task's bar (bar_stop.py), `steps` then being the most it trains."""
     quiet_libraries()
-    steps = steps or task.train_steps
-    lr = lr or task.train_lr
-    size = size or TinySize(**task.model_size)
+    steps = steps or task.recipe.steps
+    lr = lr or task.recipe.lr
+    size = size or TinySize(**task.recipe.model_size)
     tokenizer = build_tokenizer(task.vocabulary())
     model = build_tiny_model(tokenizer, size, seed)
     pool = from_pool(lambda n, s: task.instances(n, seed=s), min(steps * batch_size, 50_000), f"train:{seed}",
@@ -69,7 +69,7 @@ def train_search_sl(
             task.behavior_bar[1], steps)
     start = time.perf_counter()
     model = supervised_loop(model, loss_fn, len(pool), steps, batch_size, lr, seed, f"train {task.name} (sl)",
-                            progress, hold=task.train_hold, stop=stop)
+                            progress, hold=task.recipe.hold, stop=stop)
     wall = time.perf_counter() - start
     accuracy = search_accuracy(model, tokenizer, task.instances(EVAL_EXAMPLES, seed=f"eval:{seed}"))
     held_out = held_out_accuracy(model, tokenizer, task, EVAL_EXAMPLES, seed=f"eval:{seed}")
@@ -80,7 +80,7 @@ def train_search_sl(
         "steps": stop.steps_taken(steps) if stop else steps,
         "batch_size": batch_size,
         "lr": lr,
-        "lr_hold": task.train_hold,
+        "lr_hold": task.recipe.hold,
         "size": size.__dict__,
         "pool": pool_size,
         "wall_time_s": round(wall, 2),

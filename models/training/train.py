@@ -15,7 +15,7 @@ def train_tiny(task: Task, options: TrainOptions, progress: bool, resume: Path |
     its state as it goes (and continues from)."""
     from mesaprobe.models.tiny import TinySize
 
-    shape = TinySize(**(task.model_size | (options.size or {})))
+    shape = TinySize(**(task.recipe.model_size | (options.size or {})))
 
     def search(task):
         from mesaprobe.models.training.search import train_search_sl

@@ -1,14 +1,14 @@
 """A task written outside the package, as a user would: the answer is the first of K numbers."""
 import random
 
-from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, SearchTask, TargetSpec
+from mesaprobe.tasks.base import ANSWER_POSITION, BOS, Instance, Param, SearchTask, TargetSpec, TrainRecipe
 
 
 class FirstItemTask(SearchTask):
     name = "first-item"
     summary = "K numbers -> the first one"
     PARAMS = {"K": Param(3, 2, 8, "how many numbers")}
-    train_steps = 300
+    recipe = TrainRecipe(steps=300)
 
     def vocabulary(self):
         return [str(v) for v in range(10)] + [">"]

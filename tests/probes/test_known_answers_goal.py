@@ -15,7 +15,7 @@ def untrained_model_dir(task, out):
     tok = build_tokenizer(task.vocabulary())
     out.mkdir()
     summary = {"method": "sl", "task": task.describe(), "steps": 0}
-    save_model_dir(build_tiny_model(tok, TinySize(**task.model_size), 0), tok, summary, out)
+    save_model_dir(build_tiny_model(tok, TinySize(**task.recipe.model_size), 0), tok, summary, out)
     return out
 
 

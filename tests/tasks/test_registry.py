@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from mesaprobe.errors import UserError
 from mesaprobe.schema import label_column, position_column
 from mesaprobe.tasks import REGISTRY, get_task
 from mesaprobe.tasks.goal_base import GoalTask
@@ -15,9 +16,9 @@ TASKS = sorted(REGISTRY)
 def test_a_task_declares_its_policy(name):
     task = get_task(name)
     assert task.family in ("search", "goal") and task.summary and task.PARAMS
-    assert set(task.model_size) == {"n_layer", "n_embd", "n_head", "n_positions"}
-    assert task.model_size["n_embd"] % task.model_size["n_head"] == 0 and task.train_steps > 0
-    assert set(task.tiny_methods) <= {"sl", "rl"} and "sl" in task.tiny_methods
+    assert set(task.recipe.model_size) == {"n_layer", "n_embd", "n_head", "n_positions"}
+    assert task.recipe.model_size["n_embd"] % task.recipe.model_size["n_head"] == 0 and task.recipe.steps > 0
+    assert set(task.recipe.methods) <= {"sl", "rl"} and "sl" in task.recipe.methods
     targets = {t.name: t for t in task.targets()}
     assert targets["answer"].positions == (task.answer_position,)  # DESIGN: every task has `answer`
     assert all(t.kind in ("class", "number") and t.positions for t in targets.values())
@@ -68,3 +69,11 @@ def test_a_parameter_must_be_an_integer():
 
     with pytest.raises(UserError, match="K=2.5 must be an integer"):
         get_task("argmax", K=2.5)
+
+
+def test_a_task_declaring_training_policy_outside_its_recipe_is_refused_with_the_field_to_use():
+    from mesaprobe.tasks.base import SearchTask
+
+    with pytest.raises(UserError, match=r"train_steps is now a field of its TrainRecipe; declare `recipe = "
+                                        r"TrainRecipe\(steps=\.\.\.\)`"):
+        type("OldStyle", (SearchTask,), {"train_steps": 300})

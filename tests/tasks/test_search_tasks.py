@@ -108,7 +108,7 @@ def test_supervision_of_the_longest_prompts_fits_the_model(name, params):
     task = get_task(name, **params)
     inst = task.instances(1, 0)[0]
     tokens, answers = task.supervision(inst, random.Random(0))
-    assert len(tokens) <= task.model_size["n_positions"] and len(answers) >= 1
+    assert len(tokens) <= task.recipe.model_size["n_positions"] and len(answers) >= 1
 
 
 @pytest.mark.parametrize("name", SEARCH)

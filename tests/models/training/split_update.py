@@ -16,7 +16,7 @@ from mesaprobe.tasks import get_task
 
 task = get_task("gridworld")
 tokenizer = build_tokenizer(task.vocabulary())
-model = build_tiny_model(tokenizer, TinySize(**task.model_size), 0)
+model = build_tiny_model(tokenizer, TinySize(**task.recipe.model_size), 0)
 torch.manual_seed(0)
 value_head = torch.nn.Linear(model.config.hidden_size, 1)
 vocab = tokenizer.get_vocab()

@@ -23,7 +23,7 @@ def test_gae_on_a_known_episode():
 def test_an_untrained_policy_is_far_from_the_bar():
     task = get_task("gridworld")
     tok = build_tokenizer(task.vocabulary())
-    model = build_tiny_model(tok, TinySize(**task.model_size), 0).eval()
+    model = build_tiny_model(tok, TinySize(**task.recipe.model_size), 0).eval()
     b = behavior(task, rollout(model, tok, task, task.layouts(200, 0, "test")))
     assert b["success_rate"] < 0.6 and b["optimal_rate"] < 0.4
 
@@ -69,7 +69,7 @@ def test_the_kv_cached_rollout_matches_full_recomputation(name):
     if name == "gridworld":
         layouts += get_task("gridworld").layouts(40, 4)
     tok = build_tokenizer(task.vocabulary())
-    model = build_tiny_model(tok, TinySize(**task.model_size), 1).eval()
+    model = build_tiny_model(tok, TinySize(**task.recipe.model_size), 1).eval()
     head = torch.nn.Linear(model.config.hidden_size, 1)
     runs = [rollout(model, tok, task, layouts, greedy=False, value_head=head,
                     generator=torch.Generator().manual_seed(0), use_cache=c) for c in (True, False)]
@@ -86,6 +86,6 @@ def test_ppo_spends_the_tasks_episode_budget_in_the_tasks_batches(name, n_envs):
     from mesaprobe.models.training.goal import ppo_config
 
     task = get_task(name)
-    config = ppo_config(task, task.episode_budget)
-    assert config.n_envs == n_envs and config.iterations * config.n_envs == task.episode_budget
-    assert ppo_config(task, task.episode_budget, iterations=3).iterations == 3
+    config = ppo_config(task, task.recipe.episode_budget)
+    assert config.n_envs == n_envs and config.iterations * config.n_envs == task.recipe.episode_budget
+    assert ppo_config(task, task.recipe.episode_budget, iterations=3).iterations == 3
