@@ -114,3 +114,44 @@ def causal_curves(runs: list[tuple[str, dict]], method) -> go.Figure | None:
     if not any_rows:
         return None
     return _layout(fig, method.plot.title, "k", "rate")
+
+
+PARTS = (("decodability", "decodable beyond every control", 0.35), ("causal", "used: effect beyond its control", 0.65),
+         (None, "index (the smaller)", 1.0))
+
+
+def evidence_entries(res: dict) -> list[tuple[str, dict]]:
+    """(label, index entry) per family and, for search, per route: the variables each verdict rests on."""
+    out = []
+    for family in ("search", "goal"):
+        entry = (res.get("indices") or {}).get(family) or {}
+        if entry.get("value") is None:
+            continue
+        routes = entry.get("routes") or {}
+        out += [(f"{family}: {route}", routes[route]) for route in routes] if routes else [(family, entry)]
+    return out
+
+
+def summary_figure(runs: list[tuple[str, dict]]) -> go.Figure | None:
+    """What the verdicts rest on: per family (and search route), the decodable part (beyond the control task, the
+    random-init twin and the observation-only probe), the causal part (beyond a random control) and the index (the
+    smaller), with their CIs over data seeds; one colour per run, one shade per part, the same 0..1 axis always."""
+    fig = go.Figure()
+    for i, (label, res) in enumerate(runs):
+        entries = evidence_entries(res)
+        for key, name, opacity in PARTS:
+            parts = [(f"{where}", (e if key is None else e.get(key)) or {}) for where, e in entries]
+            values = [p.get("value") for _, p in parts]
+            cis = [p.get("ci") or [v, v] for (_, p), v in zip(parts, values)]
+            fig.add_trace(go.Bar(
+                x=[w for w, _ in parts], y=values, name=f"{label}: {name}", opacity=opacity,
+                marker_color=COLORS[i % len(COLORS)], offsetgroup=f"{i}-{name}",
+                error_y=dict(type="data", symmetric=False,
+                             array=[None if v is None else c[1] - v for v, c in zip(values, cis)],
+                             arrayminus=[None if v is None else v - c[0] for v, c in zip(values, cis)])))
+    if not fig.data or not any(t.x for t in fig.data):
+        return None
+    fig.update_yaxes(range=[0, 1])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "What the verdict rests on: each family's own variables, beyond their controls (95% CI)",
+                   "family: route", "beyond controls")

@@ -1,5 +1,7 @@
-"""`mesaprobe report`: one self-contained HTML page per run, or several runs side by side. Works offline: plotly's
-JavaScript is inlined, nothing is fetched. Every string that reaches the page is escaped."""
+"""`mesaprobe report`: one HTML page per run, or several runs side by side. Works offline: plotly's JavaScript is
+written once beside the page (`plotly.min.js`, shared by every report in the folder), nothing is fetched. The page
+opens on the verdicts and the figure they rest on, then a table of contents; details fold away. Every string that
+reaches the page is escaped."""
 from __future__ import annotations
 
 import html
@@ -23,7 +25,9 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 .verdict{font-size:1.25em;padding:.8em 1em;background:#f4f6fa;border-left:5px solid #1f77b4;margin:.6em 0}
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
-th{background:#f4f4f4}.note{color:#8a4b00;font-size:.85em;margin:.4em 0 0}.muted{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}"""
+th{background:#f4f4f4}.note{color:#8a4b00;font-size:.85em;margin:.4em 0 0}.muted{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}
+.toc{background:#fafafa;border:1px solid #eee;padding:.4em 1em;margin:1em 0}.toc ul{margin:.3em 0;columns:2}
+details{margin:.5em 0}summary{cursor:pointer;color:#1f77b4}"""
 
 
 def esc(value) -> str:
@@ -164,7 +168,7 @@ def across_seeds_section(runs: list[tuple[str, dict]]) -> str:
     (a_name, a), (b_name, b) = sorted(groups.items(), reverse=True)  # sl before rl
     low = tuple(sum(below_bar(r["task"]["name"], r["behavior"]) for r in g) for g in (a, b))
     rows = comparison_rows(a_name, [model_measures(r) for r in a], b_name, [model_measures(r) for r in b], low)
-    return ("<h2>Across training seeds</h2><p class='muted'>Each model's data seeds averaged first; means with 95% "
+    return ("<h2 id='across-seeds'>Across training seeds</h2><p class='muted'>Each model's data seeds averaged first; means with 95% "
             "bootstrap CIs over the models of each method; a model below its task's behaviour bar is counted.</p>"
             + table(rows, list(rows[0]) if rows else []))
 
@@ -187,7 +191,7 @@ def fine_tuning_section(runs: list[tuple[str, dict]]) -> str:
                      "LoRA rank": ft.get("lora_rank")})
     if not rows:
         return ""
-    return ("<h2>Distance from the base</h2><p class='muted'>KL(base || model) of the answer distributions on the "
+    return ("<h2 id='distance-from-base'>Distance from the base</h2><p class='muted'>KL(base || model) of the answer distributions on the "
             "held-out prompts each model is evaluated on, and the share of weights that changed by more than "
             f"{UPDATE_THRESHOLD:g} (a merged LoRA adapter moves every entry it wraps: read its rank)."
             "</p>" + table(rows, list(rows[0])))
@@ -222,13 +226,49 @@ def rule_transfer_section(runs: list[tuple[str, dict]]) -> str:
                      "(1: one readout serves every rule; 0: no better than per-rule).")
     if not rows:
         return ""
-    return ("<h2>One readout for every rule?</h2>" + "".join(f"<p>{esc(w)}</p>" for w in words)
+    return ("<h2 id='rule-transfer'>One readout for every rule?</h2>" + "".join(f"<p>{esc(w)}</p>" for w in words)
             + table(rows, list(rows[0])))
 
 
-def build_page(runs: list[tuple[str, dict, dict]]) -> str:
+TOC_MARK = "<!-- toc -->"
+PLOTLY_FILE = "plotly.min.js"
+# said on the page where the shared script is not beside it (a page copied alone)
+MISSING_JS = ("<script>if(!window.Plotly){document.body.insertAdjacentHTML('afterbegin','<p class=\"note\">The "
+              "figures need plotly.min.js beside this page (mesaprobe report writes it there).</p>')}</script>")
+
+
+def plotly_script(out: Path) -> str:
+    """Write plotly.js beside `out` once (every report in a folder shares it; rewritten where it differs) and
+    return the tag that loads it: a single-run page stays far under 1 MB, and works offline."""
     import plotly.offline
 
+    from mesaprobe.fsutil import atomic_write_text
+
+    code, path = plotly.offline.get_plotlyjs(), Path(out).parent / PLOTLY_FILE
+    if not path.is_file() or path.read_text(errors="replace") != code:
+        atomic_write_text(path, code)
+    return f'<script src="{PLOTLY_FILE}"></script>'
+
+
+def slug(heading: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in heading.lower()).strip("-")
+
+
+def details(summary: str, inner: str) -> str:
+    return f"<details><summary>{esc(summary)}</summary>{inner}</details>"
+
+
+def toc(page: str) -> str:
+    """Links to every h2 with an id, in page order."""
+    import re
+
+    items = re.findall(r"<h2 id='([^']+)'>(.*?)</h2>", page)
+    return ("<nav class='toc'><b>Contents</b><ul>" + "".join(f"<li><a href='#{i}'>{t}</a></li>" for i, t in items)
+            + "</ul></nav>") if items else ""
+
+
+def build_page(runs: list[tuple[str, dict, dict]], script: str) -> str:
+    """The page of `runs` (label, results, config); `script`: the tag that loads plotly.js (plotly_script)."""
     pairs = [(label, res) for label, res, _ in runs]
     figs, sections = [], []
     title = " vs ".join(label for label, _ in pairs)
@@ -238,19 +278,24 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
                   + "".join(f"<p class='note'>{esc(note)}</p>" for note in res.get("notes", [])) + "</div>"
                   for label, res in pairs)
     sections.append(f"<h1>mesaprobe report: {esc(title)}</h1>{top}")
+    if summary := figures.summary_figure(pairs):
+        sections.append(figure_div(summary, 0))
+        figs.append(summary)
+    sections.append(TOC_MARK)
     if len(pairs) > 1:
-        sections.append("<h2>Differences</h2>" + differences(pairs) + across_seeds_section(pairs))
+        sections.append("<h2 id='differences'>Differences</h2>" + differences(pairs) + across_seeds_section(pairs))
     behavior_rows = [{"run": label, **{k: v for k, v in res["behavior"].items() if not k.endswith("_by_seed")}}
                      for label, res in pairs]
     columns = list(dict.fromkeys(k for row in behavior_rows for k in row))
-    sections.append("<h2>Behaviour</h2>" + table(behavior_rows, columns))
+    sections.append("<h2 id='behaviour'>Behaviour</h2>" + table(behavior_rows, columns))
     sections.append(fine_tuning_section(pairs))
     targets = list(dict.fromkeys(r["target"] for _, res in pairs for r in res["probes"]))
     probe_figs = [figures.probe_curve(pairs, t) for t in targets]
     probe_figs += [f for label, res in pairs for t in targets if (f := figures.probe_heatmap(label, res, t))]
     for heading, group in (("Linear probes", probe_figs), ("Causal evidence", figures.causal_figures(pairs))):
         group = [f for f in group if f is not None]
-        sections.append(f"<h2>{heading}</h2>" + "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group)))
+        sections.append(f"<h2 id='{slug(heading)}'>{heading}</h2>" + details(
+            f"{len(group)} figures", "".join(figure_div(f, len(figs) + i) for i, f in enumerate(group))))
         figs += group
         if heading == "Causal evidence":
             sections.append(used_section(pairs) + skipped_section(pairs))
@@ -266,10 +311,11 @@ def build_page(runs: list[tuple[str, dict, dict]]) -> str:
     sections.append("<h3>Probes furthest above all their controls</h3>" + table(best, list(best[0]) if best else []))
     meta = "".join(f"<h3>{esc(label)}</h3><pre>{esc(json.dumps({'model': res['model'], 'task': res['task'], 'config': cfg, 'environment': res.get('environment', {})}, indent=2))}</pre>"
                    for label, res, cfg in runs)
-    sections.append("<h2>Configuration, versions, seeds and wall times</h2>" + meta)
+    sections.append("<h2 id='configuration'>Configuration, versions, seeds and wall times</h2>" + details("show", meta))
+    text = "".join(sections)
+    text = text.replace(TOC_MARK, toc(text))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{REPORT_TAG}<title>{esc(title)}</title>"
-            f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
-            + "".join(sections) + "</body></html>")
+            f"<style>{CSS}</style>{script}</head><body>" + text + MISSING_JS + "</body></html>")
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
@@ -281,4 +327,4 @@ def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
         res = under_current_rule(load_results(run))  # a run saved by an earlier version, read by this one's rule
         cfg_path = Path(run) / "config.json"
         runs.append((Path(run).name, res, read_json_object(cfg_path)))
-    return atomic_write_text(out, build_page(runs))
+    return atomic_write_text(out, build_page(runs, plotly_script(out)))

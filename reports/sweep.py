@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from mesaprobe.fsutil import REPORT_TAG, atomic_write_text
 from mesaprobe.probes.indices import bootstrap_ci
 from mesaprobe.reports.figures import COLORS, _layout
-from mesaprobe.reports.html import CSS, esc, figure_div, table
+from mesaprobe.reports.html import CSS, MISSING_JS, esc, figure_div, plotly_script, table
 
 MEASURES = (("behavior", "held-out behaviour (accuracy or success rate)"), ("search_index", "search index"),
             ("search_breadth", "search breadth (share of candidates ordered correctly)"),
@@ -93,9 +93,7 @@ def knob_differences(rows: list[dict], knobs: list[str]) -> str:
     return "<h2>Last vs first value, across training seeds</h2>" + "".join(parts) if parts else ""
 
 
-def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
-    import plotly.offline
-
+def build_sweep_page(knobs: list[str], rows: list[dict], title: str, script: str) -> str:
     figs = [f for knob in knobs for measure, label in MEASURES if (f := knob_figure(rows, knobs, knob, measure, label))]
     seeds = len({r["seed"] for r in rows})
     body = [f"<h1>mesaprobe {esc(title)}</h1>",
@@ -110,9 +108,8 @@ def build_sweep_page(knobs: list[str], rows: list[dict], title: str) -> str:
     body.append("<h2>Verdicts</h2>" + table(verdict_table(rows, knobs), ["method", *plain, "verdicts"]))
     body.append("<h2>Every cell</h2>" + table(rows, [*knobs, *(c for c in TABLE_COLUMNS if c not in knobs)]))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{REPORT_TAG}<title>{esc(title)}</title>"
-            f"<style>{CSS}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
-            + "".join(body) + "</body></html>")
+            f"<style>{CSS}</style>{script}</head><body>" + "".join(body) + MISSING_JS + "</body></html>")
 
 
 def write_sweep_report(knobs: list[str], rows: list[dict], out: str | Path, title: str = "sweep") -> Path:
-    return atomic_write_text(out, build_sweep_page(knobs, rows, title))
+    return atomic_write_text(out, build_sweep_page(knobs, rows, title, plotly_script(out)))

@@ -30,7 +30,7 @@ def open_sweep_dir(out: str | Path) -> Path:
             what = "mesaprobe did not write it" if marker is None else f"it is a {marker.get('kind')} directory"
             raise UserError(f"{out} exists and is not a sweep directory ({what}); choose another --out")
     (out / "cells").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / MARKER, {"kind": "sweep", "entries": ["cells", "sweep.csv", "sweep.json", "sweep.html"]})
+    atomic_write_json(out / MARKER, {"kind": "sweep", "entries": ["cells", "sweep.csv", "sweep.json", "sweep.html", "plotly.min.js"]})
     return out
 
 

@@ -177,3 +177,34 @@ def test_a_method_knob_draws_one_line_across_the_methods():
     assert [t.name for t in fig.data] == ["K=1"] and sorted(fig.data[0].x) == ["rl", "sl"]
     assert [list(r) for r in verdict_table(rows, ["method", "K"])][0] == ["method", "K", "verdicts"]
 
+
+
+def test_a_single_run_page_is_small_opens_on_its_summary_figure_and_shares_plotly_js(argmax_run, tmp_path):
+    first = write_report([argmax_run[0]], tmp_path / "one.html")
+    second = write_report([argmax_run[0]], tmp_path / "two.html")
+    assert first.stat().st_size < 1_000_000 and (tmp_path / "plotly.min.js").stat().st_size > 1_000_000
+    assert second.read_text().count('<script src="plotly.min.js">') == 1  # one copy in the folder, for both pages
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", first.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = dom.stdout
+    # the verdict, then the figure it rests on (drawn by plotly), then the contents; details fold away
+    assert page.index("verdict") < page.index("What the verdict rests on") < page.index("Contents")
+    assert page.index('class="main-svg"') < page.index("Contents") and "<details>" in page
+    assert "href=\"#linear-probes\"" in page and "id=\"linear-probes\"" in page
+    shot = tmp_path / "top.png"
+    taken = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900", "--virtual-time-budget=5000",
+                     first.as_uri())
+    assert taken.returncode == 0
+    rows, channels = png_pixels(shot)
+    blue = sum(1 for row in rows[::4] for i in range(0, len(row), channels * 4)
+               if row[i + 2] > 150 and row[i] < 100 and row[i + 1] < 150)  # the summary's bars, on the first screen
+    assert blue > 200
+
+
+def test_a_page_copied_without_its_script_says_so(argmax_run, tmp_path):
+    page = write_report([argmax_run[0]], tmp_path / "a" / "report.html")
+    alone = tmp_path / "b" / "report.html"
+    alone.parent.mkdir()
+    alone.write_text(page.read_text())
+    dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", alone.as_uri())
+    assert "The figures need plotly.min.js beside this page" in dom.stdout
