@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mesaprobe.errors import UserError
 from mesaprobe.schema import load_results
 
 __all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "clean"]
@@ -130,12 +131,73 @@ def experiment(name: str, out: str | Path, size: str = "full", workers: int = 0,
     return run_sweep(get_experiment(name).spec(size), out, workers=workers, ray=ray, progress=progress)
 
 
-def results_frame(run: str | Path):
-    """(probe rows, causal rows) of a run as two pandas DataFrames: one row per probe or intervention."""
+def results_frame(*runs: str | Path):
+    """(probe rows, causal rows) of one or several runs as two pandas DataFrames: one row per probe or intervention,
+    the run's directory in a `run` column."""
     import pandas as pd
 
-    results = load_results(run)
-    return pd.DataFrame(results["probes"]), pd.DataFrame(results["causal"])
+    frames = [(Path(run), load_results(run)) for run in runs]
+    if not frames:
+        raise UserError("name at least one run directory")
+    probes = pd.concat([pd.DataFrame(res["probes"]).assign(run=str(run)) for run, res in frames], ignore_index=True)
+    causal = pd.concat([pd.DataFrame(res["causal"]).assign(run=str(run)) for run, res in frames], ignore_index=True)
+    return probes, causal
+
+
+def runs_frame(*runs: str | Path):
+    """One row per run: task, model, behaviour, verdict, and each family's index with its CI and its decodable and
+    causal parts (search: the route it was counted on), as a pandas DataFrame."""
+    import pandas as pd
+
+    from mesaprobe.probes.resummarize import under_current_rule
+
+    rows = []
+    for run in runs:
+        res = under_current_rule(load_results(run))
+        row = {"run": str(run), "task": res["task"]["name"], "model": res["model"]["source"],
+               "training": res["model"].get("training"), "verdict": res["verdict"]}
+        row |= {k: v for k, v in res["behavior"].items() if not k.endswith("_by_seed")}
+        for family in ("search", "goal"):
+            entry = res["indices"].get(family) or {}
+            ci = entry.get("ci") or [None, None]
+            row |= {f"{family}_index": entry.get("value"), f"{family}_index_lo": ci[0], f"{family}_index_hi": ci[1],
+                    f"{family}_decodable": (entry.get("decodability") or {}).get("value"),
+                    f"{family}_used": (entry.get("causal") or {}).get("value")}
+            if family == "search":
+                row["search_route"] = entry.get("route")
+        rows.append(row)
+    if not rows:
+        raise UserError("name at least one run directory")
+    return pd.DataFrame(rows)
+
+
+def export(runs: list[str | Path], out: str | Path, overwrite: bool = False) -> list[Path]:
+    """Write the runs table (runs_frame) to `out` (.parquet or .csv) and the probe and causal rows (results_frame)
+    beside it as OUT-stem.probes and OUT-stem.causal with the same suffix; return the three paths. Existing files
+    are replaced only with `overwrite`."""
+    from mesaprobe.fsutil import check_output_file
+
+    out = Path(out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise UserError(f"--out {out}: name a .parquet or a .csv file")
+    tables = {out: runs_frame(*runs)}
+    probes, causal = results_frame(*runs)
+    tables |= {out.with_name(f"{out.stem}.probes{out.suffix}"): probes,
+               out.with_name(f"{out.stem}.causal{out.suffix}"): causal}
+    there = [p for p in tables if p.exists()]
+    if there and not overwrite:
+        raise UserError(f"{there[0]} exists; pass --overwrite to replace the exported tables")
+    written = []
+    for path, frame in tables.items():
+        if overwrite and path.is_file():
+            path.unlink()
+        path = check_output_file(path, inputs=tuple(Path(r) for r in runs))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        (frame.to_parquet if path.suffix == ".parquet" else frame.to_csv)(partial, index=False)
+        partial.replace(path)  # whole or not at all
+        written.append(path)
+    return written
 
 
 def clean(directory: str | Path, dry_run: bool = False) -> list[Path]:

@@ -17,15 +17,25 @@ app = typer.Typer(
     "with linear and causal probes beside their controls. Start with `mesaprobe tasks` or `mesaprobe demo --quick`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 HEAVY = {"train", "probe", "sweep", "experiment", "demo"}  # commands that load torch and compute
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from mesaprobe import __version__
+
+        typer.echo(f"mesaprobe {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                 help="Print the version and exit."),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch and the probes' worker "
                                 "processes. 0: one per core that other work leaves free, measured at the start and "
                                 "every ~10 s of training (threads waiting on a busy core slow a run several times)."),
@@ -245,13 +255,31 @@ def experiment(
 @app.command()
 def report(
     runs: List[Path] = typer.Argument(..., help="One run directory, or several to compare side by side (SL vs RL)."),
-    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained, works offline)."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (works offline: plotly.min.js is written "
+                                                      "beside it once, shared by every report in that folder)."),
 ) -> None:
-    """An HTML report: verdict and indices first, then behaviour, probe curves, heatmaps and causal evidence."""
+    """An HTML report: the verdicts and the figure they rest on first, then a table of contents, behaviour, probe
+    curves, heatmaps and causal evidence."""
     from mesaprobe.reports.html import write_report
 
     path = run_command(lambda: write_report(runs, out))
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    runs: List[Path] = typer.Argument(..., help="Run directories (each with a results.json)."),
+    out: Path = typer.Option(..., "--out", "-o", help="runs.parquet or runs.csv: one row per run (verdict, "
+                                                      "behaviour, indices with CIs); the probe and causal rows go "
+                                                      "beside it as runs.probes.parquet and runs.causal.parquet."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing exported tables."),
+) -> None:
+    """Tables of one or more runs for pandas, R or a spreadsheet: the same as the API's runs_frame and
+    results_frame."""
+    from mesaprobe.api import export as run
+
+    paths = run_command(lambda: run(runs, out, overwrite))
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 @app.command()

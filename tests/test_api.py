@@ -1,6 +1,7 @@
 """The Python API: `import mesaprobe` is light and exposes what the CLI calls."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,25 @@ def test_a_model_probed_by_its_tasks_name_alone_is_probed_on_the_parameters_it_l
 
 def test_the_lazy_exports_are_listed_for_completion():
     assert {"train", "probe", "results_frame", "sweep"} <= set(dir(mesaprobe))
+
+
+def test_runs_and_rows_of_several_runs_are_tables_with_a_run_column_and_export_to_parquet(tmp_path):
+    import pandas as pd
+
+    import mesaprobe
+
+    gallery = Path(__file__).parents[1] / "experiments" / "results" / "gallery"
+    runs = [gallery / "argmax-closest-K7-sl-0", gallery / "goal-sum-sl"]
+    table = mesaprobe.runs_frame(*runs)
+    assert list(table["verdict"]) == ["search-in-map", "goal-across-time"]  # the gallery's known answers
+    assert table.loc[0, "search_route"] == "attention" and table.loc[1, "goal_index"] > 0.1
+    probes, causal = mesaprobe.results_frame(*runs)
+    assert set(probes["run"]) == {str(r) for r in runs} and set(causal["run"]) == {str(r) for r in runs}
+    written = mesaprobe.export(runs, tmp_path / "t" / "runs.parquet")
+    assert [p.name for p in written] == ["runs.parquet", "runs.probes.parquet", "runs.causal.parquet"]
+    assert pd.read_parquet(written[0]).equals(table) and len(pd.read_parquet(written[1])) == len(probes)
+    with pytest.raises(mesaprobe.UserError, match="exists; pass --overwrite"):
+        mesaprobe.export(runs, tmp_path / "t" / "runs.parquet")
+    assert not list((tmp_path / "t").glob(".*partial"))
+    with pytest.raises(mesaprobe.UserError, match="a .parquet or a .csv"):
+        mesaprobe.export(runs, tmp_path / "t" / "runs.xlsx")

@@ -172,3 +172,11 @@ def test_a_hand_edited_results_file_is_one_line_for_report(argmax_run, tmp_path,
     (run / "results.json").write_text(json.dumps(json.loads((Path(argmax_run[0]) / "results.json").read_text())))
     (run / "config.json").write_text('{"model":')
     one_error_line(runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "r.html")]), "is not valid JSON")
+
+
+def test_version_and_shell_completion_are_offered():
+    from mesaprobe import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"mesaprobe {__version__}"
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
