@@ -291,11 +291,13 @@ def card(
     replace_readme: bool = typer.Option(False, "--replace-readme", help="Replace a README.md mesaprobe did not "
                                                                         "write (by default it is kept)."),
     push_timeout: float = typer.Option(120.0, help="Seconds to wait for the Hub before giving up on --push."),
+    license: Optional[str] = typer.Option(None, "--license", help="The card's license (e.g. apache-2.0, or a "
+                                                                  "fine-tune's base model's); none is assumed."),
 ) -> None:
     """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
     from mesaprobe.reports.card import card_command
 
-    path = run_command(lambda: card_command(model, results or [], push, replace_readme, push_timeout))
+    path = run_command(lambda: card_command(model, results or [], push, replace_readme, push_timeout, license))
     typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
 
 

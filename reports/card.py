@@ -44,8 +44,9 @@ def eval_results(model_name: str, results: list[dict]):
     out = []
     for res in results:
         task = res["task"]["name"]
+        # the instances are drawn by the task's code from its seed, not a Hub dataset: no dataset id is claimed
         common = dict(task_type="interpretability-probing", task_name=f"mesaprobe {task}", dataset_type="synthetic",
-                      dataset_name=f"mesaprobe/{task}", dataset_config=json.dumps(res["task"]["params"]))
+                      dataset_name=f"{task} instances drawn by mesaprobe", dataset_config=json.dumps(res["task"]["params"]))
         for key, value in res["behavior"].items():
             if isinstance(value, float):
                 out.append(EvalResult(metric_type=f"behavior/{key}", metric_value=round(value, 4), **common))
@@ -65,9 +66,23 @@ def eval_results(model_name: str, results: list[dict]):
         for method in evidence_methods(res["task"]["family"]):  # each method's three strongest effects
             rows = [c for c in res.get("causal", []) if c["method"] == method]
             for r in sorted(rows, key=lambda c: c["control_effect"] - c["effect"])[:3]:
-                out.append(EvalResult(metric_type=f"{r['method']}/{r['target']}/L{r['layer']}",
+                out.append(EvalResult(metric_type=f"{r['method']}/{r['target']}@{r['position']}/L{r['layer']}",
                                       metric_value=round(r["effect"], 4), **common))
-    return out
+    seen, once = set(), []
+    for result in out:  # each metric once per task (two runs of one task: the first named)
+        key = (result.task_name, result.dataset_config, result.metric_type)
+        if key not in seen:
+            seen.add(key)
+            once.append(result)
+    return once
+
+
+def behaviour_words(behavior: dict) -> str:
+    """`accuracy 99.9%, mean_return 0.835` from a behaviour record (rates and accuracies as percents)."""
+    parts = [f"{k} {v:.1%}" if isinstance(v, float) and ("rate" in k or "accuracy" in k)
+             else f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+             for k, v in behavior.items() if not k.endswith("_by_seed")]
+    return ", ".join(parts)
 
 
 def findings(res: dict, run: str) -> list[str]:
@@ -78,15 +93,47 @@ def findings(res: dict, run: str) -> list[str]:
     readout = [f"- {sentence}"] if (sentence := readout_sentence(res)) else []
     attention = [f"- {words}"] if (words := attention_words("attention", res)) else []
     lines = [f"### `{res['task']['name']}` (run `{run}`)", "", f"- verdict: **{res['verdict']}**",
-            f"- {evidence_sentence(res)}", *attention, *readout, f"- behaviour: `{json.dumps(res['behavior'])}`",
+            f"- {evidence_sentence(res)}", *attention, *readout, f"- behaviour: {behaviour_words(res['behavior'])}",
             f"- reproduce: `mesaprobe probe {res['model']['source']} {res['task']['name']} {_param_flags(res['task'])} "
             f"--out {run} "
             f"--n {res['task']['n_examples']} --seeds {res['task'].get('seeds', 3)} --seed {res['task']['seed']}`", ""]
     return [html.escape(line, quote=False) for line in lines]  # text from a results file is no markup on the Hub
 
 
-def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None):
-    """`name`: the model's name (default: its directory's; `train` writes the card in a temporary directory)."""
+def how_to_use(name: str, task: dict) -> list[str]:
+    spec = task.get("spec", task.get("name", "TASK"))
+    return ["## How to use", "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+            f'model = AutoModelForCausalLM.from_pretrained("{name}")',
+            f'tokenizer = AutoTokenizer.from_pretrained("{name}")', "```", "",
+            "Probe it with mesaprobe (`pip install mesaprobe`; the task and its parameters are read from the model's "
+            "own record):", "", "```bash", f"mesaprobe probe {name} {spec} --out runs/{name}",
+            f"mesaprobe report runs/{name} --out {name}.html", "```", ""]
+
+
+def train_command(name: str, task: dict, training: dict, method: str) -> str:
+    """The `mesaprobe train` line that remakes this model: every parameter, size, pool, window and the seed."""
+    flags = [_param_flags(task)]
+    size = training.get("size") or {}
+    if size:  # tiny models: the size it was trained at, whatever the task's default is now
+        flags.append(f"--layers {size['n_layer']} --width {size['n_embd']}")
+        if size.get("window"):
+            flags.append(f"--window {size['window']}")
+    if training.get("pool"):
+        flags.append(f"--pool {training['pool']}")
+    if training.get("base"):
+        flags.append(f"--base {training['base']}")
+    if "until_bar" in training:  # the steps it took were the bar's, the most it could take the task's default
+        flags.append("--until-bar")
+    else:
+        flags.append(f"--steps {training.get('steps')}")
+    line = f"mesaprobe train {task.get('name')} --method {method} --seed {training.get('seed')} {' '.join(flags)}"
+    return " ".join(f"{line} --out {name}".split())
+
+
+def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None,
+               license: str | None = None):
+    """`name`: the model's name (default: its directory's; `train` writes the card in a temporary directory);
+    `license`: the card's license (a fine-tune's base model's own, or the owner's choice; none is assumed)."""
     from huggingface_hub import ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
@@ -94,8 +141,10 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str
     task = training.get("task", {})
     method = training.get("method", "pretrained")
     name = name or model_dir.name
+    base = training.get("base")
     data = ModelCardData(
-        model_name=name, library_name="transformers", license="apache-2.0",
+        model_name=name, library_name="transformers", license=license, pipeline_tag="text-generation",
+        base_model=base if isinstance(base, str) and "/" in base and not Path(base).exists() else None,
         tags=[CARD_TAG, "interpretability", "mesa-optimization", f"method-{method}", f"task-{task.get('name', 'none')}"],
         eval_results=eval_results(name, [r for _, r in results]) or None,
     )
@@ -103,10 +152,7 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str
              "A transformer studied with mesaprobe: does it search over its input inside one forward pass "
              "(search-in-map) or pursue a goal across time (goal-across-time)?", ""]
     if training:
-        params = _param_flags(task)
-        size = training.get("size") or {}
-        if size:  # tiny models: the size it was trained at, whatever the task's default is now
-            params += f" --layers {size['n_layer']} --width {size['n_embd']}"
+        lines += how_to_use(name, task)
         lines += ["## Training", "", f"- method: `{method}` ("
                   + {"sl": "supervised; behaviour cloning of the oracle on goal tasks",
                      "rl": "PPO on the environment's reward alone"}.get(method, method) + ")",
@@ -114,10 +160,8 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str
                   f"- steps: {training.get('steps')}, seed: {training.get('seed')}, wall time: "
                   f"{training.get('wall_time_s')} s" + (f", episode budget: {training['episode_budget']}"
                                                          if "episode_budget" in training else ""),
-                  f"- reproduce: `mesaprobe train {task.get('name')} --method {method} --seed {training.get('seed')} "
-                  f"--steps {training.get('steps')} {params} --out {name}`".replace("  ", " "), "",
-                  "## Behaviour (held-out)", "", "```json", json.dumps(training.get("behavior", {}), indent=2), "```",
-                  ""]
+                  f"- reproduce: `{train_command(name, task, training, method)}`", "",
+                  "## Behaviour (held-out)", "", f"- {behaviour_words(training.get('behavior', {}))}", ""]
     if results:
         lines += ["## Probe findings", ""]
         for run, res in results:
@@ -126,8 +170,9 @@ def build_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(lines))
 
 
-def write_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None) -> Path:
-    return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results, name)))
+def write_card(model_dir: str | Path, results: list[tuple[str, dict]], name: str | None = None,
+               license: str | None = None) -> Path:
+    return atomic_write_text(Path(model_dir) / "README.md", str(build_card(model_dir, results, name, license)))
 
 
 def is_mesaprobe_card(readme: Path) -> bool:
@@ -193,7 +238,7 @@ def _push(model_dir: Path, card: str, repo_id: str, failure: list) -> None:
 
 
 def card_command(model_dir: Path, runs: list[Path], push: str | None = None, replace_readme: bool = False,
-                 push_timeout: float = PUSH_TIMEOUT) -> Path:
+                 push_timeout: float = PUSH_TIMEOUT, license: str | None = None) -> Path:
     """Write MODEL/README.md from its training.json and the named runs; with `push`, upload first and write the
     card only once the upload succeeded. A README.md that mesaprobe did not write is kept unless
     `replace_readme`. The token comes from huggingface_hub's own login or HF_TOKEN and is never printed."""
@@ -207,7 +252,7 @@ def card_command(model_dir: Path, runs: list[Path], push: str | None = None, rep
         raise UserError(f"{readme} was not written by mesaprobe; pass --replace-readme to replace it")
     if readme.is_file() and not replace_readme and changed_since_written(model_dir, "README.md"):
         raise UserError(f"{readme} was edited since mesaprobe wrote it; pass --replace-readme to replace it")
-    card = str(build_card(model_dir, [(str(r), under_current_rule(load_results(r))) for r in runs]))
+    card = str(build_card(model_dir, [(str(r), under_current_rule(load_results(r))) for r in runs], license=license))
     if push:
         push_model(model_dir, card, push, push_timeout)
     atomic_write_text(readme, card)

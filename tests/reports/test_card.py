@@ -20,7 +20,9 @@ def test_train_writes_a_card_that_parses(argmax_dir):
     assert "mesaprobe" in card.data.tags and card.data.library_name == "transformers"
     assert "## Training" in card.text and "mesaprobe train argmax --method sl" in card.text
     assert card.data.model_name == "argmax-sl" and "# argmax-sl" in card.text  # not the temporary directory's name
-    assert "--layers 2 --width 64 --out argmax-sl`" in card.text  # the size it was trained at
+    assert "--layers 2 --width 64 --steps 1500 --out argmax-sl`" in card.text  # the size it was trained at
+    assert "## How to use" in card.text and 'AutoModelForCausalLM.from_pretrained("argmax-sl")' in card.text
+    assert card.data.license is None and card.data.pipeline_tag == "text-generation"  # no license assumed
 
 
 def test_card_reproduce_line_passes_only_parameters_train_accepts(tmp_path):
@@ -133,3 +135,37 @@ def test_a_push_to_an_endpoint_that_never_answers_times_out(model_copy, monkeypa
     result = runner.invoke(app, ["card", str(model_copy), "--push", "me/argmax-sl", "--push-timeout", "0.5"])
     assert result.exit_code == 2 and "no answer from the Hub within 0.5 s" in result.output
     assert time.perf_counter() - start < 10 and (model_copy / "README.md").read_text() == readme
+
+
+@pytest.mark.trains
+def test_the_cards_own_train_command_remakes_the_model(tmp_path, monkeypatch):
+    """Trained with a task parameter, a pool, a window and a size: the card's reproduce line, run as it stands,
+    gives the same weights."""
+    import shlex
+
+    from safetensors.torch import load_file
+
+    first = ["train", "argmax", "-p", "rule=3", "-p", "K=4", "--pool", "50", "--window", "2", "--layers", "1",
+             "--width", "32", "--steps", "40", "--seed", "3", "--out", str(tmp_path / "m")]
+    assert runner.invoke(app, first).exit_code == 0
+    card = ModelCard.load(tmp_path / "m" / "README.md")
+    line = next(l for l in card.text.splitlines() if l.startswith("- reproduce: `mesaprobe train"))
+    command = shlex.split(line.split("`")[1])[1:]
+    assert {"-p", "rule=3", "--pool", "50", "--window", "2", "--seed", "3"} <= set(command)
+    monkeypatch.chdir(tmp_path)  # its --out is the model's name
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    assert runner.invoke(app, command).exit_code == 0
+    a, b = load_file(tmp_path / "m" / "model.safetensors"), load_file(tmp_path / "again" / "m" / "model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_each_metric_once_and_a_license_only_when_given(model_copy, argmax_run):
+    result = runner.invoke(app, ["card", str(model_copy), "--results", str(argmax_run[0]), "--results",
+                                 str(argmax_run[0]), "--license", "mit"])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.load(model_copy / "README.md")
+    metrics = card.data.to_dict()["model-index"][0]["results"][0]["metrics"]
+    assert len({m["type"] for m in metrics}) == len(metrics)  # two runs of one task: each metric once
+    assert card.data.license == "mit"
+    assert "mesaprobe/argmax" not in str(card)  # no made-up Hub dataset id
