@@ -40,10 +40,10 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
 
 
 def behaviour_line(behavior: dict) -> str:
-    """`accuracy 0.998, held_out_accuracy 0.167` from a behaviour dict: its means, three decimals, no per-seed
-    lists (those are in results.json)."""
-    return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in behavior.items()
-                     if not k.endswith("_by_seed"))
+    """The behaviour record in words (schema.behaviour_words: the same wording as the model card)."""
+    from mesaprobe.schema import behaviour_words
+
+    return behaviour_words(behavior)
 
 
 def terminated(signum, frame):

@@ -151,9 +151,36 @@ def follow_free_cores() -> None:
             use_threads(free)
 
 
-def progress_disabled(progress: bool) -> bool | None:
-    """tqdm's `disable`: None shows bars only on a terminal; True hides them."""
-    return None if progress else True
+PIPED_EVERY_S = 15  # off a terminal (a log file, a pipe), a bar writes a line at most this often
+
+
+class LineWriter:
+    """tqdm's output off a terminal: each refresh a line of its own (phase, done/total, rate, ETA), not a bar
+    redrawn with carriage returns that a log shows as one endless line."""
+
+    def write(self, text: str) -> None:
+        import sys
+
+        line = text.replace("\r", "").strip()
+        if line:
+            sys.stderr.write(line + "\n")
+
+    def flush(self) -> None:
+        import sys
+
+        sys.stderr.flush()
+
+
+def bar_options(progress: bool) -> dict:
+    """tqdm's keywords for a progress bar: hidden without `progress`; on a terminal a bar that stays when done;
+    elsewhere a line every PIPED_EVERY_S seconds."""
+    import sys
+
+    if not progress:
+        return {"disable": True}
+    if sys.stderr.isatty():
+        return {"disable": False, "leave": True}
+    return {"disable": False, "leave": True, "file": LineWriter(), "mininterval": PIPED_EVERY_S, "ascii": True}
 
 
 def quiet_libraries() -> None:

@@ -163,3 +163,12 @@ def load_results(run: str | Path) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not valid JSON ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     return validate_results(data, str(path))
+
+
+def behaviour_words(behavior: dict) -> str:
+    """`accuracy 99.9%, held_out_accuracy 16.7%, mean_return 0.835` from a behaviour record: rates and accuracies as
+    percents, other numbers to three decimals, no per-seed lists (those stay in results.json)."""
+    parts = [f"{k} {v:.1%}" if isinstance(v, float) and ("rate" in k or "accuracy" in k)
+             else f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+             for k, v in behavior.items() if not k.endswith("_by_seed")]
+    return ", ".join(parts)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
 from mesaprobe.probes.hooks import EMBED_LAYER, hook_name, stop_layer
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import bar_options
 
 __all__ = ["EMBED_LAYER", "ActivationStore", "extract_activations", "hook_name", "merge_stores"]
 
@@ -86,7 +86,7 @@ def extract_activations(
     shards = []
     batches = list(token_batches(lengths.tolist(), tokens_per_batch))
     started = time.perf_counter()
-    for i, rows in enumerate(tqdm(batches, desc="extract", disable=progress_disabled(progress), leave=False)):
+    for i, rows in enumerate(tqdm(batches, desc="extract", **bar_options(progress))):
         lens = lengths[rows].to(device)
         batch = ids[rows, : int(lens.max())].to(device)
         bpos = pos[rows].to(device)

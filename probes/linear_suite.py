@@ -20,7 +20,7 @@ from mesaprobe.probes.extract import ActivationStore
 from mesaprobe.probes.hooks import hook_name
 from mesaprobe.probes import batched
 from mesaprobe.probes.linear import cv_score, fold_indices
-from mesaprobe.runtime import exit_with_parent, progress_disabled
+from mesaprobe.runtime import bar_options, exit_with_parent
 from mesaprobe.schema import ProbeRow, label_key
 from mesaprobe.tasks.base import Task
 
@@ -181,6 +181,5 @@ def probe_all_sklearn(data: ProbeData, task: Task, folds: int, progress: bool = 
         jobs = int(os.environ.get("MESAPROBE_JOBS", -1))  # a sweep's worker processes share the cores
         rows = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(probe_target)(data, t.name, p, t.kind, t.token_bound, folds) for t, p in todo)
-        rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", disable=progress_disabled(progress),
-                    leave=False)
+        rows = tqdm(rows, total=len(todo), desc=f"probes seed {data.seed}", **bar_options(progress))
         return [row for group in rows for row in group]

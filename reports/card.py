@@ -13,7 +13,7 @@ from mesaprobe.fsutil.atomic import changed_since_written, read_json_object
 from mesaprobe.probes.causal import evidence_methods
 from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
-from mesaprobe.schema import load_results
+from mesaprobe.schema import behaviour_words, load_results
 
 CARD_TAG = "mesaprobe"  # every card mesaprobe writes carries this tag; a README.md without it is the user's
 
@@ -75,14 +75,6 @@ def eval_results(model_name: str, results: list[dict]):
             seen.add(key)
             once.append(result)
     return once
-
-
-def behaviour_words(behavior: dict) -> str:
-    """`accuracy 99.9%, mean_return 0.835` from a behaviour record (rates and accuracies as percents)."""
-    parts = [f"{k} {v:.1%}" if isinstance(v, float) and ("rate" in k or "accuracy" in k)
-             else f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-             for k, v in behavior.items() if not k.endswith("_by_seed")]
-    return ", ".join(parts)
 
 
 def findings(res: dict, run: str) -> list[str]:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from mesaprobe.errors import UserError
 from mesaprobe.fsutil import (MARKER, OutputLock, atomic_write_json, atomic_write_text, check_not_inside,
                               check_writable, read_marker)
-from mesaprobe.runtime import exit_with_parent, progress_disabled
+from mesaprobe.runtime import bar_options, exit_with_parent
 from mesaprobe.sweeps.cell import finished_row, run_cell
 from mesaprobe.sweeps.grid import Cell, SweepSpec
 
@@ -146,7 +146,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         results = ray_results(todo, out / "cells", ray) if ray else local_results(todo, out / "cells", workers)
         bar = tqdm(results, total=len(todo), desc=f"sweep {spec.task} ({len(rows)} of {len(cells)} done before)",
-                   disable=progress_disabled(progress) or not todo)
+                   **bar_options(progress and bool(todo)))
         try:
             for cell, result in bar:
                 if isinstance(result, BaseException):

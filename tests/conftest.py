@@ -110,10 +110,13 @@ def tiny_llama(tmp_path_factory):
 
 @pytest.fixture()
 def one_error_line():
-    """The check that a command refused its input the way the CLI promises: exit 2 and one `error:` line naming it."""
+    """The check that a command refused its input the way the CLI promises: exit 2 and one `error:` line naming it
+    (beside the progress lines of work done before the failure, which off a terminal are lines of their own)."""
+    import re
+
     def check(result, message: str) -> None:
         assert result.exit_code == 2, result.output
-        lines = [line for line in result.output.strip().splitlines() if line]
+        lines = [line for line in result.output.strip().splitlines() if line and not re.match(r"^[^:]+: +\d+%\|", line)]
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
 
     return check

@@ -156,3 +156,18 @@ def test_the_launcher_gets_sigterm_when_its_parent_dies_by_sigkill(tmp_path):
                 return
         time.sleep(0.1)
     pytest.fail("the launcher outlived its parent's SIGKILL")
+
+
+def test_off_a_terminal_a_bar_writes_whole_lines_often_enough_and_stays(capsys):
+    from tqdm.auto import tqdm
+
+    from mesaprobe.runtime import PIPED_EVERY_S, bar_options
+
+    assert bar_options(False) == {"disable": True}
+    options = bar_options(True)  # pytest's stderr is not a terminal
+    assert options["mininterval"] == PIPED_EVERY_S <= 20 and options["leave"]
+    for _ in tqdm(range(3), desc="phase", **options):
+        pass
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("phase:   0%") and lines[-1].startswith("phase: 100%") and "3/3" in lines[-1]
+    assert not any("\r" in line for line in lines)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from mesaprobe.errors import UserError
 from mesaprobe.models.forward import TOKENS_PER_BATCH, last_token_logits_kwargs, token_batches
 from mesaprobe.models.rollouts.tiny import pad_batch
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import bar_options
 from mesaprobe.tasks.base import ANSWER_POSITION, SearchTask
 
 
@@ -164,7 +164,7 @@ class TextScorer:
         ids, _ = pad_batch([ex.ids for ex in self.examples], self.tokenizer.pad_token_id or 0)
         lengths = torch.tensor([len(ex.ids) for ex in self.examples])
         batches = list(token_batches(lengths.tolist(), tokens_per_batch))
-        for rows in tqdm(batches, desc="score", disable=progress_disabled(progress), leave=False):
+        for rows in tqdm(batches, desc="score", **bar_options(progress)):
             lens = lengths[rows].to(device)
             kwargs, index = last_token_logits_kwargs(self.model, lens)
             out = self.model(input_ids=ids[rows, : int(lens.max())].to(device), use_cache=True, **kwargs)

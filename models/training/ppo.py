@@ -29,7 +29,7 @@ from mesaprobe.models.training.pool import LayoutPool
 from mesaprobe.models.training.resume_state import ResumeDir
 from mesaprobe.models.packing import pack_batch
 from mesaprobe.models.rollouts.tiny import policy_outputs, rollout
-from mesaprobe.runtime import follow_free_cores, process_share, progress_disabled
+from mesaprobe.runtime import bar_options, follow_free_cores, process_share
 from mesaprobe.tasks.goal_base import GoalTask
 
 
@@ -114,8 +114,7 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     if minibatches < 1:
         raise UserError(f"{processes} processes for {config.n_envs} episodes an iteration: at most one each")
     bar = tqdm(range(start, config.iterations), desc=f"train {task.name} (rl)", initial=start,
-               total=config.iterations, disable=progress_disabled(progress and accelerator.is_main_process),
-               leave=False)
+               total=config.iterations, **bar_options(progress and accelerator.is_main_process))
     for it in bar:
         if config.anneal_lr:
             for group in optimizer.param_groups:

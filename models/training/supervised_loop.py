@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mesaprobe.errors import UserError
-from mesaprobe.runtime import follow_free_cores, process_share, progress_disabled
+from mesaprobe.runtime import bar_options, follow_free_cores, process_share
 
 
 def cosine_lr(step: int, total: int, warmup: int = 100, hold: float = 0.0) -> float:
@@ -42,7 +42,7 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
         raise UserError(f"{processes} processes for a batch of {batch_size}: at most one each")
     batch_size = process_share(batch_size, rank, processes)
     model.train()
-    bar = tqdm(range(steps), desc=desc, disable=progress_disabled(progress), leave=False)
+    bar = tqdm(range(steps), desc=desc, **bar_options(progress))
     for step in bar:
         loss = loss_fn(model, torch.randint(n_examples, (batch_size,), generator=gen), accelerator.device)
         accelerator.backward(loss)

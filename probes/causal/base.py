@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from mesaprobe.errors import register
 from mesaprobe.probes.options import ProbeOptions
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import bar_options
 
 PLOT_KINDS = ("bars", "map", "curves")
 REQUIRED = ("name", "description", "families", "evidence", "needs", "plot")
@@ -44,7 +44,7 @@ class CausalContext:
     def jobs(self, desc: str) -> list[tuple[str, str, str, int]]:
         """(target, position, kind, layer) over the causally probed targets and the blocks, with a progress bar."""
         todo = [(t, p, k, layer) for t, p, k in causal_targets(self.task) for layer in self.layers]
-        return tqdm(todo, desc=f"{desc} seed {self.data.seed}", disable=progress_disabled(self.progress), leave=False)
+        return tqdm(todo, desc=f"{desc} seed {self.data.seed}", **bar_options(self.progress))
 
 
 def causal_targets(task) -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from mesaprobe.probes.attention_ranking import attention_over_candidates
 from mesaprobe.probes.causal.base import CausalContext, CausalMethod, Plot
-from mesaprobe.runtime import progress_disabled
+from mesaprobe.runtime import bar_options
 from mesaprobe.tasks.base import ANSWER_POSITION
 
 TARGET = "candidate_scoring"  # the search variable this method tests (probes/indices.py: the attention route)
@@ -35,8 +35,7 @@ class ScoreSwap(CausalMethod):
         inputs = ctx.subject.candidate_inputs(len(ctx.data.ids), ctx.data.seed)
         pairs = draw_pairs(inputs.classes, inputs.best, ctx.data.seed)
         _, cf_patterns, _ = attention_over_candidates(ctx.subject.bridge, inputs, inputs.cf_ids)
-        layers = tqdm(ctx.layers, desc=f"score swap seed {ctx.data.seed}", disable=progress_disabled(ctx.progress),
-                      leave=False)
+        layers = tqdm(ctx.layers, desc=f"score swap seed {ctx.data.seed}", **bar_options(ctx.progress))
         return [swap_row(ctx.subject.bridge, inputs, pairs, layer, cf_patterns[layer]) for layer in layers]
 
 
