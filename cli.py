@@ -322,9 +322,10 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Where models, runs and the report go."),
     quick: bool = typer.Option(False, help="Fewer steps and examples: a smoke run of the whole story."),
 ) -> None:
-    """The whole story on the default tiny models: train and probe the known answers (a search known positive and its
-    random-init twin, the goal known positive, the visible-goal gridworld SL/RL pair), print the strongest probes
-    beside baselines and every verdict beside the expected one."""
+    """The whole story in about 5 minutes: train and probe the search known positive (argmax, closest to a target)
+    beside its random-init twin, probe the goal known positive (goal-sum) and a latent-goal SL/RL pair (rock-field,
+    4x4, 2 rocks), then write reports, cards and every verdict beside the expected one. Its numbers are a
+    demonstration (one model a side, fewer examples), not the findings of docs/findings.md."""
     from mesaprobe.demo import run_demo
 
     run_command(lambda: run_demo(out, quick=quick))

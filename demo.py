@@ -23,6 +23,11 @@ GOAL_SUM = FIXTURES / "goal-sum-sl-0"  # `mesaprobe train goal-sum --seed 0`
 # (`mesaprobe train rock-field -p N=4 -p K=2 --method rl --steps 100`, `... --steps 3000 --pool 102400`; the PPO
 # model with iterations of 1024 episodes and minibatches of 256, the defaults then: its training.json)
 SMALL_FIELD = {"N": 4, "K": 2}
+DEMONSTRATION = ("\nThese numbers demonstrate the tool; they are not its findings. Each model is one training seed, "
+                 "probed on fewer examples and data seeds than the findings page (docs/findings.md: 3 training seeds "
+                 "a side, 1000 examples x 3 data seeds, --standard sweeps), and the SL-vs-RL report compares one model "
+                 "a side, so its differences say nothing about the methods. The known answers (the expected verdicts "
+                 "above) are what a demo can check.")
 FINDING = "a finding (no known answer)"
 
 
@@ -111,4 +116,5 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
     for name, got, expected in verdicts:
         print(f"  {name:28s} {got:32s} {expected if expected == FINDING else 'expected ' + expected}")
     print(f"\nreports: {out / 'reports'} (SL vs RL: {comparison})\nmodel cards: {out / 'models'}/*/README.md")
+    print(DEMONSTRATION)
     return all_results

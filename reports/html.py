@@ -48,8 +48,9 @@ def evidence_sentence(res: dict) -> str:
     for family in shown:
         entry = res["indices"][family]
         dec, causal = entry.get("decodability"), entry.get("causal")
-        parts.append(f"{family} index {fmt_index(entry)} (95% bootstrap CI over {len(entry.get('by_seed', []))} "
-                     "seeds)")
+        seeds = len(entry.get("by_seed", []))
+        parts.append(f"{family} index " + (f"{fmt_index(entry)} (95% bootstrap CI over {seeds} data seeds)"
+                                           if seeds > 1 else f"{entry['value']:.3f} (one data seed: no CI)"))
         if dec and entry.get("route") == "attention":
             parts.append(f"candidates ranked by attention beyond the random-init twin, a position-only baseline "
                          f"and shuffled scores {fmt_index(dec)}")
@@ -152,7 +153,10 @@ def differences(runs: list[tuple[str, dict]]) -> str:
                              "95% CI": bootstrap_difference(b, a) if a and b else None})
     if not rows:
         return "<p class='muted'>These runs share no index or behaviour metric to compare.</p>"
-    return table(rows, ["comparison", "quantity", "difference", "95% CI"])
+    return (f"<p class='note'>Each run here is one model, so this comparison rests on one model a side; its CIs are "
+            "over data seeds, how precisely each model was measured, not how models of one training recipe differ. "
+            "A difference here is no finding about the methods: compare several training seeds a side (a sweep, "
+            "or the findings page's pairs).</p>" + table(rows, ["comparison", "quantity", "difference", "95% CI"]))
 
 
 def across_seeds_section(runs: list[tuple[str, dict]]) -> str:

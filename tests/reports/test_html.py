@@ -208,3 +208,14 @@ def test_a_page_copied_without_its_script_says_so(argmax_run, tmp_path):
     alone.write_text(page.read_text())
     dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", alone.as_uri())
     assert "The figures need plotly.min.js beside this page" in dom.stdout
+
+
+def test_a_two_run_comparison_says_it_rests_on_one_model_a_side(argmax_run, tmp_path):
+    from mesaprobe.reports.html import build_page
+
+    _, res = argmax_run
+    page = build_page([("a", res, {}), ("b", res, {})], "")
+    assert "rests on one model a side" in page and "A difference here is no finding about the methods" in page
+    one_seed = json.loads(json.dumps(res))
+    one_seed["indices"]["search"]["by_seed"] = one_seed["indices"]["search"]["by_seed"][:1]
+    assert "(one data seed: no CI)" in build_page([("a", one_seed, {})], "")
