@@ -87,6 +87,9 @@ def train(
     pool: Optional[int] = typer.Option(None, help="Train on only this many distinct instances, over and over."),
     until_bar: bool = typer.Option(False, "--until-bar", help="Tiny model: stop at two validation checks in a row "
                                    "at the task's bar +0.01 (30 over --steps, fresh data each), --steps the most."),
+    log_with: Optional[str] = typer.Option(None, "--log-with", help="Log the training curves to this tracker "
+                                           "through accelerate (tensorboard, wandb, mlflow, trackio, ...; its "
+                                           "package installed), into OUT/logs."),
     processes: int = typer.Option(1, help="Train as N processes (accelerate), each with 1/N of every batch."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a model directory."),
 ) -> None:
@@ -97,7 +100,7 @@ def train(
 
     summary = run_command(lambda: train_model(task, out, parse_params(param), TrainOptions(
         method=method, seed=seed, steps=steps, base=base, lr=lr, lora=lora, layers=layers, width=width, window=window,
-        pool=pool, until_bar=until_bar, processes=processes, overwrite=overwrite)))
+        pool=pool, until_bar=until_bar, log_with=log_with, processes=processes, overwrite=overwrite)))
     if summary is None:  # a process `accelerate launch` started beside the main one, which saves and reports
         return
     typer.echo(f"saved {out}: behaviour {behaviour_line(summary['behavior'])} ({summary['wall_time_s']} s)")
@@ -152,6 +155,9 @@ def probe(
                                                           "target and block, so slow)."),
     steer_episodes: int = typer.Option(200, help="Goal tasks: held-out layouts steering reports on (half as many "
                                                  "more choose alpha)."),
+    log_with: Optional[str] = typer.Option(None, "--log-with", help="Log behaviour and every index with its parts "
+                                           "to this tracker through accelerate (tensorboard, wandb, ...), into "
+                                           "OUT/logs."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out that mesaprobe wrote as a run directory."),
     yes: bool = typer.Option(False, "--yes", help="Run even when a pretrained LM's estimate (said after its first "
                                                   "batch) passes 30 minutes."),
@@ -166,7 +172,8 @@ def probe(
         max_layer=max_layer, trust_remote_code=trust_remote_code, steer=steer, alphas=parse_floats(alphas, "--alphas"),
         steer_episodes=steer_episodes, device=device, linear_backend=linear_backend,
         causal_layers=parse_ints(causal_layers, "--causal-layers"), device_map=device_map,
-        also_methods=tuple(also_methods.split(",")) if also_methods else (), overwrite=overwrite, yes=yes)))
+        also_methods=tuple(also_methods.split(",")) if also_methods else (), log_with=log_with, overwrite=overwrite,
+        yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
     search = results["indices"].get("search") or {}

@@ -21,7 +21,7 @@ from mesaprobe.runtime import LAUNCHED_BY, die_with_parent
 # TrainOptions fields and their `mesaprobe train` flags (booleans are bare flags); progress follows the terminal
 FLAGS = {"method": "--method", "seed": "--seed", "steps": "--steps", "base": "--base", "lr": "--lr", "lora": "--lora",
          "layers": "--layers", "width": "--width", "window": "--window", "pool": "--pool", "until_bar": "--until-bar",
-         "overwrite": "--overwrite"}
+         "log_with": "--log-with", "overwrite": "--overwrite"}
 LAUNCHER = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1", "--mixed_precision", "no",
             "--dynamo_backend", "no"]
 

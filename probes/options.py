@@ -34,6 +34,7 @@ class ProbeOptions:
     causal_layers: tuple[int, ...] | None = None  # blocks the causal probes run at (None: the subject's default)
     device_map: str | None = None  # "auto": accelerate spreads the model over the GPUs (models/pretrained.py)
     also_methods: tuple[str, ...] = ()  # opt-in causal methods to run too (das: distributed alignment search)
+    log_with: str | None = None  # log behaviour and indices to this tracker (models/training/tracking.py)
     overwrite: bool = False  # replace an --out that mesaprobe wrote as a run directory
     progress: bool = True  # progress bars
     yes: bool = False  # run even when the estimate says it will take longer than probes/estimate.py's ASK_S
@@ -45,6 +46,9 @@ class ProbeOptions:
 
     def check(self) -> None:
         """Refuse options no run can use, before any work."""
+        from mesaprobe.models.training.tracking import check_tracker
+
+        check_tracker(self.log_with)
         if self.linear_backend not in LINEAR_BACKENDS:
             raise UserError(f"--linear-backend {self.linear_backend!r}: use one of {', '.join(LINEAR_BACKENDS)}")
         if self.steer_episodes < 2:

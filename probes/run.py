@@ -18,6 +18,7 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import check_device_map, load_model, random_twin
 from mesaprobe.models.subjects.subject import make_subject
+from mesaprobe.models.training.tracking import log_probe_results
 from mesaprobe.probes import estimate
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
 from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
@@ -132,6 +133,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
                                   "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds}
         atomic_write_json(run_dir / "config.json", {"model": model, "task": task.describe()} | opts.record())
         atomic_write_json(run_dir / "results.json", results)
+        log_probe_results(opts.log_with, run_dir, results)
     return results
 
 

@@ -47,10 +47,13 @@ def grpo_episodes(task: Task, n: int, seed: int):
 
 
 def common_args(out_dir: str, steps: int, lr: float, seed: int, batch: int) -> dict:
+    from mesaprobe.models.training.tracking import run_options
+
     cpu = not torch.cuda.is_available()
+    tracker = run_options().get("log_with")  # `--log-with`: TRL reports to the same tracker
     return dict(output_dir=out_dir, max_steps=steps, learning_rate=lr, seed=seed, per_device_train_batch_size=batch,
-                use_cpu=cpu, bf16=False, report_to=[], save_strategy="no", logging_steps=max(1, steps // 10),
-                disable_tqdm=False)
+                use_cpu=cpu, bf16=False, report_to=[tracker] if tracker else [], save_strategy="no",
+                logging_steps=max(1, steps // 10), disable_tqdm=False)
 
 
 def finetune(task: Task, base: str, method: str, seed: int = 0, steps: int | None = None, lr: float | None = None,

@@ -23,6 +23,7 @@ class TrainOptions:
     window: int | None = None  # tiny model: attention sees only the last WINDOW tokens (None: all of them)
     pool: int | None = None  # train on only this many distinct instances or layouts (None: fresh throughout)
     until_bar: bool = False  # tiny model: stop once validation behaviour reaches the task's bar (bar_stop.py)
+    log_with: str | None = None  # log the training curves to this tracker (tracking.py: tensorboard, wandb, ...)
     processes: int = 1  # train as this many processes on this machine, each its share of every batch (launch.py)
     overwrite: bool = False  # replace an --out that mesaprobe wrote as a model directory
     progress: bool = True  # progress bars
@@ -51,6 +52,9 @@ class TrainOptions:
         if (self.size or self.pool or self.until_bar) and self.base is not None:
             raise UserError("model size, --pool and --until-bar are for tiny models; a --base model keeps its own "
                             "size and trains its --steps")
+        from mesaprobe.models.training.tracking import check_tracker
+
+        check_tracker(self.log_with)
         if self.processes < 1:
             raise UserError(f"--processes must be at least 1, got {self.processes}")
         if self.window is not None and self.window < 1:

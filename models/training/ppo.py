@@ -83,7 +83,10 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
 
     torch.manual_seed(seed)  # the same initial weights in every process
     value_head = torch.nn.Linear(model.config.hidden_size, 1)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    from mesaprobe.models.training import tracking
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracking.run_options())
+    tracked = tracking.start(accelerator, "mesaprobe-train")
     rank, processes = accelerator.process_index, accelerator.num_processes
     params = list(model.parameters()) + list(value_head.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr)
@@ -132,6 +135,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
         success = float(accelerator.gather(torch.tensor([np.mean([ep.success for ep in episodes])],
                                                         device=accelerator.device)).mean())
         history.append(success)
+        if tracked:
+            accelerator.log({"train/success": success, "train/lr": optimizer.param_groups[0]["lr"]}, step=it)
         bar.set_postfix(success=f"{success:.2f}", refresh=False)
         model.train()
         seqs = [[vocab[t] for t in ep.tokens_read()] for ep in episodes]  # packed several to a row below
@@ -159,6 +164,8 @@ def train_ppo(task: GoalTask, model, tokenizer, seed: int, config: PPOConfig, pr
     value_head = accelerator.unwrap_model(value_head)
     resumed = {"resumed_at_iteration": start, "wall_before_resume_s": round(earlier_s, 2)} if start else {}
     checks = replicas(accelerator, params, first_layouts, first_episodes)
+    if tracked:
+        accelerator.end_training()
     accelerator.free_memory()  # drops the DDP wrappers, which hold the process group (runtime.process_state)
     return model, value_head, {"ppo": asdict(config), "train_success_by_iteration": history,
                                "processes": processes} | resumed | checks

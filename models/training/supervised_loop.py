@@ -31,7 +31,10 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
     that may end the run early. Returns the trained, unwrapped model in eval mode."""
     from accelerate import Accelerator
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    from mesaprobe.models.training import tracking
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracking.run_options())
+    tracked = tracking.start(accelerator, "mesaprobe-train")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, hold=hold))
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -50,9 +53,13 @@ def supervised_loop(model, loss_fn: Callable[[object, torch.Tensor, torch.device
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if tracked and step % tracking.LOG_EVERY == 0:
+            accelerator.log({"train/loss": loss.item(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
         if stop is not None and stop.reached(accelerator.unwrap_model(model), step + 1):
             break
         follow_free_cores()
     model = accelerator.unwrap_model(model).eval()
+    if tracked:
+        accelerator.end_training()
     accelerator.free_memory()  # drops the DDP wrapper, which holds the process group (runtime.process_state)
     return model

@@ -39,14 +39,18 @@ def train_into(task: Task, options: TrainOptions, directory: str | Path | None, 
     from mesaprobe.models.save import save_model_dir
     from mesaprobe.runtime import process_state
 
-    main = process_state().is_main_process
-    if options.base is not None:
-        from mesaprobe.models.training.finetune import finetune
+    from mesaprobe.models.training.tracking import tracking
 
-        model, tokenizer, summary = finetune(task, options.base, options.method, seed=options.seed,
-                                             steps=options.steps, lr=options.lr, lora=options.lora)
-    else:
-        model, tokenizer, summary = train_tiny(task, options, options.progress and main, resume)
+    main = process_state().is_main_process
+    config = {"task": task.name, **task.params, "method": options.method, "seed": options.seed}
+    with tracking(options.log_with, directory if main else None, config):
+        if options.base is not None:
+            from mesaprobe.models.training.finetune import finetune
+
+            model, tokenizer, summary = finetune(task, options.base, options.method, seed=options.seed,
+                                                 steps=options.steps, lr=options.lr, lora=options.lora)
+        else:
+            model, tokenizer, summary = train_tiny(task, options, options.progress and main, resume)
     if main:
         save_model_dir(model, tokenizer, summary, directory)
     return summary
