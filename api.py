@@ -25,9 +25,8 @@ def _task(task, params: dict | None):
 def train(task, out: str | Path, params: dict[str, int] | None = None, options=None, **overrides) -> dict | None:
     """Train a tiny model on `task` (a name, `file.py:Class`, or a Task), or fine-tune a `base` with TRL, and write
     `out`: an HF model directory with training.json and a README.md model card. Returns the training summary.
-    `options`: a TrainOptions (models/training/options.py); keywords replace its fields: method (sl | rl), seed,
-    steps, base, lr, lora, layers, width (tiny model size), pool (distinct training instances), overwrite, progress.
-    Under `accelerate launch --num_processes N` (or with `processes=N`, which starts them: launch.py) every process
+    `options`: a TrainOptions (models/training/options.py); keywords replace its fields (the signature lists them,
+    typed). Under `accelerate launch --num_processes N` (or with `processes=N`, which starts them: launch.py) every process
     trains (each on its share of every batch, gradients averaged; TRL: its own accelerate path) and the main process
     saves and returns the summary, the others None.
     PPO on one process saves its state beside `out` (`.NAME.resume/`) as it goes: run the same call again after a
@@ -74,11 +73,9 @@ def probe(model: str | Path, task, out: str | Path, params: dict[str, int] | Non
           **overrides) -> dict | None:
     """Behaviour, activations, linear probes beside their controls, causal probes, indices and verdict of `model`
     on `task`; writes the run directory `out` (results.json among it) and returns the results.
-    `options`: a ProbeOptions (probes/options.py, where each field is explained); keywords replace its fields:
-    n, seeds, folds, seed, random_init, causal, dtype, max_layer, trust_remote_code, steer, alphas,
-    steer_episodes, device, linear_backend, causal_layers, device_map, overwrite, progress, yes. Under `accelerate
-    launch --num_processes N` the processes share the activation extraction; the main process writes and returns
-    the results, the others return None."""
+    `options`: a ProbeOptions (probes/options.py, where each field is explained); keywords replace its fields (the
+    signature lists them, typed). Under `accelerate launch --num_processes N` the processes share the activation
+    extraction; the main process writes and returns the results, the others return None."""
     from mesaprobe.probes.run import run_probe
 
     if isinstance(task, str) and not params:
@@ -206,3 +203,29 @@ def clean(directory: str | Path, dry_run: bool = False) -> list[Path]:
     from mesaprobe.fsutil import clean as clean_leftovers
 
     return clean_leftovers(directory, dry_run)
+
+
+def _option_keywords(fn, options_class) -> None:
+    """Give `fn(..., options=None, **overrides)` the options dataclass's fields as typed keyword-only parameters
+    in its signature, so that help(), IDEs and tab-completion show them; the dataclass stays their one source (its
+    field comments explain each) and unknown keywords are still refused by name."""
+    import dataclasses
+    import inspect
+    import typing
+
+    hints = typing.get_type_hints(options_class)
+    head = [p for p in inspect.signature(fn).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+                for f in dataclasses.fields(options_class) if f.init]
+    fn.__signature__ = inspect.Signature(head + keywords)
+
+
+def _declare_option_keywords() -> None:
+    from mesaprobe.models.training.options import TrainOptions
+    from mesaprobe.probes.options import ProbeOptions
+
+    _option_keywords(train, TrainOptions)
+    _option_keywords(probe, ProbeOptions)
+
+
+_declare_option_keywords()

@@ -113,8 +113,9 @@ def probe(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (results.json and its data)."),
     n: Optional[int] = typer.Option(None, "--n", help="Examples per seed (default: 1000 for a tiny model; a "
                                                        "pretrained LM 100 on a CPU, 500 on a GPU)."),
-    seeds: Optional[int] = typer.Option(None, help="Independent data seeds, indices get a bootstrap CI over them "
-                                                   "(default: 3; a pretrained LM on a CPU 1)."),
+    seeds: Optional[int] = typer.Option(None, "--data-seeds", "--seeds", help="Independent data seeds, indices get "
+                                        "a bootstrap CI over them (default: 3; a pretrained LM on a CPU 1). "
+                                        "--seeds: the earlier name."),
     folds: int = typer.Option(5, help="Cross-validation folds for every probe."),
     seed: int = typer.Option(0, help="First seed."),
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
@@ -200,7 +201,8 @@ def sweep(
                                                      "data_seeds; command-line options add to it."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="A task parameter held fixed, KEY=VALUE."),
     methods: str = typer.Option("sl", help="Training methods, comma-separated (sl, rl)."),
-    seeds: int = typer.Option(1, help="Training seeds per cell (a row each; the report's CIs are over them)."),
+    seeds: int = typer.Option(1, "--training-seeds", "--seeds", help="Training seeds per cell (a row each; the "
+                              "report's CIs are over them). --seeds: the earlier name."),
     steps: int = typer.Option(0, help="Training steps in every cell (0: the task's default)."),
     until_bar: bool = typer.Option(False, "--until-bar", help="Every cell trains until two validation checks in a "
                                                               "row reach its behaviour bar, --steps at most."),
@@ -236,10 +238,12 @@ def sweep(
 def experiment(
     name: str = typer.Argument(..., help=", ".join(EXPERIMENTS) + " (see below)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep directory (resumable, as for `sweep`)."),
-    quick: bool = typer.Option(False, help="Smoke size for a CPU (at most 15 minutes, 2 training seeds)."),
-    standard: bool = typer.Option(False, help="3 training x 3 data seeds, every cell at its behaviour bar: the size "
-                                              "docs/findings.md states (an hour or two on 2 cores). Neither flag: "
-                                              "the full size, for a GPU machine."),
+    size: Optional[str] = typer.Option(None, "--size", help="quick: a smoke run for a CPU (at most 15 minutes, 2 "
+                                       "training seeds); standard: 3 training x 3 data seeds, every cell at its "
+                                       "behaviour bar, the size docs/findings.md states (an hour or two on 2 cores); "
+                                       "full (the default): for a GPU machine."),
+    quick: bool = typer.Option(False, help="The same as --size quick."),
+    standard: bool = typer.Option(False, help="The same as --size standard."),
     workers: int = typer.Option(0, help="Local processes (0: one per core)."),
     ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
 ) -> None:
@@ -255,7 +259,7 @@ def experiment(
 
     claim = run_command(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")
-    size = run_command(lambda: size_of(quick, standard))
+    size = run_command(lambda: size_of(quick, standard, size))
     _sweep_done(run_command(lambda: run(name, out, size=size, workers=workers, ray=ray), RESUME), out)
 
 

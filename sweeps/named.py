@@ -113,11 +113,15 @@ EXPERIMENTS = {e.name: e for e in [
 ]}
 
 
-def size_of(quick: bool, standard: bool) -> str:
-    """The size the `experiment` command's flags ask for."""
-    if quick and standard:
-        raise UserError("give --quick or --standard, not both")
-    return "quick" if quick else "standard" if standard else "full"
+def size_of(quick: bool, standard: bool, size: str | None = None) -> str:
+    """The size the `experiment` command's flags ask for (`--size`, or `--quick` / `--standard`)."""
+    asked = {s for s, flag in (("quick", quick), ("standard", standard)) if flag} | ({size} if size else set())
+    if len(asked) > 1:
+        raise UserError(f"give one size, not {' and '.join(sorted(asked))}")
+    chosen = asked.pop() if asked else "full"
+    if chosen not in SIZES:
+        raise UserError(f"--size {chosen!r}: choose one of {', '.join(SIZES)}")
+    return chosen
 
 
 def get_experiment(name: str) -> Experiment:

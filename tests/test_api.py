@@ -79,3 +79,18 @@ def test_runs_and_rows_of_several_runs_are_tables_with_a_run_column_and_export_t
     assert not list((tmp_path / "t").glob(".*partial"))
     with pytest.raises(mesaprobe.UserError, match="a .parquet or a .csv"):
         mesaprobe.export(runs, tmp_path / "t" / "runs.xlsx")
+
+
+def test_probe_and_train_show_their_options_as_typed_keywords():
+    import dataclasses
+    import inspect
+
+    from mesaprobe.models.training.options import TrainOptions
+    from mesaprobe.probes.options import ProbeOptions
+
+    for fn, options in ((mesaprobe.probe, ProbeOptions), (mesaprobe.train, TrainOptions)):
+        params = inspect.signature(fn).parameters
+        for field in dataclasses.fields(options):
+            assert params[field.name].kind is inspect.Parameter.KEYWORD_ONLY
+            assert params[field.name].default == field.default
+    assert inspect.signature(mesaprobe.probe).parameters["folds"].annotation is int

@@ -25,8 +25,13 @@ def test_one_size_at_a_time_and_the_standard_size_raises_what_quick_left_below_i
     from mesaprobe.sweeps.named import size_of
 
     assert (size_of(False, False), size_of(True, False), size_of(False, True)) == ("full", "quick", "standard")
-    with pytest.raises(UserError, match="not both"):
+    assert size_of(False, False, "standard") == "standard" and size_of(True, False, "quick") == "quick"
+    with pytest.raises(UserError, match="give one size, not quick and standard"):
         size_of(True, True)
+    with pytest.raises(UserError, match="give one size, not quick and standard"):
+        size_of(True, False, "standard")
+    with pytest.raises(UserError, match="--size 'huge'"):
+        size_of(False, False, "huge")
     with pytest.raises(UserError, match="unknown size"):
         EXPERIMENTS["candidates"].spec("huge")
     rulesets = EXPERIMENTS["rulesets"]
