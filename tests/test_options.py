@@ -55,3 +55,20 @@ def test_types_are_normalised():
 def test_non_finite_alphas_are_refused():
     with pytest.raises(UserError, match="positive and finite"):
         ProbeOptions(alphas=(float("inf"),)).check()
+
+
+def test_sweep_options_are_the_sweep_specs_fields_with_their_defaults_in_the_cli_and_the_api():
+    """SweepSpec is the sweep's one options object: the CLI's options and api.sweep's keywords are its fields."""
+    import inspect
+
+    from mesaprobe.api import sweep
+    from mesaprobe.sweeps.grid import SweepSpec
+
+    spec = {f.name: f.default for f in dataclasses.fields(SweepSpec) if f.default is not dataclasses.MISSING}
+    cli = {k: v for k, v in cli_defaults("sweep").items() if k not in ("vary", "config", "workers", "ray")}
+    cli["methods"] = tuple(cli["methods"].split(","))
+    assert cli == spec
+    api = inspect.signature(sweep).parameters
+    run_only = {"out", "workers", "ray", "progress"}
+    assert {k for k in api if k not in run_only} == {f.name for f in dataclasses.fields(SweepSpec)}
+    assert all(api[k].default == v for k, v in spec.items())
