@@ -66,10 +66,10 @@ def format_table(name: str, results: dict, top: int = 5) -> str:
     rows = sorted((r for r in results["probes"] if r["layer"] >= 0), key=lambda r: -beyond_controls(r))[:top]
     lines = [f"{name}: behaviour {behaviour_line(results['behavior'])}", f"  verdict: {results['verdict']}",
              f"  {'target':14s} {'pos':9s} {'layer':>5s} {'metric':>8s} {'score':>6s} {'control':>7s} "
-             f"{'rand-init':>9s} {'obs':>6s} {'margin':>6s}"]
+             f"{'rand-init':>9s} {'obs':>6s} {'decodable':>9s}"]
     for r in rows:
         lines.append(f"  {r['target']:14s} {r['position']:9s} {r['layer']:5d} {r['metric']:>8s} {r['score']:6.3f} "
-                     f"{r['control']:7.3f} {r['random_init']:9.3f} {r['obs_baseline']:6.3f} {beyond_controls(r):6.3f}")
+                     f"{r['control']:7.3f} {r['random_init']:9.3f} {r['obs_baseline']:6.3f} {beyond_controls(r):9.3f}")
     return "\n".join(lines)
 
 

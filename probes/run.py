@@ -32,6 +32,23 @@ from mesaprobe.schema import CausalRow
 from mesaprobe.tasks.base import Task
 
 
+def trained_task_notes(model: str, trained_on: dict, task: Task) -> list[str]:
+    """Where the task probed differs from the one the model's record says it learned: its name, or a parameter
+    (an explicit -p): said in the console and kept in results.json's notes, which the report shows."""
+    name = trained_on.get("name")
+    if name is None:
+        return []
+    if name != task.name:
+        return [f"{model} was trained on {name!r}, probed here on {task.name!r}"]
+    params = trained_on.get("params") if isinstance(trained_on.get("params"), dict) else {}
+    differs = {k: (v, task.params[k]) for k, v in params.items() if k in task.params and task.params[k] != v}
+    if not differs:
+        return []
+    said = ", ".join(f"{k}={new} (trained with {old})" for k, (old, new) in differs.items())
+    return [f"probed with {said}: not the task this model learned, so its behaviour and verdict describe it on "
+            "another task"]
+
+
 def check_max_layer(max_layer: int | None, n_layers: int) -> int:
     """The deepest block to probe."""
     if max_layer is None:
@@ -83,9 +100,9 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
                                 device="auto" if opts.device_map else device, device_map=opts.device_map)
             last = check_max_layer(opts.max_layer, loaded.n_layers)
             twin = random_twin(loaded, seed=opts.seed + 1000)
-        trained_on = loaded.info.get("task", {})
-        if main and trained_on and trained_on.get("name") not in (None, task.name):
-            print(f"note: {model} was trained on {trained_on['name']!r}, probed here on {task.name!r}")
+        task_notes = trained_task_notes(model, loaded.info.get("task") or {}, task)
+        for note in task_notes if main else ():
+            print(f"note: {note}")
         subject = make_subject(loaded, task)
         sizes = subject.default_sizes(str(device))
         opts = opts.sized(sizes)
@@ -128,6 +145,7 @@ def run_probe(model: str, task: Task, out: str | Path, options: ProbeOptions | N
                 estimate.after_first_seed(spent, opts.seeds, extraction_s * opts.seeds, causal_on, progress)
         results = assemble_results(model, loaded, subject, task, opts, behaviors, per_seed, causal_per_seed,
                                    skipped, transfers, attention)
+        results["notes"] = task_notes + results["notes"]
         results["environment"] = {"python": platform.python_version(), "packages": package_versions(),
                                   "processes": state.num_processes,
                                   "wall_time_s": round(time.perf_counter() - started, 2), "phase_s": timer.seconds}

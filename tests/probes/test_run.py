@@ -96,3 +96,14 @@ def test_a_probe_refuses_rollouts_too_few_to_cross_validate_before_extracting(tm
     with pytest.raises(UserError, match="only 2 episode"):
         replicate(TwoEpisodes(), None, 60, 0, tmp_path, False, 0, folds=5)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_task_parameter_other_than_the_models_own_is_said_and_kept_in_the_notes(argmax_dir, tmp_path, capsys):
+    from mesaprobe.api import probe
+
+    results = probe(str(argmax_dir[0]), "argmax", tmp_path / "r", params={"K": 6}, n=120, seeds=2, folds=2,
+                    causal=False, progress=False)
+    note = "probed with K=6 (trained with 5): not the task this model learned"
+    assert any(n.startswith(note) for n in results["notes"]) and note in capsys.readouterr().out
+    same = probe(str(argmax_dir[0]), "argmax", tmp_path / "s", n=120, seeds=2, folds=2, causal=False, progress=False)
+    assert not any("not the task this model learned" in n for n in same["notes"])
