@@ -1,6 +1,7 @@
 """Experiment trackers through accelerate's tracking API (`Accelerator(log_with=...)`): tensorboard, wandb, trackio,
 mlflow and the rest accelerate knows, whichever is installed. `--log-with NAME` on `train` logs the training curves
-(loss and learning rate, PPO's success and mean return), on `probe` the behaviour and every index with its parts.
+(loss and learning rate every LOG_EVERY steps; PPO: success and learning rate per iteration), on `probe` the
+behaviour and every index with its parts (log_probe_results).
 Logs go to DIR/logs (the model or run directory), where `tensorboard --logdir` finds them."""
 from __future__ import annotations
 
