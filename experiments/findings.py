@@ -182,6 +182,21 @@ def prediction_state(d: dict, sign: int, misses: int, few: bool) -> str:
     return "holds" if (d["difference"] > 0) == (sign > 0) else "fails"
 
 
+def undecided_reason(d: dict, sign: int, misses: int, few: bool) -> str:
+    """Why a prediction is undecided, in words (never only that both sides are 0)."""
+    lo, hi = d["difference_ci"]
+    if misses:
+        return "undecided because a model the argument needs at the bar is below it"
+    if few:
+        return "undecided because too few models were compared"
+    if lo == hi == 0:
+        return "undecided because both sides are 0: the experiment does not reach this measure (mis-aimed)"
+    if sign == 0:
+        return f"undecided because the CI reaches below -{HOLD_TOLERANCE} and above 0"
+    return "undecided because the CI spans 0" + (" (both sides at the measure's ceiling)"
+                                                 if min(d["mean_a"], d["mean_b"]) > 0.98 else "")
+
+
 def experiment_groups(spec, rows: list[dict]) -> dict[tuple, list[dict]]:
     """Rows by the values of the knobs other than the first (a rule), in the spec's order: one table each."""
     others = list(spec.vary)[1:]
@@ -220,11 +235,13 @@ def experiment_table(exp, spec, task, knob: str, rows: list[dict], labels: dict)
         d = d[0]
         few = min(d["n_a"], d["n_b"]) < MIN_MODELS
         way = {1: "rises", -1: "falls", 0: "holds or rises"}[sign]
+        state = prediction_state(d, sign, misses, few)
         out += [f"**Prediction: {name} {way} from {knob}={values[0]} to {knob}={values[-1]}: "
-                f"{prediction_state(d, sign, misses, few)} at this size** (difference "
+                f"{state} at this size** (difference "
                 f"{ci_text(d['difference'], d['difference_ci'])}, {d['n_b']} vs {d['n_a']} models"
                 f"{f'; {misses} below the bar' if misses else ''}"
-                f"{f'; fewer than {MIN_MODELS} training seeds' if few else ''}).", ""]
+                f"{f'; fewer than {MIN_MODELS} training seeds' if few else ''}"
+                f"{'; ' + undecided_reason(d, sign, misses, few) if state == 'undecided' else ''}).", ""]
     return out
 
 
