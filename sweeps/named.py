@@ -79,7 +79,7 @@ EXPERIMENTS = {e.name: e for e in [
                    data_seeds=2, steps=800),
         full=dict(task="argmax", fixed={"K": 8}, vary={"pool": [16, 64, 256, 1024, 4096, 50000], "rule": [0, 3]},
                   seeds=3, n=1000, data_seeds=3),
-        standard=dict(steps=UNTIL_BAR_STEPS, until_bar=True),
+        standard=dict(steps=2 * UNTIL_BAR_STEPS, until_bar=True),
         predicts=(("search_index", 1), ("search_breadth", 1)), may_miss=(64,)),
     Experiment(
         "rulesets",
