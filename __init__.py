@@ -6,8 +6,8 @@ first use (mesaprobe/api.py)."""
 from mesaprobe.errors import UserError  # what the API raises for input a user can fix
 
 __version__ = "0.1.0"
-__all__ = ["train", "probe", "sweep", "experiment", "load_results", "results_frame", "runs_frame", "export", "clean",
-           "UserError"]
+__all__ = ["tasks", "train", "probe", "sweep", "experiment", "report", "card", "demo", "load_results", "results_frame",
+           "runs_frame", "export", "clean", "UserError"]
 
 
 def __getattr__(name: str):

@@ -197,6 +197,37 @@ def export(runs: list[str | Path], out: str | Path, overwrite: bool = False) -> 
     return written
 
 
+def tasks(spec: str | None = None) -> dict:
+    """The task classes by name: built in and from `mesaprobe.tasks` entry points, or the one `spec` names (a
+    name or path/to/file.py:ClassName)."""
+    from mesaprobe.tasks import all_tasks, task_class
+
+    return {(cls := task_class(spec)).name: cls} if spec else all_tasks()
+
+
+def report(runs: list[str | Path], out: str | Path) -> Path:
+    """An HTML page of one run, or several side by side (reports/html.py); plotly.min.js is written beside it."""
+    from mesaprobe.reports.html import write_report
+
+    return write_report(runs, out)
+
+
+def card(model: str | Path, results: list[str | Path] = (), push: str | None = None, replace_readme: bool = False,
+         push_timeout: float = 120.0, license: str | None = None) -> Path:
+    """MODEL/README.md, a Hugging Face model card from its training.json and the named runs; with `push`, upload
+    the model and card to that Hub repo first (reports/card.py)."""
+    from mesaprobe.reports.card import card_command
+
+    return card_command(Path(model), [Path(r) for r in results], push, replace_readme, push_timeout, license)
+
+
+def demo(out: str | Path = "demo-out", quick: bool = False) -> dict[str, dict]:
+    """The whole story on the default tiny models (demo.py); returns each step's results."""
+    from mesaprobe.demo import run_demo
+
+    return run_demo(out, quick=quick)
+
+
 def clean(directory: str | Path, dry_run: bool = False) -> list[Path]:
     """Remove what killed runs left in `directory` (their hidden partial directories, recognised by exact name, the
     file inside and a dead pid; their stale locks); with `dry_run`, only list them."""

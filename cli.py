@@ -53,9 +53,9 @@ def tasks(
 ) -> None:
     """List the tasks (built in, and from `mesaprobe.tasks` entry points), their family (search / goal) and their
     parameters with defaults and ranges. Write your own: docs/adding-a-task.md."""
-    from mesaprobe.tasks import all_tasks, task_class
+    from mesaprobe.api import tasks as run
 
-    found = run_command(lambda: {(cls := task_class(spec)).name: cls} if spec else all_tasks())
+    found = run_command(lambda: run(spec))
     for name, cls in sorted(found.items()):
         typer.echo(f"{name:12s} {cls.family:7s} {cls.summary}")
         for key, p in cls.PARAMS.items():
@@ -271,9 +271,9 @@ def report(
 ) -> None:
     """An HTML report: the verdicts and the figure they rest on first, then a table of contents, behaviour, probe
     curves, heatmaps and causal evidence."""
-    from mesaprobe.reports.html import write_report
+    from mesaprobe.api import report as run
 
-    path = run_command(lambda: write_report(runs, out))
+    path = run_command(lambda: run(runs, out))
     typer.echo(f"wrote {path}")
 
 
@@ -306,9 +306,9 @@ def card(
                                                                   "fine-tune's base model's); none is assumed."),
 ) -> None:
     """Write the model's README.md card (Hugging Face ModelCard); push it only when --push is given."""
-    from mesaprobe.reports.card import card_command
+    from mesaprobe.api import card as run
 
-    path = run_command(lambda: card_command(model, results or [], push, replace_readme, push_timeout, license))
+    path = run_command(lambda: run(model, results or [], push, replace_readme, push_timeout, license))
     typer.echo(f"wrote {path}" + (f" and pushed to {push}" if push else ""))
 
 
@@ -337,9 +337,9 @@ def demo(
     beside its random-init twin, probe the goal known positive (goal-sum) and a latent-goal SL/RL pair (rock-field,
     4x4, 2 rocks), then write reports, cards and every verdict beside the expected one. Its numbers are a
     demonstration (one model a side, fewer examples), not the findings of docs/findings.md."""
-    from mesaprobe.demo import run_demo
+    from mesaprobe.api import demo as run
 
-    run_command(lambda: run_demo(out, quick=quick))
+    run_command(lambda: run(out, quick=quick))
 
 
 if __name__ == "__main__":

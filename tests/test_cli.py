@@ -180,3 +180,17 @@ def test_version_and_shell_completion_are_offered():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"mesaprobe {__version__}"
     assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_every_command_calls_the_api_function_of_its_name():
+    """cli.py only parses: each command's body imports its work from mesaprobe.api, the facade the Python API is."""
+    import inspect
+
+    import typer
+
+    import mesaprobe.api as api
+
+    for command in typer.main.get_command(app).commands.values():
+        source = inspect.getsource(command.callback)
+        assert f"from mesaprobe.api import {command.name}" in source, command.name
+        assert callable(getattr(api, command.name)), command.name
