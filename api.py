@@ -225,7 +225,7 @@ def demo(out: str | Path = "demo-out", quick: bool = False) -> dict[str, dict]:
     """The whole story on the default tiny models (demo.py); returns each step's results."""
     from mesaprobe.demo import run_demo
 
-    return run_demo(out, quick=quick)
+    return run_demo(out, train, probe, quick=quick)
 
 
 def clean(directory: str | Path, dry_run: bool = False) -> list[Path]:

@@ -73,15 +73,17 @@ def format_table(name: str, results: dict, top: int = 5) -> str:
     return "\n".join(lines)
 
 
-def run_step(step: Step, out: Path, models: dict[str, Path]) -> dict:
-    from mesaprobe.api import probe, train
+def run_step(step: Step, out: Path, models: dict[str, Path], train, probe) -> dict:
+    """One step with the API's `train` and `probe` (passed in: api.demo calls this module, which must not import
+    api back)."""
     from mesaprobe.reports.card import card_command
 
     run_dir = out / "runs" / step.name
     if step.method:
         model_dir = models[step.name] = out / "models" / step.name
         summary = train(step.task, model_dir, params=step.params, method=step.method, seed=0, steps=step.steps)
-        print(f"trained {model_dir}: {summary['behavior']} in {summary['wall_time_s']} s", flush=True)
+        print(f"trained {model_dir}: behaviour {behaviour_line(summary['behavior'])} ({summary['wall_time_s']} s)",
+              flush=True)
     elif step.twin_of:
         model_dir = models[step.twin_of]
         print(f"probing the random-init twin of {step.twin_of} (same architecture, untrained weights)", flush=True)
@@ -94,7 +96,8 @@ def run_step(step: Step, out: Path, models: dict[str, Path]) -> dict:
     return results
 
 
-def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
+def run_demo(out: str | Path, train, probe, quick: bool = False) -> dict[str, dict]:
+    """Every step of `plan` with the API's `train` and `probe`; reports, cards and the verdict table."""
     from mesaprobe.reports.html import write_report
 
     out = Path(out)
@@ -106,7 +109,7 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, dict]:
             verdicts.append((step.name, "skipped: its committed model is in a clone's tests/fixtures", step.expected))
             continue
         start = time.perf_counter()
-        all_results[step.name] = results = run_step(step, out, models)
+        all_results[step.name] = results = run_step(step, out, models, train, probe)
         write_report([out / "runs" / step.name], out / "reports" / f"{step.name}.html")
         print(format_table(step.name, results), flush=True)
         verdicts.append((step.name, f"{results['verdict']} ({time.perf_counter() - start:.0f} s)", step.expected))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -159,27 +160,42 @@ class LineWriter:
     redrawn with carriage returns that a log shows as one endless line."""
 
     def write(self, text: str) -> None:
-        import sys
-
         line = text.replace("\r", "").strip()
         if line:
             sys.stderr.write(line + "\n")
 
     def flush(self) -> None:
-        import sys
-
         sys.stderr.flush()
+
+
+_HEARTBEAT: list = []  # the one thread that reprints the open piped bars (started on first use)
+
+
+def _heartbeat() -> None:
+    """A line from each open piped bar that has been quiet for PIPED_EVERY_S seconds, so that a log hears from a
+    phase whose single step takes minutes (tqdm itself writes only when a bar moves)."""
+    from tqdm.auto import tqdm
+
+    while True:
+        time.sleep(0.5)
+        now = time.time()
+        for bar in list(getattr(tqdm, "_instances", ())):
+            piped = isinstance(getattr(bar.fp, "_wrapped", bar.fp), LineWriter)
+            if piped and not bar.disable and now - bar.last_print_t >= PIPED_EVERY_S:
+                bar.refresh()
+                bar.last_print_t = now
 
 
 def bar_options(progress: bool) -> dict:
     """tqdm's keywords for a progress bar: hidden without `progress`; on a terminal a bar that stays when done;
-    elsewhere a line every PIPED_EVERY_S seconds."""
-    import sys
-
+    elsewhere a line of its own at least every PIPED_EVERY_S seconds while it is open (_heartbeat)."""
     if not progress:
         return {"disable": True}
     if sys.stderr.isatty():
         return {"disable": False, "leave": True}
+    if not _HEARTBEAT:
+        _HEARTBEAT.append(threading.Thread(target=_heartbeat, daemon=True, name="mesaprobe-progress"))
+        _HEARTBEAT[0].start()
     return {"disable": False, "leave": True, "file": LineWriter(), "mininterval": PIPED_EVERY_S, "ascii": True}
 
 

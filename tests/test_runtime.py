@@ -171,3 +171,19 @@ def test_off_a_terminal_a_bar_writes_whole_lines_often_enough_and_stays(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("phase:   0%") and lines[-1].startswith("phase: 100%") and "3/3" in lines[-1]
     assert not any("\r" in line for line in lines)
+
+
+def test_a_piped_bar_that_does_not_move_still_writes_a_line_every_interval(capsys, monkeypatch):
+    import time
+
+    from tqdm.auto import tqdm
+
+    import mesaprobe.runtime as runtime
+
+    monkeypatch.setattr(runtime, "PIPED_EVERY_S", 1)
+    bar = tqdm(total=2, desc="slow step", **runtime.bar_options(True))
+    capsys.readouterr()
+    time.sleep(2.8)  # one long step: the bar does not move
+    heard = [line for line in capsys.readouterr().err.splitlines() if line.startswith("slow step:")]
+    bar.close()
+    assert len(heard) >= 2 and all("0/2" in line for line in heard)
