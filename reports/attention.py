@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from mesaprobe.reports.figures import COLORS, _layout
+from mesaprobe.reports.figures import COLORS, HEAT, _layout
 
 
 def example_figure(label: str, attention: dict) -> go.Figure:
@@ -29,8 +29,7 @@ def ranking_heatmap(label: str, attention: dict) -> go.Figure:
     heads = attention["heads"]
     blocks, cols = sorted({h["block"] for h in heads}), sorted({h["head"] for h in heads})
     z = [[next(h["beyond"] for h in heads if h["block"] == b and h["head"] == c) for c in cols] for b in blocks]
-    fig = go.Figure(go.Heatmap(z=z, x=cols, y=blocks, zmin=0, zmax=1, colorscale="Blues",
-                               colorbar=dict(title="rho beyond<br>controls"),
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=blocks, colorbar=dict(title="rho beyond<br>controls"), **HEAT,
                                text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}"))
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(dtick=1)

@@ -36,19 +36,29 @@ def probe_curve(runs: list[tuple[str, dict]], target: str) -> go.Figure:
                                      line=dict(color=color, dash=dash, width=1.5)))
     metric = next((r["metric"] for _, res in runs for r in res["probes"] if r["target"] == target), "score")
     fig.update_xaxes(dtick=1)
+    lowest = min((y for trace in fig.data for y in trace.y if y is not None), default=0.0)
+    fig.update_yaxes(range=[min(0.0, lowest) - 0.02, 1.02])  # every probe curve on one scale: no zooming in
     return _layout(fig, f"{target}: probe score by layer (layer -1 = embeddings)", "layer", metric)
 
 
-def probe_heatmap(label: str, res: dict, target: str, value: str = "selectivity") -> go.Figure | None:
+# every heatmap is of a 0..1 quantity beyond its controls: one colour scale and one range for all of them
+HEAT = dict(zmin=0, zmax=1, colorscale="Blues")
+
+
+def probe_heatmap(label: str, res: dict, target: str) -> go.Figure | None:
+    """Decodable (the score beyond every control) over layer x position."""
+    from mesaprobe.probes.indices import beyond_controls
+
     rows = [r for r in res["probes"] if r["target"] == target]
     positions = list(dict.fromkeys(r["position"] for r in rows))
     if len(positions) < 2:
         return None
     layers = sorted({r["layer"] for r in rows})
-    z = [[next((r[value] for r in rows if r["layer"] == l and r["position"] == p), None) for p in positions]
+    z = [[next((beyond_controls(r) for r in rows if r["layer"] == l and r["position"] == p), None) for p in positions]
          for l in layers]
-    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, colorscale="Viridis", colorbar=dict(title=value)))
-    return _layout(fig, f"{label}: {target} {value} (layer x position)", "position", "layer")
+    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, colorbar=dict(title="decodable"), **HEAT))
+    fig.update_yaxes(dtick=1)
+    return _layout(fig, f"{label}: {target} decodable beyond every control (layer x position)", "position", "layer")
 
 
 def causal_figures(runs: list[tuple[str, dict]]) -> list[go.Figure]:
@@ -91,8 +101,8 @@ def causal_map(label: str, res: dict, method) -> go.Figure | None:
     layers = sorted({r["layer"] for r in rows})
     z = [[next((r["effect"] for r in rows if r["layer"] == l and r["position"] == p), None) for p in positions]
          for l in layers]
-    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, zmin=0, zmax=1, colorscale="Blues",
-                               colorbar=dict(title="effect")))
+    fig = go.Figure(go.Heatmap(z=z, x=positions, y=layers, colorbar=dict(title="effect"), **HEAT))
+    fig.update_yaxes(dtick=1)
     return _layout(fig, f"{label}: {method.plot.title}", "token position", "layer")
 
 

@@ -219,3 +219,15 @@ def test_a_two_run_comparison_says_it_rests_on_one_model_a_side(argmax_run, tmp_
     one_seed = json.loads(json.dumps(res))
     one_seed["indices"]["search"]["by_seed"] = one_seed["indices"]["search"]["by_seed"][:1]
     assert "(one data seed: no CI)" in build_page([("a", one_seed, {})], "")
+
+
+def test_heatmaps_share_one_colour_scale_and_curves_one_axis(argmax_run):
+    from mesaprobe.reports import figures
+
+    _, res = argmax_run
+    heat = [f for t in {r["target"] for r in res["probes"]} if (f := figures.probe_heatmap("a", res, t))]
+    heat += [f for f in figures.causal_figures([("a", res)]) if f.data and f.data[0].type == "heatmap"]
+    assert heat and all((f.data[0].zmin, f.data[0].zmax) == (0, 1) for f in heat)
+    assert len({f.data[0].colorscale for f in heat}) == 1 and all(f.layout.yaxis.dtick == 1 for f in heat)
+    curves = [figures.probe_curve([("a", res)], t) for t in {r["target"] for r in res["probes"]}]
+    assert all(c.layout.yaxis.range[1] == 1.02 and c.layout.yaxis.range[0] <= -0.02 for c in curves)
