@@ -106,7 +106,7 @@ def _trained_params(model, task: str) -> dict | None:
 def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed: dict[str, int] | None = None,
           methods: tuple[str, ...] = ("sl",), seeds: int = 1, n: int = 600, data_seeds: int = 2, causal: bool = True,
           steps: int = 0, workers: int = 0, ray: str | None = None, progress: bool = True,
-          until_bar: bool = False) -> list[dict]:
+          until_bar: bool = False, log_with: str | None = None) -> list[dict]:
     """Train and probe every cell of a grid: `vary` maps task parameters or model knobs (method, layers, width,
     pool, steps) to values; each combination x method x training seed is a cell; `until_bar`: each cell trains until
     its behaviour bar, `steps` at most. Resumable: finished cells in `out` are skipped. Writes OUT/sweep.csv, sweep.json and sweep.html; returns the rows."""
@@ -115,17 +115,18 @@ def sweep(task: str, out: str | Path, vary: dict[str, list] | None = None, fixed
 
     spec = SweepSpec(task, dict(vary or {}), dict(fixed or {}), tuple(methods), seeds, n, data_seeds, causal, steps,
                      until_bar)
-    return run_sweep(spec, out, workers=workers, ray=ray, progress=progress)
+    return run_sweep(spec, out, workers=workers, ray=ray, progress=progress, log_with=log_with)
 
 
 def experiment(name: str, out: str | Path, size: str = "full", workers: int = 0, ray: str | None = None,
-               progress: bool = True) -> list[dict]:
+               progress: bool = True, log_with: str | None = None) -> list[dict]:
     """A named experiment (sweeps/named.py): a preset `sweep` testing one argument; `size` quick (a CPU smoke run),
     standard (3 training seeds, findings on a CPU) or full (a GPU)."""
     from mesaprobe.sweeps.named import get_experiment
     from mesaprobe.sweeps.run import run_sweep
 
-    return run_sweep(get_experiment(name).spec(size), out, workers=workers, ray=ray, progress=progress)
+    return run_sweep(get_experiment(name).spec(size), out, workers=workers, ray=ray, progress=progress,
+                     log_with=log_with)
 
 
 def results_frame(*runs: str | Path):

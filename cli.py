@@ -212,6 +212,8 @@ def sweep(
     workers: int = typer.Option(0, help="Local processes (0: one per core, at most one per cell)."),
     ray: Optional[str] = typer.Option(None, help="Run the cells as Ray tasks at this cluster address (`local` starts "
                                                  "Ray here; on a cluster --out must be on a filesystem all share)."),
+    log_with: Optional[str] = typer.Option(None, "--log-with", help="Every cell logs its training curves and probe "
+                                           "results to this tracker through accelerate (tensorboard, wandb, ...)."),
 ) -> None:
     """Train and probe every cell of a grid over task parameters, model size, method, training pool and seeds;
     write sweep.csv (a row per cell and seed: behaviour, indices with CIs, verdict, wall times), sweep.json and an
@@ -229,7 +231,7 @@ def sweep(
                        "fixed": spec.get("fixed", {}) | parse_params(param)}
         defaults = {"methods": tuple(methods.split(",")), "seeds": seeds, "n": n, "data_seeds": data_seeds,
                     "causal": causal, "steps": steps, "until_bar": until_bar}
-        return run(out=out, **(defaults | spec), workers=workers, ray=ray)
+        return run(out=out, **(defaults | spec), workers=workers, ray=ray, log_with=log_with)
 
     _sweep_done(run_command(go, RESUME), out)
 
@@ -246,6 +248,8 @@ def experiment(
     standard: bool = typer.Option(False, help="The same as --size standard."),
     workers: int = typer.Option(0, help="Local processes (0: one per core)."),
     ray: Optional[str] = typer.Option(None, help="Run the cells on a Ray cluster at this address (or `local`)."),
+    log_with: Optional[str] = typer.Option(None, "--log-with", help="Every cell logs its training curves and probe "
+                                           "results to this tracker through accelerate (tensorboard, wandb, ...)."),
 ) -> None:
     """A named experiment: a preset sweep that tests one argument about mesa-optimization.
 
@@ -260,7 +264,8 @@ def experiment(
     claim = run_command(lambda: get_experiment(name).claim)
     typer.echo(f"{name}: {claim}")
     size = run_command(lambda: size_of(quick, standard, size))
-    _sweep_done(run_command(lambda: run(name, out, size=size, workers=workers, ray=ray), RESUME), out)
+    _sweep_done(run_command(lambda: run(name, out, size=size, workers=workers, ray=ray, log_with=log_with), RESUME),
+                out)
 
 
 @app.command()

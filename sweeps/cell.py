@@ -66,9 +66,10 @@ def transfer_fields(transfer: dict) -> dict:
         "rule_sharing": None if transfer["sharing"] is None else round(transfer["sharing"], 4)}
 
 
-def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
+def run_cell(cell: Cell, cells: str, threads: int = 0, log_with: str | None = None) -> dict:
     """Train and probe one cell into `cells/KEY/`; return its row. `threads`: torch's and the BLAS pools' threads in
-    this process, and the probes' own process pool (runtime.set_threads)."""
+    this process, and the probes' own process pool (runtime.set_threads); `log_with`: a tracker both log to (not
+    part of the cell's key: it changes no number)."""
     from mesaprobe.fsutil import atomic_write_json, output_dir
     from mesaprobe.models.training.options import TrainOptions
     from mesaprobe.models.training.train import train_into
@@ -81,7 +82,7 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
     task = get_task(cell.task, **cell.params)
     options = TrainOptions(cell.method, cell.seed, cell.steps or None, layers=cell.layers or None,
                            width=cell.width or None, pool=cell.pool or None, until_bar=cell.until_bar,
-                           progress=False)
+                           log_with=log_with, progress=False)
     options.check(task)
     with output_dir(cell_dir(Path(cells), cell), "cell", overwrite=True, within=Path(cells).parent) as tmp:
         start = time.perf_counter()
@@ -89,7 +90,7 @@ def run_cell(cell: Cell, cells: str, threads: int = 0) -> dict:
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         results = run_probe(str(tmp / "model"), task, tmp / "run", n=cell.n, seeds=cell.data_seeds,
-                            causal=cell.causal, progress=False)
+                            causal=cell.causal, log_with=log_with, progress=False)
         row = row_of(cell, results, training, train_s, time.perf_counter() - start)
         atomic_write_json(tmp / ROW_FILE, row)
     return row

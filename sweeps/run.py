@@ -57,12 +57,12 @@ def write_outputs(out: Path, spec: SweepSpec, cells: list[Cell], rows: dict[str,
     return ordered
 
 
-def local_results(todo: list[Cell], cells_dir: Path, workers: int):
+def local_results(todo: list[Cell], cells_dir: Path, workers: int, log_with: str | None = None):
     """(cell, row or exception) as each finishes, on `workers` processes (1: in this process)."""
     if workers == 1:
         for cell in todo:
             try:
-                yield cell, run_cell(cell, str(cells_dir))
+                yield cell, run_cell(cell, str(cells_dir), log_with=log_with)
             except Exception as exc:  # a cell's failure is reported with the others; the sweep goes on
                 yield cell, exc
         return
@@ -70,7 +70,7 @@ def local_results(todo: list[Cell], cells_dir: Path, workers: int):
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
                                initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_cell, cell, str(cells_dir), threads): cell for cell in todo}
+        futures = {pool.submit(run_cell, cell, str(cells_dir), threads, log_with): cell for cell in todo}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
@@ -93,7 +93,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         process.join(5)
 
 
-def ray_results(todo: list[Cell], cells_dir: Path, address: str):
+def ray_results(todo: list[Cell], cells_dir: Path, address: str, log_with: str | None = None):
     """(cell, row or exception) as each finishes, one Ray task per cell (1 CPU each). `address`: a cluster's
     address, or `local` to start a Ray instance on this machine. Workers write under `cells_dir`, which must be on
     a filesystem they share."""
@@ -110,7 +110,7 @@ def ray_results(todo: list[Cell], cells_dir: Path, address: str):
                           context.address_info["session_dir"]], start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     task = ray.remote(num_cpus=1)(run_cell)
-    pending = {task.remote(cell, str(cells_dir), 1): cell for cell in todo}
+    pending = {task.remote(cell, str(cells_dir), 1, log_with): cell for cell in todo}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -127,9 +127,13 @@ def ray_results(todo: list[Cell], cells_dir: Path, address: str):
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | None = None,
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, log_with: str | None = None) -> list[dict]:
     """Train and probe every cell of `spec` not yet finished in `out`; write the sweep files; return the rows (one
-    per cell and training seed, grid order). `workers`: local processes (0: one per core, at most one per cell)."""
+    per cell and training seed, grid order). `workers`: local processes (0: one per core, at most one per cell);
+    `log_with`: each cell logs its training curves and probe results to this tracker (in its model/ and run/)."""
+    from mesaprobe.models.training.tracking import check_tracker
+
+    check_tracker(log_with)
     cells = spec.cells()
     if workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")
@@ -144,7 +148,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 0, ray: str | Non
         todo = [c for c in cells if c.key not in rows]
         failed: dict[str, str] = {}
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
-        results = ray_results(todo, out / "cells", ray) if ray else local_results(todo, out / "cells", workers)
+        results = (ray_results(todo, out / "cells", ray, log_with) if ray
+                   else local_results(todo, out / "cells", workers, log_with))
         bar = tqdm(results, total=len(todo), desc=f"sweep {spec.task} ({len(rows)} of {len(cells)} done before)",
                    **bar_options(progress and bool(todo)))
         try:

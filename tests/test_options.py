@@ -65,10 +65,10 @@ def test_sweep_options_are_the_sweep_specs_fields_with_their_defaults_in_the_cli
     from mesaprobe.sweeps.grid import SweepSpec
 
     spec = {f.name: f.default for f in dataclasses.fields(SweepSpec) if f.default is not dataclasses.MISSING}
-    cli = {k: v for k, v in cli_defaults("sweep").items() if k not in ("vary", "config", "workers", "ray")}
+    cli = {k: v for k, v in cli_defaults("sweep").items() if k not in ("vary", "config", "workers", "ray", "log_with")}
     cli["methods"] = tuple(cli["methods"].split(","))
     assert cli == spec
     api = inspect.signature(sweep).parameters
-    run_only = {"out", "workers", "ray", "progress"}
+    run_only = {"out", "workers", "ray", "progress", "log_with"}
     assert {k for k in api if k not in run_only} == {f.name for f in dataclasses.fields(SweepSpec)}
     assert all(api[k].default == v for k, v in spec.items())

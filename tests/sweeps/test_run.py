@@ -29,7 +29,7 @@ def table(path, drop=("train_s", "probe_s")):
 def pool_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweeps") / "pool"
     spec = SweepSpec("argmax", vary={"pool": [8, 4096]}, fixed={"K": 3}, **TINY)
-    return spec, out, sweep_run.run_sweep(spec, out, workers=1, progress=False)
+    return spec, out, sweep_run.run_sweep(spec, out, workers=1, progress=False, log_with="tensorboard")
 
 
 def test_a_sweep_writes_a_row_per_cell_and_the_report(pool_sweep):
@@ -42,6 +42,8 @@ def test_a_sweep_writes_a_row_per_cell_and_the_report(pool_sweep):
         assert r["verdict"] in ("search-in-map", "neither", "inconclusive", "both", "goal-across-time")
         assert (out / "cells" / r["key"] / "model" / "config.json").is_file()
         assert (out / "cells" / r["key"] / "run" / "results.json").is_file()
+        for logged in ("model", "run"):  # --log-with reached both the training and the probe of every cell
+            assert list((out / "cells" / r["key"] / logged / "logs").rglob("events.out.tfevents.*")), logged
 
 
 def test_few_distinct_training_instances_generalise_worse(pool_sweep):
@@ -64,10 +66,10 @@ def test_a_rerun_skips_every_finished_cell(pool_sweep, monkeypatch):
 def test_a_failing_cell_is_reported_and_the_others_kept(tmp_path, monkeypatch):
     real = sweep_run.run_cell
 
-    def fail_k4(cell, cells, threads=0):
+    def fail_k4(cell, cells, threads=0, log_with=None):
         if cell.params["K"] == 4:
             raise RuntimeError("planted failure")
-        return real(cell, cells, threads)
+        return real(cell, cells, threads, log_with)
 
     monkeypatch.setattr(sweep_run, "run_cell", fail_k4)
     spec = SweepSpec("argmax", vary={"K": [3, 4]}, **TINY | {"steps": 20})
