@@ -177,10 +177,14 @@ def probe(
         yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
-    search = results["indices"].get("search") or {}
-    where = f" (search on its {search['route']} route)" if search.get("route") and search.get("value") else ""
+    from mesaprobe.cli_support import index_words, print_indices
+
+    print_indices(results)
+    counted = [f"{family} index {index_words(entry)}" + (f" ({entry['route']} route)" if entry.get("route") else "")
+               for family, entry in results["indices"].items() if entry.get("value") is not None]
     typer.echo(f"wrote {out / 'results.json'}: behaviour {behaviour_line(results['behavior'])}; "
-               f"verdict: {results['verdict']}{where}; the page: mesaprobe report {out} --out report.html")
+               f"verdict: {results['verdict']}" + (f", {'; '.join(counted)}" if counted else "")
+               + f"; the page: mesaprobe report {out} --out report.html")
 
 
 RESUME = "interrupted: the finished cells are kept in --out; run the same command again to resume"

@@ -68,3 +68,33 @@ def run(fn: Callable[[], object], interrupted: str = "interrupted: nothing was w
         typer.echo(f"error: {full}; the output was not written (any previous output is intact): free space and "
                    "run again", err=True)
         raise typer.Exit(2) from None
+
+
+def index_words(entry: dict) -> str:
+    """`0.687 [0.668, 0.708]`, or the value alone where one data seed gives no CI."""
+    ci = entry.get("ci")
+    seeds = len(entry.get("by_seed") or [])
+    return f"{entry['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and seeds > 1 else " (one seed: no CI)")
+
+
+def print_indices(results: dict) -> None:
+    """The verdict's evidence as a table on the console: per family (and search route) the index with its 95% CI,
+    its decodable and used parts; the family the verdict counted on first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"verdict: {results['verdict']}", title_justify="left")
+    for column in ("family", "index [95% CI]", "decodable", "used", "counted"):
+        table.add_column(column, justify="left" if column in ("family", "counted") else "right")
+    for family, entry in results["indices"].items():
+        if entry.get("value") is None:
+            continue
+        routes = entry.get("routes") or {family: entry}
+        for route, part in routes.items():
+            name = family if route == family else f"{family}: {route}"
+            counted = "yes" if route in (family, entry.get("route")) else ""
+            parts = [f"{(part.get(k) or {}).get('value'):.3f}" if (part.get(k) or {}).get("value") is not None
+                     else "-" for k in ("decodability", "causal")]
+            table.add_row(name, index_words(part), *parts, counted)
+    if table.row_count:
+        Console(highlight=False).print(table)

@@ -194,3 +194,18 @@ def test_every_command_calls_the_api_function_of_its_name():
         source = inspect.getsource(command.callback)
         assert f"from mesaprobe.api import {command.name}" in source, command.name
         assert callable(getattr(api, command.name)), command.name
+
+
+def test_a_probe_ends_with_its_evidence_table_the_verdict_index_ci_and_the_report_command(argmax_dir, tmp_path):
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["probe", str(argmax_dir[0]), "argmax", "--out", str(out), "--n", "150",
+                                 "--data-seeds", "2", "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    import json
+    import re
+
+    results = json.loads((out / "results.json").read_text())
+    assert f"verdict: {results['verdict']}" in result.output and "index [95% CI]" in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert re.search(r"search index \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", last), last
+    assert last.endswith(f"mesaprobe report {out} --out report.html") and "{" not in last  # no raw dict
