@@ -168,7 +168,8 @@ def load_results(run: str | Path) -> dict:
 def behaviour_words(behavior: dict) -> str:
     """`accuracy 99.9%, held_out_accuracy 16.7%, mean_return 0.835` from a behaviour record: rates and accuracies as
     percents, other numbers to three decimals, no per-seed lists (those stay in results.json)."""
-    parts = [f"{k} {v:.1%}" if isinstance(v, float) and ("rate" in k or "accuracy" in k)
-             else f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+    named = {"held_out_accuracy": "accuracy on the rule left out of training", "n_eval": "held-out instances"}
+    parts = [f"{named.get(k, k)} {v:.1%}" if isinstance(v, float) and ("rate" in k or "accuracy" in k)
+             else f"{named.get(k, k)} {v:.3f}" if isinstance(v, float) else f"{named.get(k, k)} {v}"
              for k, v in behavior.items() if not k.endswith("_by_seed")]
     return ", ".join(parts)
