@@ -115,7 +115,7 @@ def probe(
                                                        "pretrained LM 100 on a CPU, 500 on a GPU)."),
     seeds: Optional[int] = typer.Option(None, "--data-seeds", "--seeds", help="Independent data seeds, indices get "
                                         "a bootstrap CI over them (default: 3; a pretrained LM on a CPU 1). "
-                                        "--seeds: the earlier name."),
+                                        "--seeds: the same (data seeds wherever the word appears)."),
     folds: int = typer.Option(5, help="Cross-validation folds for every probe."),
     seed: int = typer.Option(0, help="First seed."),
     random_init: bool = typer.Option(False, "--random-init", help="Probe the model's random-init twin instead."),
@@ -205,8 +205,8 @@ def sweep(
                                                      "data_seeds; command-line options add to it."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="A task parameter held fixed, KEY=VALUE."),
     methods: str = typer.Option("sl", help="Training methods, comma-separated (sl, rl)."),
-    seeds: int = typer.Option(1, "--training-seeds", "--seeds", help="Training seeds per cell (a row each; the "
-                              "report's CIs are over them). --seeds: the earlier name."),
+    seeds: int = typer.Option(1, "--training-seeds", help="Training seeds per cell (a row each; the report's CIs "
+                                                          "are over them)."),
     steps: int = typer.Option(0, help="Training steps in every cell (0: the task's default)."),
     until_bar: bool = typer.Option(False, "--until-bar", help="Every cell trains until two validation checks in a "
                                                               "row reach its behaviour bar, --steps at most."),

@@ -92,7 +92,7 @@ case("results: probes a dict", lambda: results_edit("r26", lambda r: r.update(pr
 case("report --out is the run dir", lambda: refused(["report", RUN, "--out", RUN]))
 case("report of a non-run dir", lambda: refused(["report", W, "--out", W / "x.html"], [W / "x.html"]))
 case("sweep YAML steps -1", lambda: (Path("s.yaml").write_text("task: argmax\nvary: {K: [3]}\nsteps: -1\n"), refused(["sweep", "--config", "s.yaml", "--out", "sw"], ["sw"]))[1])
-case("sweep --vary K=3 --seeds 0", lambda: refused(["sweep", "argmax", "--vary", "K=3", "--seeds", "0", "--out", "sw2"], ["sw2"]))
+case("sweep --vary K=3 --training-seeds 0", lambda: refused(["sweep", "argmax", "--vary", "K=3", "--training-seeds", "0", "--out", "sw2"], ["sw2"]))
 
 held = 0
 rows = []

@@ -131,7 +131,7 @@ class SweepSpec:
         if not self.methods or set(self.methods) - {"sl", "rl"}:
             raise UserError(f"--methods {','.join(self.methods)!r}: use sl, rl or sl,rl")
         if self.seeds < 1 or self.n < 20 or self.data_seeds < 1 or self.steps < 0:
-            raise UserError("a sweep needs --seeds >= 1, --n >= 20, --data-seeds >= 1 and steps >= 0 (0: the task's "
+            raise UserError("a sweep needs --training-seeds >= 1, --n >= 20, --data-seeds >= 1 and steps >= 0 (0: the task's "
                             "default)")
 
     @property

@@ -132,7 +132,7 @@ def test_bad_train_sizes_are_one_line_and_leave_nothing(tmp_path, args, message,
 @pytest.mark.parametrize("args,message", [
     (["--vary", "colour=1,2"], "cannot vary 'colour'"), (["--vary", "K=1,3"], "K=1 is out of range"),
     (["--vary", "K=three"], "takes integers"), (["--methods", "dpo"], "--methods 'dpo'"),
-    (["--seeds", "0"], "--seeds >= 1"), (["--workers", "-1"], "--workers must be >= 0"),
+    (["--training-seeds", "0"], "--training-seeds >= 1"), (["--workers", "-1"], "--workers must be >= 0"),
 ])
 def test_bad_sweeps_are_one_line_and_leave_nothing(tmp_path, args, message, one_error_line):
     out = tmp_path / "s"

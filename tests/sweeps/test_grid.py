@@ -37,7 +37,7 @@ def test_a_method_knob_replaces_the_methods_list():
     (SweepSpec("argmax", vary={"method": ["dpo"]}), "'dpo' is not sl or rl"),
     (SweepSpec("argmax", vary={"pool": [-1]}), "an integer >= 0"),
     (SweepSpec("argmax", methods=("ppo",)), "--methods 'ppo'"),
-    (SweepSpec("argmax", seeds=0), "--seeds >= 1"),
+    (SweepSpec("argmax", seeds=0), "--training-seeds >= 1"),
 ])
 def test_bad_grids_are_refused_before_any_cell(spec, message):
     with pytest.raises(UserError, match=message):
