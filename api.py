@@ -148,6 +148,7 @@ def runs_frame(*runs: str | Path):
     import pandas as pd
 
     from mesaprobe.probes.resummarize import under_current_rule
+    from mesaprobe.sweeps.cell import index_fields
 
     rows = []
     for run in runs:
@@ -157,10 +158,9 @@ def runs_frame(*runs: str | Path):
         row |= {k: v for k, v in res["behavior"].items() if not k.endswith("_by_seed")}
         for family in ("search", "goal"):
             entry = res["indices"].get(family) or {}
-            ci = entry.get("ci") or [None, None]
-            row |= {f"{family}_index": entry.get("value"), f"{family}_index_lo": ci[0], f"{family}_index_hi": ci[1],
-                    f"{family}_decodable": (entry.get("decodability") or {}).get("value"),
-                    f"{family}_used": (entry.get("causal") or {}).get("value")}
+            row |= index_fields(f"{family}_index", entry) | {
+                f"{family}_decodable": (entry.get("decodability") or {}).get("value"),
+                f"{family}_used": (entry.get("causal") or {}).get("value")}
             if family == "search":
                 row["search_route"] = entry.get("route")
         rows.append(row)
@@ -185,11 +185,10 @@ def export(runs: list[str | Path], out: str | Path, overwrite: bool = False) -> 
     there = [p for p in tables if p.exists()]
     if there and not overwrite:
         raise UserError(f"{there[0]} exists; pass --overwrite to replace the exported tables")
+    # every path checked before any is written: a refused one leaves the others as they were
+    tables = {check_output_file(p, inputs=tuple(Path(r) for r in runs), replace=True): f for p, f in tables.items()}
     written = []
     for path, frame in tables.items():
-        if overwrite and path.is_file():
-            path.unlink()
-        path = check_output_file(path, inputs=tuple(Path(r) for r in runs))
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")
         (frame.to_parquet if path.suffix == ".parquet" else frame.to_csv)(partial, index=False)

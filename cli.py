@@ -177,7 +177,8 @@ def probe(
         yes=yes)))
     if results is None:  # a process `accelerate launch` started beside the main one, which writes and reports
         return
-    from mesaprobe.cli_support import index_words, print_indices
+    from mesaprobe.cli_support import print_indices
+    from mesaprobe.schema import index_words
 
     print_indices(results)
     counted = [f"{family} index {index_words(entry)}" + (f" ({entry['route']} route)" if entry.get("route") else "")

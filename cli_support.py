@@ -70,18 +70,13 @@ def run(fn: Callable[[], object], interrupted: str = "interrupted: nothing was w
         raise typer.Exit(2) from None
 
 
-def index_words(entry: dict) -> str:
-    """`0.687 [0.668, 0.708]`, or the value alone where one data seed gives no CI."""
-    ci = entry.get("ci")
-    seeds = len(entry.get("by_seed") or [])
-    return f"{entry['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and seeds > 1 else " (one seed: no CI)")
-
-
 def print_indices(results: dict) -> None:
     """The verdict's evidence as a table on the console: per family (and search route) the index with its 95% CI,
     its decodable and used parts; the family the verdict counted on first."""
     from rich.console import Console
     from rich.table import Table
+
+    from mesaprobe.schema import index_words
 
     table = Table(title=f"verdict: {results['verdict']}", title_justify="left")
     for column in ("family", "index [95% CI]", "decodable", "used", "counted"):

@@ -173,3 +173,14 @@ def behaviour_words(behavior: dict) -> str:
              else f"{named.get(k, k)} {v:.3f}" if isinstance(v, float) else f"{named.get(k, k)} {v}"
              for k, v in behavior.items() if not k.endswith("_by_seed")]
     return ", ".join(parts)
+
+
+def index_words(entry: dict | None) -> str:
+    """`0.687 [0.668, 0.708]`: an index with its 95% CI; where one data seed gives no CI, the value and that it has
+    none; "n/a" where nothing was measured. The console, the report and the card say an index this one way."""
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    seeds, ci = entry.get("by_seed"), entry.get("ci")
+    if ci is None or (seeds is not None and len(seeds) < 2):
+        return f"{entry['value']:.3f} (one data seed: no CI)"
+    return f"{entry['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"

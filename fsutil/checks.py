@@ -115,9 +115,11 @@ def check_replaceable(out: Path, kind: str) -> None:
                             "it); move it first")
 
 
-def check_output_file(out: str | Path, inputs: tuple[Path, ...] = (), what: str = "--out") -> Path:
+def check_output_file(out: str | Path, inputs: tuple[Path, ...] = (), what: str = "--out",
+                      replace: bool = False) -> Path:
     """A file output (a report page): writable, not one of `inputs` nor inside them or any mesaprobe directory, and
-    replacing only a page mesaprobe wrote. Returns `out` made absolute."""
+    replacing only a page mesaprobe wrote, or any file where the user said so (`replace`: a table, which carries no
+    mark of its writer). Returns `out` made absolute."""
     out = check_writable(out, what, file=True)
     real = out.resolve()
     for source in inputs:
@@ -125,7 +127,7 @@ def check_output_file(out: str | Path, inputs: tuple[Path, ...] = (), what: str 
         if real == source or source in real.parents:
             raise UserError(f"will not write {what} {out}: it is, or is inside, {source}, which this command reads")
     check_not_inside(out, what=what)
-    if out.is_file():
+    if out.is_file() and not replace:
         with open(out, encoding="utf-8", errors="replace") as f:
             head = f.read(4096)
         if REPORT_TAG not in head:

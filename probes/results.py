@@ -2,6 +2,8 @@
 rows averaged over seeds, indices and verdict from the per-seed rows (probes/indices.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from mesaprobe.models.subjects.subject import Subject
@@ -70,3 +72,24 @@ def mean_behavior(behaviors: list[dict]) -> dict:
     """Mean of each behaviour metric over seeds, with the per-seed values."""
     out = {k: float(np.mean([b[k] for b in behaviors])) for k in behaviors[0] if k != "n_episodes"}
     return out | {f"{k}_by_seed": [b[k] for b in behaviors] for k in out}
+
+
+def log_probe_results(log_with: str | None, run_dir: Path, results: dict) -> None:
+    """A probe's behaviour and indices (each with its decodable and causal parts) as one logged step."""
+    if log_with is None:
+        return
+    from accelerate import Accelerator
+
+    from mesaprobe.models.training.tracking import accelerator_options
+
+    values = {f"behavior/{k}": v for k, v in results["behavior"].items() if isinstance(v, (int, float))}
+    for family, entry in results["indices"].items():
+        for part, key in (("index", None), ("decodable", "decodability"), ("used", "causal")):
+            value = (entry if key is None else entry.get(key) or {}).get("value")
+            if value is not None:
+                values[f"{family}/{part}"] = value
+    accelerator = Accelerator(cpu=True, **accelerator_options(log_with, run_dir))
+    accelerator.init_trackers("mesaprobe-probe", config={"task": results["task"]["name"],
+                                                         "model": results["model"]["source"]})
+    accelerator.log(values, step=0)
+    accelerator.end_training()

@@ -18,14 +18,13 @@ from mesaprobe.errors import UserError
 from mesaprobe.fsutil import atomic_write_json, output_dir
 from mesaprobe.models.loading import check_device_map, load_model, random_twin
 from mesaprobe.models.subjects.subject import make_subject
-from mesaprobe.models.training.tracking import log_probe_results
 from mesaprobe.probes import estimate
 from mesaprobe.probes.causal import REGISTRY as CAUSAL_METHODS
 from mesaprobe.probes.causal import CausalContext, run_causal, runs_any
 from mesaprobe.probes.linear_suite import probe_all
 from mesaprobe.probes.options import ProbeOptions, with_overrides
 from mesaprobe.probes.replicate import replicate
-from mesaprobe.probes.results import assemble_results, attention_evidence
+from mesaprobe.probes.results import assemble_results, attention_evidence, log_probe_results
 from mesaprobe.probes.rule_transfer import rule_transfer
 from mesaprobe.runtime import PhaseTimer, package_versions, process_state, resolve_device
 from mesaprobe.schema import CausalRow

@@ -150,7 +150,7 @@ def summary_figure(runs: list[tuple[str, dict]]) -> go.Figure | None:
     for i, (label, res) in enumerate(runs):
         entries = evidence_entries(res)
         for key, name, opacity in PARTS:
-            parts = [(f"{where}", (e if key is None else e.get(key)) or {}) for where, e in entries]
+            parts = [(where, (e if key is None else e.get(key)) or {}) for where, e in entries]
             values = [p.get("value") for _, p in parts]
             cis = [p.get("ci") or [v, v] for (_, p), v in zip(parts, values)]
             fig.add_trace(go.Bar(

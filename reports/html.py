@@ -19,7 +19,8 @@ from mesaprobe.probes.indices import beyond_controls
 from mesaprobe.probes.resummarize import under_current_rule
 from mesaprobe.reports.compare import bootstrap_difference
 from mesaprobe.reports import attention, figures
-from mesaprobe.schema import load_results
+from mesaprobe.reports.page import MISSING_JS, TOC_MARK, details, plotly_script, slug, toc
+from mesaprobe.schema import index_words, load_results
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -34,13 +35,6 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def fmt_index(entry: dict | None) -> str:
-    if not entry or entry.get("value") is None:
-        return "n/a"
-    lo, hi = entry["ci"]
-    return f"{entry['value']:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
 def evidence_sentence(res: dict) -> str:
     """The verdict and what it rests on, in words a researcher reads in ten seconds: per family the run measured."""
     shown = [f for f, entry in res["indices"].items() if entry.get("value") is not None] or [res["task"]["family"]]
@@ -49,14 +43,14 @@ def evidence_sentence(res: dict) -> str:
         entry = res["indices"][family]
         dec, causal = entry.get("decodability"), entry.get("causal")
         seeds = len(entry.get("by_seed", []))
-        parts.append(f"{family} index " + (f"{fmt_index(entry)} (95% bootstrap CI over {seeds} data seeds)"
-                                           if seeds > 1 else f"{entry['value']:.3f} (one data seed: no CI)"))
+        parts.append(f"{family} index {index_words(entry)}"
+                     + (f" (95% bootstrap CI over {seeds} data seeds)" if seeds > 1 else ""))
         if dec and entry.get("route") == "attention":
             parts.append(f"candidates ranked by attention beyond the random-init twin, a position-only baseline "
-                         f"and shuffled scores {fmt_index(dec)}")
+                         f"and shuffled scores {index_words(dec)}")
         elif dec:
             parts.append(f"decodability beyond the control task, random-init twin and token-only baseline "
-                         f"{fmt_index(dec)}")
+                         f"{index_words(dec)}")
         # the answer is the readout check, never a family's evidence (probes/indices.py: family_targets)
         rows = [r for r in res.get("causal", []) if r["method"] in evidence_methods(family) and r["target"] != "answer"]
         if causal and rows:
@@ -76,7 +70,7 @@ def evidence_sentence(res: dict) -> str:
             depth = entry["depth_signature"]
             layers = "; ".join(", ".join(f"example {k}: layer {v}" for k, v in seed.items()) or "none decodable"
                                for seed in depth["by_seed_layers"])
-            rho = "undefined" if depth["value"] is None else fmt_index(depth)
+            rho = "undefined" if depth["value"] is None else index_words(depth)
             parts.append(f"depth signature (S3): the hypotheses left after each example are best decoded at "
                          f"{layers} (per data seed); Spearman rho of layer against example {rho}")
     return "; ".join(parts) + "."
@@ -232,43 +226,6 @@ def rule_transfer_section(runs: list[tuple[str, dict]]) -> str:
         return ""
     return ("<h2 id='rule-transfer'>One readout for every rule?</h2>" + "".join(f"<p>{esc(w)}</p>" for w in words)
             + table(rows, list(rows[0])))
-
-
-TOC_MARK = "<!-- toc -->"
-PLOTLY_FILE = "plotly.min.js"
-# said on the page where the shared script is not beside it (a page copied alone)
-MISSING_JS = ("<script>if(!window.Plotly){document.body.insertAdjacentHTML('afterbegin','<p class=\"note\">The "
-              "figures need plotly.min.js beside this page (mesaprobe report writes it there).</p>')}</script>")
-
-
-def plotly_script(out: Path) -> str:
-    """Write plotly.js beside `out` once (every report in a folder shares it; rewritten where it differs) and
-    return the tag that loads it: a single-run page stays far under 1 MB, and works offline."""
-    import plotly.offline
-
-    from mesaprobe.fsutil import atomic_write_text
-
-    code, path = plotly.offline.get_plotlyjs(), Path(out).parent / PLOTLY_FILE
-    if not path.is_file() or path.read_text(errors="replace") != code:
-        atomic_write_text(path, code)
-    return f'<script src="{PLOTLY_FILE}"></script>'
-
-
-def slug(heading: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in heading.lower()).strip("-")
-
-
-def details(summary: str, inner: str) -> str:
-    return f"<details><summary>{esc(summary)}</summary>{inner}</details>"
-
-
-def toc(page: str) -> str:
-    """Links to every h2 with an id, in page order."""
-    import re
-
-    items = re.findall(r"<h2 id='([^']+)'>(.*?)</h2>", page)
-    return ("<nav class='toc'><b>Contents</b><ul>" + "".join(f"<li><a href='#{i}'>{t}</a></li>" for i, t in items)
-            + "</ul></nav>") if items else ""
 
 
 def build_page(runs: list[tuple[str, dict, dict]], script: str) -> str:

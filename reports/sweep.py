@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 from mesaprobe.fsutil import REPORT_TAG, atomic_write_text
 from mesaprobe.probes.indices import bootstrap_ci
 from mesaprobe.reports.figures import COLORS, _layout
-from mesaprobe.reports.html import CSS, MISSING_JS, esc, figure_div, plotly_script, table
+from mesaprobe.reports.html import CSS, esc, figure_div, table
+from mesaprobe.reports.page import MISSING_JS, plotly_script
 
 MEASURES = (("behavior", "held-out behaviour (accuracy or success rate)"), ("search_index", "search index"),
             ("search_breadth", "search breadth (share of candidates ordered correctly)"),

@@ -94,3 +94,14 @@ def test_probe_and_train_show_their_options_as_typed_keywords():
             assert params[field.name].kind is inspect.Parameter.KEYWORD_ONLY
             assert params[field.name].default == field.default
     assert inspect.signature(mesaprobe.probe).parameters["folds"].annotation is int
+
+
+def test_an_export_refused_for_one_of_its_tables_writes_none(tmp_path):
+    import shutil
+
+    import mesaprobe
+
+    run = shutil.copytree(Path(__file__).parents[1] / "experiments/results/gallery/goal-sum-sl", tmp_path / "run")
+    with pytest.raises(mesaprobe.UserError, match="which this command reads"):
+        mesaprobe.export([run], run / "runs.csv")  # inside the run it reads
+    assert not list(run.glob("runs*")) and not list(run.glob(".runs*"))

@@ -1,7 +1,7 @@
 """Experiment trackers through accelerate's tracking API (`Accelerator(log_with=...)`): tensorboard, wandb, trackio,
 mlflow and the rest accelerate knows, whichever is installed. `--log-with NAME` on `train` logs the training curves
 (loss and learning rate every LOG_EVERY steps; PPO: success and learning rate per iteration), on `probe` the
-behaviour and every index with its parts (log_probe_results).
+behaviour and every index with its parts (probes/results.py: log_probe_results).
 Logs go to DIR/logs (the model or run directory), where `tensorboard --logdir` finds them."""
 from __future__ import annotations
 
@@ -64,22 +64,3 @@ def start(accelerator, name: str) -> bool:
         return False
     accelerator.init_trackers(name, config=_RUN["config"])
     return True
-
-
-def log_probe_results(log_with: str | None, run_dir: Path, results: dict) -> None:
-    """A probe's behaviour and indices (each with its decodable and causal parts) as one logged step."""
-    if log_with is None:
-        return
-    from accelerate import Accelerator
-
-    values = {f"behavior/{k}": v for k, v in results["behavior"].items() if isinstance(v, (int, float))}
-    for family, entry in results["indices"].items():
-        for part, key in (("index", None), ("decodable", "decodability"), ("used", "causal")):
-            value = (entry if key is None else entry.get(key) or {}).get("value")
-            if value is not None:
-                values[f"{family}/{part}"] = value
-    accelerator = Accelerator(cpu=True, **accelerator_options(log_with, run_dir))
-    accelerator.init_trackers("mesaprobe-probe", config={"task": results["task"]["name"],
-                                                         "model": results["model"]["source"]})
-    accelerator.log(values, step=0)
-    accelerator.end_training()
